@@ -1,0 +1,1 @@
+"""duban engine: supervision items as state machines, persisted and audited."""

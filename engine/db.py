@@ -1,0 +1,93 @@
+"""Database engines and transactions.
+
+SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
+``BEGIN IMMEDIATE`` so that two writers queue instead of failing halfway with "database is
+locked". PostgreSQL needs nothing special here; the audit chain serialises its own appends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from engine.errors import SetupError
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class Database:
+    """An engine plus the two kinds of transaction the engine uses: read and write."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.is_postgres = url.startswith("postgresql")
+        self.engine: Engine = _make_engine(url, echo=echo)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: everything inside commits together or not at all."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot, no locks held against writers."""
+        with self.engine.connect() as conn:
+            conn.execution_options(duban_read=True)
+            with conn.begin() as txn:
+                yield conn
+                txn.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _make_engine(url: str, *, echo: bool) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, echo=echo)
+    if url.startswith("postgresql"):
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    raise SetupError(f"不支持的数据库地址 {make_url(url).render_as_string(hide_password=True)}: 只支持 SQLite 与 PostgreSQL")
+
+
+def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        folder = Path(database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SetupError(f"无法创建数据库目录 {folder}: {err.strerror}") from None
+    # isolation_level=None hands transaction control to us: the driver's own implicit BEGIN
+    # is deferred, which is exactly what loses writes under contention.
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"isolation_level": None, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get("duban_read", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as err:  # a read-only or foreign file
+            raise SetupError(f"无法打开数据库 {database}: {err}") from None
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+

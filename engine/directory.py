@@ -1,0 +1,167 @@
+"""Units and people: the office's directory. Only admins change it; every change is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from engine.audit import canonical
+from engine.errors import Conflict, InvalidInput, NotFound, Refused
+from engine.models import PERSON, UNIT, Role
+from engine.validation import check_code, check_login, clean_text
+
+if TYPE_CHECKING:
+    from engine.service import Txn
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    login: str
+    name: str
+    unit_code: str | None = None
+    roles: tuple[str, ...] = ()
+    deputy_login: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+def require_admin(txn: Txn) -> None:
+    if Role.admin not in txn.actor.roles:
+        raise Refused(f"{txn.actor.name}无权维护单位和人员: 只有管理员可以")
+
+
+def add_unit(
+    txn: Txn, code: str, name: str, parent: str | None = None, head: str | None = None
+) -> dict[str, Any]:
+    require_admin(txn)
+    row = {
+        "code": check_code(code, "单位代码"),
+        "name": clean_text(name, "单位名称", max_length=100),
+        "parent_code": parent,
+        "head_login": head,
+        "webhook": None,
+        "created_at": txn.now,
+    }
+    if _unit_exists(txn.conn, row["code"]):
+        raise Conflict(f"单位代码 {row['code']} 已存在")
+    if parent is not None and not _unit_exists(txn.conn, parent):
+        raise NotFound(f"没有代码为 {parent} 的上级单位")
+    if head is not None:
+        _require_person(txn.conn, head)
+    txn.conn.execute(insert(UNIT), row)
+    txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_added",
+                     payload={"unit": canonical(row)})
+    return row
+
+
+def set_unit_head(txn: Txn, code: str, head: str) -> dict[str, Any]:
+    require_admin(txn)
+    unit = get_unit(txn.conn, code)
+    _require_person(txn.conn, head)
+    txn.conn.execute(update(UNIT).where(UNIT.c.code == code).values(head_login=head))
+    txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
+                     payload={"unit": code, "changes": {"head_login": [unit["head_login"], head]}})
+    return {**unit, "head_login": head}
+
+
+def add_person(txn: Txn, spec: NewPerson, *, bootstrap: bool = False) -> dict[str, Any]:
+    """Register a person. ``bootstrap`` lets ``init`` register the very first admin."""
+    if not bootstrap:
+        require_admin(txn)
+    row = _checked_person(txn.conn, spec)
+    row["created_at"] = txn.now
+    txn.conn.execute(insert(PERSON), row)
+    actor = spec.login if bootstrap else txn.actor.login
+    txn.audit.append(at=txn.now, actor=actor, action="person_added",
+                     payload={"person": canonical(row)})
+    return row
+
+
+def set_away(txn: Txn, login: str, until: datetime | None, deputy: str | None) -> dict[str, Any]:
+    """Mark a person away until a date (AB岗): their deputy then acts for them.
+
+    People may mark themselves away; admins may mark anyone.
+    """
+    if txn.actor.login != login:
+        require_admin(txn)
+    person = get_person_row(txn.conn, login)
+    changes: dict[str, Any] = {"away_until": until}
+    if deputy is not None:
+        if deputy == login:
+            raise InvalidInput("不能指定本人为自己的 B 岗")
+        _require_person(txn.conn, deputy)
+        changes["deputy_login"] = deputy
+    if until is not None and (changes.get("deputy_login") or person["deputy_login"]) is None:
+        raise InvalidInput(f"{person['name']}没有 B 岗, 请用 --deputy 指定代为办理的人")
+    txn.conn.execute(update(PERSON).where(PERSON.c.login == login).values(changes))
+    txn.audit.append(
+        at=txn.now, actor=txn.actor.login, action="person_changed",
+        payload={"person": login,
+                 "changes": canonical({k: [person[k], v] for k, v in changes.items()})},
+    )
+    return {**person, **changes}
+
+
+def get_unit(conn: Connection, code: str) -> dict[str, Any]:
+    row = conn.execute(select(UNIT).where(UNIT.c.code == code)).mappings().first()
+    if row is None:
+        raise NotFound(f"没有代码为 {code} 的单位")
+    return dict(row)
+
+
+def get_person_row(conn: Connection, login: str) -> dict[str, Any]:
+    row = conn.execute(select(PERSON).where(PERSON.c.login == login)).mappings().first()
+    if row is None:
+        raise NotFound(f"没有登录名为 {login} 的人员")
+    return dict(row)
+
+
+def list_units(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(row) for row in conn.execute(select(UNIT).order_by(UNIT.c.code)).mappings()]
+
+
+def list_people(conn: Connection, unit: str | None = None) -> list[dict[str, Any]]:
+    query = select(PERSON).order_by(PERSON.c.unit_code, PERSON.c.login)
+    if unit:
+        query = query.where(PERSON.c.unit_code == unit)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _checked_person(conn: Connection, spec: NewPerson) -> dict[str, Any]:
+    login = check_login(spec.login)
+    problems = []
+    if conn.execute(select(PERSON.c.login).where(PERSON.c.login == login)).first() is not None:
+        raise Conflict(f"登录名 {login} 已存在")
+    bad_roles = [role for role in spec.roles if role not in Role.__members__]
+    if bad_roles:
+        problems.append(f"未知角色 {'、'.join(bad_roles)}, 可选: {'、'.join(Role.__members__)}")
+    if spec.unit_code is not None and not _unit_exists(conn, spec.unit_code):
+        problems.append(f"未知单位 {spec.unit_code}")
+    if spec.deputy_login is not None:
+        if conn.execute(select(PERSON.c.login).where(PERSON.c.login == spec.deputy_login)).first() is None:
+            problems.append(f"未知 B 岗人员 {spec.deputy_login}")
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    return {
+        "login": login,
+        "name": clean_text(spec.name, "姓名", max_length=50),
+        "unit_code": spec.unit_code,
+        "roles": sorted(set(spec.roles)),
+        "deputy_login": spec.deputy_login,
+        "away_until": None,
+        "email": clean_text(spec.email, "邮箱", max_length=200, required=False) or None,
+        "phone": clean_text(spec.phone, "电话", max_length=40, required=False) or None,
+        "active": True,
+    }
+
+
+def _unit_exists(conn: Connection, code: str) -> bool:
+    return conn.execute(select(UNIT.c.code).where(UNIT.c.code == code)).first() is not None
+
+
+def _require_person(conn: Connection, login: str) -> None:
+    if conn.execute(select(PERSON.c.login).where(PERSON.c.login == login)).first() is None:
+        raise NotFound(f"没有登录名为 {login} 的人员")

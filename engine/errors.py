@@ -1,0 +1,54 @@
+"""One error hierarchy for the whole engine.
+
+Every error carries a one-line message a user can act on (in Chinese, since users read it) and
+the exit code the CLI returns. The CLI prints ``message`` and exits with ``exit_code``; it never
+decides what is an error.
+"""
+
+from __future__ import annotations
+
+
+class DubanError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DubanError):
+    """Malformed or missing input: a bad date, an over-long text, a missing reason."""
+
+    exit_code = 2
+
+
+class Refused(DubanError):
+    """The actor may not do this, or the item's state does not allow it. Recorded in the audit."""
+
+    exit_code = 3
+
+
+class NotFound(DubanError):
+    """An unknown item, unit, person, workflow or event."""
+
+    exit_code = 4
+
+
+class Conflict(DubanError):
+    """Someone changed the same thing meanwhile, or a unique value already exists."""
+
+    exit_code = 5
+
+
+class IntegrityFailure(DubanError):
+    """The audit chain or a stored state does not check out."""
+
+    exit_code = 6
+
+
+class SetupError(DubanError):
+    """The database or the settings are not ready: not initialised, schema too old, no key."""
+
+    exit_code = 7

@@ -1,0 +1,304 @@
+"""Items: creating them, firing their events, editing their fields, reading them back.
+
+Every function here runs inside the caller's write transaction (:class:`engine.service.Txn`):
+the item's change and its audit event commit together or not at all. The item's version
+number guards against two people moving it from the same state at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from engine.access import role_names, roles_on_item
+from engine.audit import canonical
+from engine.errors import Conflict, InvalidInput, NotFound, Refused
+from engine.fields import to_json
+from engine.models import ITEM, UNIT, Item, Person, SourceKind
+from engine.validation import clean_text
+from engine.workflow import Draft, EventContext, Workflow
+
+if TYPE_CHECKING:
+    from engine.service import Txn
+
+EDITABLE = {
+    "title": ("标题", 200, False),
+    "goal": ("目标", 4000, True),
+    "measures": ("工作举措", 4000, True),
+}
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """What a supervisor gives when registering an item (交办)."""
+
+    title: str
+    lead_unit: str
+    deadline: datetime
+    workflow: str = "standard"
+    goal: str = ""
+    measures: str = ""
+    source: str = SourceKind.other.value
+    lead_leader: str | None = None
+    co_units: tuple[str, ...] = ()
+    public: bool = False
+    parent_id: int | None = None
+
+
+def load(conn: Connection, item_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    query = select(ITEM).where(ITEM.c.id == item_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"没有编号为 {item_id} 的督办事项")
+    return dict(row)
+
+
+def snapshot(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The item as JSON, for audit payloads and ``--json`` output."""
+    return canonical(dict(item))
+
+
+def create(txn: Txn, spec: NewItem) -> dict[str, Any]:
+    workflow = txn.registry.latest(spec.workflow)
+    _require_creator(txn, workflow)
+    values = _checked_new_item(txn, spec)
+    row = {
+        **values,
+        "workflow": workflow.name,
+        "workflow_version": workflow.version,
+        "state": workflow.initial,
+        "original_deadline": spec.deadline,
+        "current_deadline": spec.deadline,
+        "deadline_reason": None,
+        "attrs": {},
+        "created_by": txn.actor.login,
+        "created_at": txn.now,
+        "updated_at": txn.now,
+        "version": 1,
+    }
+    item_id = txn.conn.execute(insert(ITEM).returning(ITEM.c.id), row).scalar_one()
+    row["id"] = item_id
+    txn.audit.append(
+        at=txn.now,
+        actor=txn.actor.login,
+        action="created",
+        item_id=item_id,
+        to_state=workflow.initial,
+        payload={"item": snapshot(row)},
+    )
+    return row
+
+
+def fire(
+    txn: Txn,
+    item_id: int,
+    event_name: str,
+    raw_values: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    """Fire one event on one item as the transaction's actor."""
+    item = load(txn.conn, item_id, for_update=True)
+    workflow = txn.registry.get(item["workflow"], item["workflow_version"])
+    event = workflow.event(event_name)
+    if event is None:
+        names = "、".join(f"{e.name}({e.label})" for e in workflow.events)
+        raise NotFound(f"工作流 {workflow.name} 没有事件 {event_name}; 可用事件: {names}")
+    if expected_version is not None and expected_version != item["version"]:
+        raise Conflict(_changed_meanwhile(item_id))
+    roles = roles_on_item(txn.conn, txn.actor, item, txn.now, wanted=event.roles)
+    if not roles & set(event.roles):
+        raise Refused(
+            f"{txn.actor.name}无权对事项 {item_id} {event.label}: 只有{role_names(event.roles)}可以"
+        )
+    if not event.fires_from(item["state"]):
+        raise Refused(_not_now(workflow, item, event.label, txn, roles))
+    values = _parse_values(txn, workflow, event, raw_values)
+    ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, values)
+    for guard in event.guards:
+        message = guard(ctx)
+        if message:
+            raise Refused(message)
+    draft = Draft(item)
+    draft.set("state", txn.registry.fire(workflow, event.name, item["state"]))
+    for effect in event.effects:
+        effect(ctx, draft)
+    return _save(txn, draft, action="event", event=event.name, reason=values.get("reason"),
+                 payload={"values": {k: to_json(v) for k, v in values.items()}, **draft.notes})
+
+
+def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
+    """Change an item's descriptive fields (supervisors only); the old values stay in the audit."""
+    item = load(txn.conn, item_id, for_update=True)
+    if "supervisor" not in txn.actor.roles:
+        raise Refused(f"{txn.actor.name}无权修改事项: 只有督查员可以")
+    if not changes:
+        raise InvalidInput("没有要修改的内容")
+    draft = Draft(item)
+    for name, raw in changes.items():
+        if name not in EDITABLE:
+            raise InvalidInput(f"不能修改字段 {name}; 可修改: {'、'.join(EDITABLE)}")
+        label, limit, multiline = EDITABLE[name]
+        draft.set(name, clean_text(raw, label, max_length=limit, required=name == "title",
+                                   multiline=multiline))
+    return _save(txn, draft, action="edited")
+
+
+def possible_events(
+    conn: Connection, workflow: Workflow, person: Person, item: Mapping[str, Any], now: datetime
+) -> list[tuple[str, str]]:
+    """The events this person could fire on this item now, as (name, label)."""
+    roles = roles_on_item(conn, person, item, now)
+    return [
+        (event.name, event.label)
+        for event in workflow.events_from(item["state"])
+        if roles & set(event.roles)
+    ]
+
+
+def list_items(
+    conn: Connection,
+    *,
+    state: str | None = None,
+    unit: str | None = None,
+    workflow: str | None = None,
+    open_only: bool = False,
+    final_states: Mapping[str, set[str]] | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    query = select(ITEM).order_by(ITEM.c.id)
+    if state:
+        query = query.where(ITEM.c.state == state)
+    if unit:
+        query = query.where(ITEM.c.lead_unit == unit)
+    if workflow:
+        query = query.where(ITEM.c.workflow == workflow)
+    if open_only and final_states:
+        finals = {name for names in final_states.values() for name in names}
+        query = query.where(ITEM.c.state.not_in(finals))
+    rows = conn.execute(query.limit(limit).offset(offset)).mappings()
+    return [dict(row) for row in rows]
+
+
+def count_items(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(ITEM)).scalar_one()
+
+
+def as_model(item: Mapping[str, Any]) -> Item:
+    return Item(**item)
+
+
+def _save(
+    txn: Txn,
+    draft: Draft,
+    *,
+    action: str,
+    event: str | None = None,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    before = draft.before
+    draft.set("updated_at", txn.now)
+    draft.set("version", before["version"] + 1)
+    changed = draft.changes()
+    result = txn.conn.execute(
+        update(ITEM)
+        .where(ITEM.c.id == before["id"], ITEM.c.version == before["version"])
+        .values({name: new for name, (_, new) in changed.items()})
+    )
+    if result.rowcount != 1:
+        raise Conflict(_changed_meanwhile(before["id"]))
+    txn.audit.append(
+        at=txn.now,
+        actor=txn.actor.login,
+        action=action,
+        item_id=before["id"],
+        event=event,
+        from_state=before["state"],
+        to_state=draft["state"],
+        reason=reason,
+        payload={**(payload or {}), "changes": changed},
+    )
+    return draft.values
+
+
+def _parse_values(
+    txn: Txn, workflow: Workflow, event: Any, raw_values: Mapping[str, Any]
+) -> dict[str, Any]:
+    allowed = set(event.requires) | set(event.accepts)
+    unknown = sorted(name for name, value in raw_values.items() if value is not None
+                     and name not in allowed)
+    if unknown:
+        raise InvalidInput(f"{event.label}不需要 {'、'.join(unknown)}")
+    missing = [
+        workflow.field_spec(name).label
+        for name in event.requires
+        if raw_values.get(name) in (None, "")
+    ]
+    if missing:  # 一次性告知: name everything that is missing at once
+        raise InvalidInput(f"{event.label}需要填写: {'、'.join(missing)}")
+    values: dict[str, Any] = {}
+    for name in (*event.requires, *event.accepts):
+        raw = raw_values.get(name)
+        if raw not in (None, ""):
+            values[name] = workflow.field_spec(name).parse(raw, txn.conn, txn.tz)
+    return values
+
+
+def _checked_new_item(txn: Txn, spec: NewItem) -> dict[str, Any]:
+    units = {spec.lead_unit, *spec.co_units}
+    known = set(txn.conn.execute(select(UNIT.c.code).where(UNIT.c.code.in_(units))).scalars())
+    problems = [f"未知单位 {code}" for code in sorted(units - known)]
+    if spec.lead_unit in spec.co_units:
+        problems.append("协办单位不能包含牵头(主办)单位")
+    if spec.source not in SourceKind.__members__:
+        problems.append(f"未知来源 {spec.source}, 可选: {'、'.join(SourceKind.__members__)}")
+    if spec.deadline <= txn.now:
+        problems.append("办理期限已经过去")
+    if spec.lead_leader is not None:
+        from engine.access import get_person
+
+        if get_person(txn.conn, spec.lead_leader) is None:
+            problems.append(f"未知牵头领导 {spec.lead_leader}")
+    if spec.parent_id is not None:
+        load(txn.conn, spec.parent_id)
+    if problems:  # 一次性告知
+        raise InvalidInput("; ".join(problems))
+    return {
+        "title": clean_text(spec.title, "标题", max_length=200),
+        "goal": clean_text(spec.goal, "目标", max_length=4000, required=False, multiline=True),
+        "measures": clean_text(spec.measures, "工作举措", max_length=4000, required=False,
+                               multiline=True),
+        "source": spec.source,
+        "lead_leader": spec.lead_leader,
+        "lead_unit": spec.lead_unit,
+        "co_units": list(spec.co_units),
+        "public": spec.public,
+        "parent_id": spec.parent_id,
+    }
+
+
+def _require_creator(txn: Txn, workflow: Workflow) -> None:
+    if not set(txn.actor.roles) & set(workflow.creator_roles):
+        raise Refused(
+            f"{txn.actor.name}无权交办{workflow.label}事项: 只有{role_names(workflow.creator_roles)}可以"
+        )
+
+
+def _not_now(workflow: Workflow, item: Mapping[str, Any], label: str, txn: Txn, roles) -> str:
+    state = workflow.state_label(item["state"])
+    possible = [
+        e.label for e in workflow.events_from(item["state"]) if roles & set(e.roles)
+    ]
+    now = f"; 你现在可以: {'、'.join(possible)}" if possible else "; 你现在无可办理的操作"
+    return f"事项 {item['id']} 当前状态为“{state}”, 不能{label}{now}"
+
+
+def _changed_meanwhile(item_id: int) -> str:
+    return f"事项 {item_id} 刚被他人改动, 请刷新后重试"

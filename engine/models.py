@@ -1,0 +1,165 @@
+"""The tables. One place for every persisted shape; the store reads and writes them.
+
+Instants are aware datetimes stored as naive UTC (:class:`engine.timeutil.UTCDateTime`).
+Status-like values are ``str`` enums stored as readable strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from engine.timeutil import UTCDateTime
+
+
+class Role(StrEnum):
+    """What a person may be. Handler, unit head and lead leader are also relative to an item."""
+
+    handler = "handler"  # 承办人
+    unit_head = "unit_head"  # 单位负责人 (一把手)
+    lead_leader = "lead_leader"  # 牵头/分管领导
+    supervisor = "supervisor"  # 督查室
+    admin = "admin"  # 系统管理员
+
+
+ROLE_LABELS = {
+    Role.handler: "承办人",
+    Role.unit_head: "单位负责人",
+    Role.lead_leader: "牵头领导",
+    Role.supervisor: "督查员",
+    Role.admin: "管理员",
+}
+
+
+class SourceKind(StrEnum):
+    """Where an item comes from (事项来源)."""
+
+    instruction = "instruction"  # 领导批示件
+    meeting = "meeting"  # 会议议定事项
+    key_task = "key_task"  # 重点工作
+    proposal = "proposal"  # 建议提案
+    hotline = "hotline"  # 热线/效能投诉
+    inspection = "inspection"  # 巡视整改
+    petition = "petition"  # 信访
+    other = "other"  # 其他
+
+
+SOURCE_LABELS = {
+    SourceKind.instruction: "领导批示件",
+    SourceKind.meeting: "会议议定事项",
+    SourceKind.key_task: "重点工作",
+    SourceKind.proposal: "建议提案",
+    SourceKind.hotline: "热线/效能投诉",
+    SourceKind.inspection: "巡视整改",
+    SourceKind.petition: "信访",
+    SourceKind.other: "其他",
+}
+
+
+def _instant(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Meta(SQLModel, table=True):
+    """Facts about the database itself, such as whether it is a demo database."""
+
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=400)
+
+
+class Unit(SQLModel, table=True):
+    """A unit: a section of the bureau, a school, the supervision office (承办单位)."""
+
+    __tablename__ = "unit"
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    parent_code: str | None = Field(default=None, foreign_key="unit.code", max_length=32)
+    head_login: str | None = Field(default=None, max_length=64)
+    webhook: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _instant()
+
+
+class Person(SQLModel, table=True):
+    """A person who acts: logins map operating-system users to people."""
+
+    __tablename__ = "person"
+    login: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=50)
+    unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=32, index=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    deputy_login: str | None = Field(default=None, max_length=64)  # AB岗: B acts when A is away
+    away_until: datetime | None = _instant(nullable=True)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    active: bool = Field(default=True)
+    created_at: datetime = _instant()
+
+
+class Item(SQLModel, table=True):
+    """A supervision item (督办事项) and where it stands in its workflow."""
+
+    __tablename__ = "item"
+    __table_args__ = (Index("ix_item_unit_state", "lead_unit", "state"),)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    workflow: str = Field(max_length=64)
+    workflow_version: int
+    state: str = Field(max_length=64, index=True)
+    title: str = Field(max_length=200)
+    goal: str = Field(default="", sa_column=Column(Text, nullable=False))
+    measures: str = Field(default="", sa_column=Column(Text, nullable=False))
+    source: str = Field(default=SourceKind.other.value, max_length=32)
+    lead_leader: str | None = Field(default=None, max_length=64)
+    lead_unit: str = Field(foreign_key="unit.code", max_length=32)
+    co_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    original_deadline: datetime = _instant()
+    current_deadline: datetime = _instant()
+    deadline_reason: str | None = Field(default=None, max_length=200)
+    public: bool = Field(default=False)
+    parent_id: int | None = Field(default=None, foreign_key="item.id", index=True)
+    attrs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _instant()
+    updated_at: datetime = _instant()
+    version: int = Field(default=1)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of the audit chain. Appended, never updated, never deleted."""
+
+    __tablename__ = "audit_event"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at: datetime = _instant()
+    actor: str = Field(max_length=64)
+    item_id: int | None = Field(default=None, index=True)
+    action: str = Field(max_length=40)
+    event: str | None = Field(default=None, max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement "the chain had this head at this sequence", keyed outside the database."""
+
+    __tablename__ = "audit_checkpoint"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    head_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    at: datetime = _instant()
+    key_id: str = Field(max_length=16)
+    signature: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+ITEM = Item.__table__
+UNIT = Unit.__table__
+PERSON = Person.__table__
+AUDIT_EVENT = AuditEvent.__table__
+AUDIT_CHECKPOINT = AuditCheckpoint.__table__
+META = Meta.__table__

@@ -1,0 +1,163 @@
+"""Ready-made guards and effects that workflows compose.
+
+Each factory returns a small function the engine calls while firing an event: a guard returns
+a one-line refusal or ``None``; an effect changes the draft item. Keeping them here lets
+workflow modules stay declarations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.models import UNIT
+from engine.timeutil import local_text
+from engine.workflow import Draft, Effect, EventContext, Guard
+
+
+def later_than_now(field_name: str) -> Guard:
+    """The given instant must lie in the future."""
+
+    def guard(ctx: EventContext) -> str | None:
+        value = ctx.values.get(field_name)
+        if value is not None and value <= ctx.now:
+            return f"新期限 {local_text(value, ctx.tz)} 已经过去, 请给出今后的日期"
+        return None
+
+    return guard
+
+
+def later_than_deadline(field_name: str) -> Guard:
+    """The given instant must lie after the item's current deadline (an extension extends)."""
+
+    def guard(ctx: EventContext) -> str | None:
+        value = ctx.values.get(field_name)
+        current = ctx.item["current_deadline"]
+        if value is not None and value <= current:
+            return (
+                f"申请的期限 {local_text(value, ctx.tz)} 不晚于现期限 "
+                f"{local_text(current, ctx.tz)}, 无需延期"
+            )
+        return None
+
+    return guard
+
+
+def other_unit(field_name: str) -> Guard:
+    """A transfer must go to a different unit, or the item would come straight back."""
+
+    def guard(ctx: EventContext) -> str | None:
+        if ctx.values.get(field_name) == ctx.item["lead_unit"]:
+            return "转办的目标单位与现承办单位相同"
+        return None
+
+    return guard
+
+
+def attr_is(key: str, expected: Any, message: str) -> Guard:
+    def guard(ctx: EventContext) -> str | None:
+        return None if ctx.item["attrs"].get(key) == expected else message
+
+    return guard
+
+
+def attr_is_not(key: str, unwanted: Any, message: str) -> Guard:
+    def guard(ctx: EventContext) -> str | None:
+        return message if ctx.item["attrs"].get(key) == unwanted else None
+
+    return guard
+
+
+def set_deadline(field_name: str, why: str) -> Effect:
+    """Move the current deadline; the original deadline never changes."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        draft.set("current_deadline", ctx.values[field_name])
+        draft.set("deadline_reason", why)
+
+    return effect
+
+
+def set_deadline_from_attr(key: str, override_field: str, why: str) -> Effect:
+    """Grant a deadline asked for earlier (stored in attrs), unless a new one is given now."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        deadline = ctx.values.get(override_field) or _instant_attr(draft, key)
+        if deadline is not None:
+            draft.set("current_deadline", deadline)
+            draft.set("deadline_reason", why)
+
+    return effect
+
+
+def move_to_unit(field_name: str) -> Effect:
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        draft.set("lead_unit", ctx.values[field_name])
+
+    return effect
+
+
+def set_attr(key: str, value: Any = None, *, from_field: str | None = None) -> Effect:
+    """Set (or with ``None``, clear) a workflow attribute, from a constant or a field."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        new = ctx.values.get(from_field) if from_field else value
+        if hasattr(new, "isoformat"):
+            new = new.isoformat()
+        draft.set_attr(key, new)
+
+    return effect
+
+
+def count(key: str) -> Effect:
+    """Count occurrences, e.g. warnings or interviews, for the ledger and the assessment."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        draft.set_attr(key, int(draft.attr(key, 0)) + 1)
+
+    return effect
+
+
+def record_actor(key: str) -> Effect:
+    """Remember who did this, e.g. who signed for the item first (首问责任制)."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        if draft.attr(key) is None:
+            draft.set_attr(key, ctx.actor.login)
+
+    return effect
+
+
+def name_unit_head(note: str = "unit_head") -> Effect:
+    """Name the lead unit's head in the event (who is summoned, who answers for the unit)."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        draft.notes[note] = _unit_head(ctx, draft["lead_unit"])
+
+    return effect
+
+
+def name_one_level_up(note: str = "one_level_up") -> Effect:
+    """上查一级: name the lead leader, or failing that the head of the unit above."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        leader = draft["lead_leader"]
+        if leader is None:
+            parent = ctx.conn.execute(
+                select(UNIT.c.parent_code).where(UNIT.c.code == draft["lead_unit"])
+            ).scalar()
+            leader = _unit_head(ctx, parent) if parent else None
+        draft.notes[note] = leader
+
+    return effect
+
+
+def _unit_head(ctx: EventContext, unit_code: str) -> str | None:
+    return ctx.conn.execute(select(UNIT.c.head_login).where(UNIT.c.code == unit_code)).scalar()
+
+
+def _instant_attr(draft: Draft, key: str) -> Any:
+    raw = draft.attr(key)
+    return datetime.fromisoformat(raw) if raw else None

@@ -1,0 +1,276 @@
+"""The engine's service API: what the CLI, the daemon, the demo and the tests call.
+
+Each write method is one transaction (:meth:`Service.transaction`): the change, its audit
+events and the signed checkpoint commit together or not at all. A refused attempt rolls back
+and is then recorded on its own, so the log shows who tried what and why it was refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, insert, select
+
+from engine import access, audit, directory, items, rebuild, schema
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+from engine.errors import InvalidInput, Refused
+from engine.models import META, Person, Role
+from engine.registry import Registry
+from engine.settings import Settings
+from engine.signing import Signer, ensure_key, load_signer
+from engine.timeutil import zone
+
+T = TypeVar("T")
+SYSTEM_ACTOR = "system"
+
+
+@dataclass
+class Txn:
+    """One write transaction as a given person, at one instant."""
+
+    conn: Connection
+    now: datetime
+    tz: Any
+    actor: Person
+    registry: Registry
+    audit: audit.AuditWriter
+
+
+@dataclass(frozen=True)
+class InitResult:
+    schema_before: str | None
+    schema_after: str
+    key_created: bool
+    admin_created: str | None
+
+
+class Service:
+    """Everything duban does, as methods. Build one per process and reuse it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.tz = zone(settings.timezone)
+        self.db = Database(settings.db_url)
+        self._registry = registry
+        self._signer: Signer | None = None
+        self._schema_checked = False
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry.discover(self.settings.workflows_dir)
+        return self._registry
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            self._signer = load_signer(self.settings.audit_key_path)
+        return self._signer
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, actor: str) -> Iterator[Txn]:
+        """A write transaction acting as ``actor`` (a login)."""
+        signer = self.signer
+        with self.db.write() as conn:
+            self._check_schema(conn)
+            person = self._actor(conn, actor)
+            writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
+            txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer)
+            yield txn
+            writer.seal(txn.now)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.db.read() as conn:
+            self._check_schema(conn)
+            yield conn
+
+    def _write(
+        self, actor: str, operation: str, work: Callable[[Txn], T], item_id: int | None = None
+    ) -> T:
+        try:
+            with self.transaction(actor) as txn:
+                return work(txn)
+        except (Refused, InvalidInput) as err:
+            self._record_refusal(actor, operation, err, item_id)
+            raise
+
+    def _record_refusal(
+        self, actor: str, operation: str, err: Exception, item_id: int | None
+    ) -> None:
+        try:
+            with self.db.write() as conn:
+                self._check_schema(conn)
+                if item_id is not None and not _item_exists(conn, item_id):
+                    item_id = None
+                writer = audit.AuditWriter(conn, self.signer, serialize=self.db.is_postgres)
+                now = self.clock.now()
+                writer.append(
+                    at=now, actor=actor, action="refused", item_id=item_id,
+                    event=operation, reason=str(err), payload={"kind": type(err).__name__},
+                )
+                writer.seal(now)
+        except Exception:  # the refusal itself is what the user must see, not this
+            pass
+
+    # -- setup and identity -------------------------------------------------------------
+
+    def init(self, os_login: str, admin_name: str | None = None, demo: bool = False) -> InitResult:
+        """Create or upgrade the schema; make the key; register the first admin if none."""
+        key_created = ensure_key(self.settings.audit_key_path)
+        signer = self.signer
+        admin_created = None
+        with self.db.write() as conn:
+            before, after = schema.upgrade(conn)
+            writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
+            now = self.clock.now()
+            if before != after:
+                writer.append(at=now, actor=os_login, action="schema_upgraded",
+                              payload={"from": before, "to": after})
+            if demo:
+                conn.execute(insert(META), {"key": "demo", "value": "true"})
+            if not directory.list_people(conn):
+                admin = Person(login=os_login, name=admin_name or os_login, roles=[Role.admin])
+                txn = Txn(conn, now, self.tz, admin, self.registry, writer)
+                directory.add_person(
+                    txn,
+                    directory.NewPerson(login=os_login, name=admin.name, roles=("admin",)),
+                    bootstrap=True,
+                )
+                admin_created = os_login
+            writer.seal(now)
+        self._schema_checked = True
+        return InitResult(before, after, key_created, admin_created)
+
+    def identify(self, os_login: str, act_as: str | None = None) -> str:
+        """The login a command acts as (see :func:`engine.access.identify`)."""
+        try:
+            with self.reading() as conn:
+                return access.identify(conn, os_login, act_as).login
+        except Refused as err:
+            self._record_refusal(f"os:{os_login}", "identify", err, None)
+            raise
+
+    # -- directory ----------------------------------------------------------------------
+
+    def add_unit(
+        self, actor: str, code: str, name: str, parent: str | None = None, head: str | None = None
+    ) -> dict[str, Any]:
+        return self._write(actor, "unit_add",
+                           lambda txn: directory.add_unit(txn, code, name, parent, head))
+
+    def set_unit_head(self, actor: str, code: str, head: str) -> dict[str, Any]:
+        return self._write(actor, "unit_head", lambda txn: directory.set_unit_head(txn, code, head))
+
+    def add_person(self, actor: str, spec: directory.NewPerson) -> dict[str, Any]:
+        return self._write(actor, "person_add", lambda txn: directory.add_person(txn, spec))
+
+    def set_away(
+        self, actor: str, login: str, until: datetime | None, deputy: str | None = None
+    ) -> dict[str, Any]:
+        return self._write(actor, "person_away",
+                           lambda txn: directory.set_away(txn, login, until, deputy))
+
+    def units(self) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            return directory.list_units(conn)
+
+    def people(self, unit: str | None = None) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            return directory.list_people(conn, unit)
+
+    # -- items --------------------------------------------------------------------------
+
+    def new_item(self, actor: str, spec: items.NewItem) -> dict[str, Any]:
+        return self._write(actor, "item_new", lambda txn: items.create(txn, spec))
+
+    def fire(
+        self,
+        actor: str,
+        item_id: int,
+        event: str,
+        values: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        return self._write(
+            actor, event,
+            lambda txn: items.fire(txn, item_id, event, values or {}, expected_version),
+            item_id=item_id,
+        )
+
+    def edit_item(self, actor: str, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
+        return self._write(actor, "edit", lambda txn: items.edit(txn, item_id, changes),
+                           item_id=item_id)
+
+    def item(self, item_id: int) -> dict[str, Any]:
+        with self.reading() as conn:
+            return items.load(conn, item_id)
+
+    def possible_events(self, actor: str, item_id: int) -> list[tuple[str, str]]:
+        with self.reading() as conn:
+            item = items.load(conn, item_id)
+            workflow = self.registry.get(item["workflow"], item["workflow_version"])
+            person = self._actor(conn, actor)
+            return items.possible_events(conn, workflow, person, item, self.clock.now())
+
+    def items(self, **filters: Any) -> list[dict[str, Any]]:
+        finals = {wf.name: {s.name for s in wf.states if s.final}
+                  for wf in self.registry.all_latest()}
+        with self.reading() as conn:
+            return items.list_items(conn, final_states=finals, **filters)
+
+    def history(self, item_id: int) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            items.load(conn, item_id)
+            return audit.item_history(conn, item_id)
+
+    # -- audit --------------------------------------------------------------------------
+
+    def verify_audit(self) -> audit.VerifyReport:
+        with self.reading() as conn:
+            return audit.verify(conn, self.signer)
+
+    def check_rebuild(self, item_id: int | None = None) -> rebuild.RebuildReport:
+        with self.reading() as conn:
+            return rebuild.check(conn, item_id)
+
+    def is_demo(self) -> bool:
+        with self.reading() as conn:
+            return access.is_demo(conn)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _check_schema(self, conn: Connection) -> None:
+        if not self._schema_checked:
+            schema.require_current(conn)
+            self._schema_checked = True
+
+    def _actor(self, conn: Connection, login: str) -> Person:
+        person = access.get_person(conn, login)
+        if person is None:
+            raise Refused(f"没有登录名为 {login} 的人员")
+        if not person.active:
+            raise Refused(f"{person.name}({login}) 已停用")
+        return person
+
+
+def _item_exists(conn: Connection, item_id: int) -> bool:
+    from engine.models import ITEM
+
+    return conn.execute(select(ITEM.c.id).where(ITEM.c.id == item_id)).first() is not None

@@ -1,0 +1,83 @@
+"""Settings: command-line options win over the settings file, which wins over the environment.
+
+Nothing here opens a database or reads a key; it only says where things are.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from engine.errors import SetupError
+from engine.timeutil import DEFAULT_TIMEZONE
+
+ENV_PREFIX = "DUBAN_"
+FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone")
+
+
+def _platform_dirs() -> tuple[Path, Path]:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("duban")), Path(platformdirs.user_config_dir("duban"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the database, the audit key and the admin's workflows live, and the time zone."""
+
+    db_url: str
+    audit_key_path: Path
+    workflows_dir: Path | None = None
+    timezone: str = DEFAULT_TIMEZONE
+
+    def with_db(self, db: str | None) -> Settings:
+        return self if not db else replace(self, db_url=normalize_db_url(db))
+
+
+def normalize_db_url(db: str) -> str:
+    """Accept a file path or a URL; plain ``postgresql://`` means the psycopg 3 driver."""
+    if "://" not in db:
+        return "sqlite:///" + str(Path(db).expanduser().resolve())
+    if db.startswith("postgresql://") or db.startswith("postgres://"):
+        return "postgresql+psycopg://" + db.split("://", 1)[1]
+    return db
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise SetupError(f"配置文件 {path} 无法读取: {err}") from None
+    unknown = sorted(set(data) - set(FILE_KEYS))
+    if unknown:
+        raise SetupError(f"配置文件 {path} 含未知设置项: {', '.join(unknown)}")
+    return {key: str(value) for key, value in data.items()}
+
+
+def load_settings(
+    db: str | None = None,
+    config_file: str | Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Resolve settings from options, then the settings file, then ``DUBAN_*`` variables."""
+    env = os.environ if environ is None else environ
+    data_dir, config_dir = _platform_dirs()
+    file_path = Path(config_file or env.get(ENV_PREFIX + "CONFIG") or config_dir / "duban.toml")
+    from_file = _read_file(file_path)
+
+    def pick(key: str, option: str | None = None) -> str | None:
+        return option or from_file.get(key) or env.get(ENV_PREFIX + key.upper())
+
+    db_value = pick("db", db) or str(data_dir / "duban.db")
+    workflows = pick("workflows_dir")
+    return Settings(
+        db_url=normalize_db_url(db_value),
+        audit_key_path=Path(pick("audit_key") or config_dir / "audit.key").expanduser(),
+        workflows_dir=Path(workflows).expanduser() if workflows else None,
+        timezone=pick("timezone") or DEFAULT_TIMEZONE,
+    )

@@ -1,0 +1,49 @@
+"""Checks on text that users type: sane lengths, no control characters, codes of a known shape."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from engine.errors import InvalidInput
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
+ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def clean_text(
+    value: str | None,
+    label: str,
+    *,
+    max_length: int,
+    required: bool = True,
+    multiline: bool = False,
+) -> str:
+    """Trim a user's text and refuse what would corrupt a ledger or a notice."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput(f"缺少{label}")
+        return ""
+    if len(text) > max_length:
+        raise InvalidInput(f"{label}过长: {len(text)} 字, 最多 {max_length} 字")
+    allowed = ALLOWED_CONTROLS if multiline else set()
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
+            raise InvalidInput(f"{label}含有不可见的控制字符 U+{ord(char):04X}, 请删除后重试")
+    return text
+
+
+def check_code(value: str, label: str) -> str:
+    code = (value or "").strip()
+    if not CODE_PATTERN.match(code):
+        raise InvalidInput(f"{label}“{value}”不合规: 只能用字母、数字和 _ . -, 最长 32 位")
+    return code
+
+
+def check_login(value: str) -> str:
+    login = (value or "").strip()
+    if not LOGIN_PATTERN.match(login):
+        raise InvalidInput(f"登录名“{value}”不合规: 只能用字母、数字和 _ . @ -, 最长 64 位")
+    return login

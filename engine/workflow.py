@@ -1,0 +1,151 @@
+"""How a workflow is declared: states, events, fields, guards and effects, as plain data.
+
+A workflow module in ``workflows/`` (or the admin's folder) builds a :class:`Workflow` and
+exposes it as ``WORKFLOW`` (or several versions as ``WORKFLOWS``). The engine is generic: it
+reads these declarations, builds one ``transitions`` machine per workflow version and fires
+events on items. Timers and notices are declared here too, by later parts of the engine.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from engine.fields import STANDARD_FIELDS, FieldSpec
+from engine.models import Person, Role
+
+ANY_STATE = "*"
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    label: str
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What guards and effects may look at: the item before the event, the checked inputs."""
+
+    conn: Connection
+    now: datetime
+    tz: ZoneInfo
+    actor: Person
+    roles: frozenset[Role]
+    item: Mapping[str, Any]
+    values: Mapping[str, Any]
+
+
+class Draft:
+    """The item while an event changes it; records every change for the audit payload."""
+
+    def __init__(self, item: Mapping[str, Any]) -> None:
+        self.before = dict(item)
+        self.values = copy.deepcopy(dict(item))
+        self.notes: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def set(self, name: str, value: Any) -> None:
+        if name not in self.values:
+            raise KeyError(f"items have no field {name!r}")
+        self.values[name] = value
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.values["attrs"].get(key, default)
+
+    def set_attr(self, key: str, value: Any) -> None:
+        attrs = self.values["attrs"]
+        if value is None:
+            attrs.pop(key, None)
+        else:
+            attrs[key] = value
+
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        return {
+            name: (self.before[name], value)
+            for name, value in self.values.items()
+            if self.before.get(name) != value
+        }
+
+
+Guard = Callable[[EventContext], str | None]
+Effect = Callable[[EventContext, Draft], None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that can happen to an item.
+
+    ``source`` lists the states it may fire from (``"*"``: any state); ``dest`` is where it
+    leads, or ``None`` when it records something without moving the item. ``roles`` says who
+    may fire it, relative to the item. ``requires`` and ``accepts`` name fields; guards return
+    a refusal message or ``None``; effects change the draft item.
+    """
+
+    name: str
+    label: str
+    source: tuple[str, ...]
+    dest: str | None
+    roles: tuple[Role, ...]
+    requires: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    notices: tuple[str, ...] = ()
+    description: str = ""
+
+    def fires_from(self, state: str) -> bool:
+        return ANY_STATE in self.source or state in self.source
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A complete declaration; changing one means a new ``version``."""
+
+    name: str
+    version: int
+    label: str
+    states: tuple[State, ...]
+    initial: str
+    events: tuple[Event, ...]
+    description: str = ""
+    fields: tuple[FieldSpec, ...] = ()
+    timers: tuple[Any, ...] = ()
+    notices: Mapping[str, Any] = field(default_factory=dict)
+    creator_roles: tuple[Role, ...] = (Role.supervisor,)
+
+    def state(self, name: str) -> State:
+        for state in self.states:
+            if state.name == name:
+                return state
+        raise KeyError(name)
+
+    def event(self, name: str) -> Event | None:
+        for event in self.events:
+            if event.name == name:
+                return event
+        return None
+
+    def field_spec(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return STANDARD_FIELDS[name]
+
+    def state_label(self, name: str) -> str:
+        try:
+            return self.state(name).label
+        except KeyError:
+            return name
+
+    def events_from(self, state: str) -> list[Event]:
+        return [event for event in self.events if event.fires_from(state)]

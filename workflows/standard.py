@@ -1,0 +1,147 @@
+"""The standard 督办 workflow: 交办 → 签收办理 → 报结 → 核查 → 销号, with its branches.
+
+Who may do what follows the office's division of labour (see docs/ARCHITECTURE.md): the lead
+unit's handler or head signs, reports and asks for time; only the supervision office verifies,
+sends back, warns, summons, holds to account and decides extensions.
+"""
+
+from __future__ import annotations
+
+from engine.models import Role
+from engine.rules import (
+    attr_is,
+    attr_is_not,
+    count,
+    later_than_deadline,
+    later_than_now,
+    move_to_unit,
+    name_one_level_up,
+    name_unit_head,
+    other_unit,
+    record_actor,
+    set_attr,
+    set_deadline,
+    set_deadline_from_attr,
+)
+from engine.workflow import ANY_STATE, Event, State, Workflow
+
+UNIT_SIDE = (Role.handler, Role.unit_head)
+OFFICE = (Role.supervisor,)
+OPEN = ("assigned", "in_progress", "extension_requested")
+
+WORKFLOW = Workflow(
+    name="standard",
+    version=1,
+    label="标准督办",
+    description="交办、签收办理、报结、核查、销号; 含退回交办、转办、退回重办、延期、预警、约谈、问责。",
+    states=(
+        State("assigned", "已交办"),
+        State("in_progress", "办理中"),
+        State("extension_requested", "延期待批"),
+        State("reported", "已报结"),
+        State("verified", "已核查"),
+        State("closed", "已销号", final=True),
+        State("declined", "已退回交办"),
+    ),
+    initial="assigned",
+    events=(
+        Event(
+            "sign", "签收", ("assigned",), "in_progress", UNIT_SIDE,
+            effects=(record_actor("owner"),),
+            description="承办单位签收; 首位签收人成为本事项的责任人(首问责任制)。",
+        ),
+        Event(
+            "decline", "退回交办", ("assigned",), "declined", UNIT_SIDE,
+            requires=("reason",),
+            description="非本单位职责的事项, 说明理由退回督查室, 不得搁置。",
+        ),
+        Event(
+            "transfer", "转办", ("assigned", "in_progress", "declined"), "assigned", OFFICE,
+            requires=("unit", "reason"),
+            guards=(other_unit("unit"),),
+            effects=(move_to_unit("unit"), set_attr("owner"), count("transfers")),
+            description="督查室将事项转给正确的承办单位, 事项随之转移, 从不丢失。",
+        ),
+        Event(
+            "reassign", "重新交办", ("declined",), "assigned", OFFICE,
+            requires=("reason",),
+            description="退回理由不成立, 仍由原单位承办。",
+        ),
+        Event(
+            "progress", "反馈进展", ("in_progress", "extension_requested"), None, UNIT_SIDE,
+            requires=("note",),
+            effects=(set_attr("last_progress", from_field="note"),),
+        ),
+        Event(
+            "request_extension", "申请延期", ("in_progress",), "extension_requested", UNIT_SIDE,
+            requires=("reason", "deadline"),
+            guards=(later_than_deadline("deadline"),),
+            effects=(set_attr("requested_deadline", from_field="deadline"),),
+        ),
+        Event(
+            "approve_extension", "批准延期", ("extension_requested",), "in_progress", OFFICE,
+            accepts=("reason", "deadline"),
+            guards=(later_than_now("deadline"),),
+            effects=(
+                set_deadline_from_attr("requested_deadline", "deadline", "批准延期"),
+                set_attr("requested_deadline"),
+                count("extensions"),
+            ),
+        ),
+        Event(
+            "deny_extension", "驳回延期", ("extension_requested",), "in_progress", OFFICE,
+            requires=("reason",),
+            effects=(set_attr("requested_deadline"),),
+        ),
+        Event(
+            "report", "报结", ("in_progress", "extension_requested"), "reported", UNIT_SIDE,
+            requires=("report",),
+            effects=(set_attr("requested_deadline"),),
+            description="承办单位书面报送办理结果。",
+        ),
+        Event(
+            "verify", "核查通过", ("reported",), "verified", OFFICE,
+            accepts=("note",),
+            effects=(set_attr("verification", from_field="note"),),
+        ),
+        Event(
+            "reject", "退回重办", ("reported",), "in_progress", OFFICE,
+            requires=("reason", "deadline"),
+            guards=(later_than_now("deadline"),),
+            effects=(set_deadline("deadline", "退回重办"), count("redos")),
+            description="报结材料经核查不实或问题未解决, 退回重办并给出新期限。",
+        ),
+        Event("close", "销号", ("verified",), "closed", OFFICE, accepts=("note",)),
+        Event(
+            "warn", "预警", OPEN, None, OFFICE,
+            requires=("level", "reason"),
+            effects=(set_attr("warning", from_field="level"), count("warnings")),
+            description="对进展缓慢或逾期的事项发出黄色或红色预警。",
+        ),
+        Event(
+            "summon", "约谈", (*OPEN, "reported"), None, OFFICE,
+            requires=("reason",), accepts=("at", "place"),
+            effects=(name_unit_head("summoned"), count("interviews")),
+            description="约谈承办单位主要负责人。",
+        ),
+        Event(
+            "hold_accountable", "问责", (ANY_STATE,), None, OFFICE,
+            requires=("reason",),
+            guards=(attr_is_not("accountability", "proposed", "本事项已在问责程序中"),),
+            effects=(
+                set_attr("accountability", "proposed"),
+                name_unit_head("unit_head"),
+                name_one_level_up("lead_leader"),
+                count("accountability_cases"),
+            ),
+            description="对不作为、慢作为、弄虚作假提出问责, 上查一级, 点名牵头领导。",
+        ),
+        Event(
+            "exempt", "容错免责", (ANY_STATE,), None, OFFICE,
+            requires=("reason",),
+            guards=(attr_is("accountability", "proposed", "本事项没有进行中的问责, 无从免责"),),
+            effects=(set_attr("accountability", "exempted"),),
+            description="符合容错情形的, 书面说明理由后免予问责。",
+        ),
+    ),
+)
