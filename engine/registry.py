@@ -100,7 +100,11 @@ class Registry:
 
 def build_machine(workflow: Workflow) -> Machine:
     transitions = [
-        {"trigger": event.name, "source": list(event.source), "dest": event.dest}
+        {
+            "trigger": event.name,
+            "source": ANY_STATE if ANY_STATE in event.source else list(event.source),
+            "dest": event.dest,
+        }
         for event in workflow.events
     ]
     return Machine(

@@ -1,0 +1,263 @@
+"""``duban demo``: a municipal education bureau's November, walked through the engine.
+
+Builds a demo database (where ``--as`` works for everyone, so one user can play the whole
+office), registers the bureau's sections and schools, assigns items of every source the seeds
+describe and takes them through their lives on a simulated clock: on-time work, a report sent
+back, a misrouted hotline complaint, an extension, an overdue item warned and summoned, an
+accountability case with an error-tolerance exemption, a refused attempt. It ends with the
+ledger and a check of the audit chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.clock import FixedClock
+from engine.directory import NewPerson
+from engine.errors import DubanError, SetupError
+from engine.items import NewItem
+from engine.service import Service
+from engine.settings import load_settings
+from engine.timeutil import parse_instant
+
+ADMIN = "demo_admin"
+UNITS = (
+    ("JYJ", "市教育局", None),
+    ("DCS", "局督查室", "JYJ"),
+    ("BGS", "局办公室", "JYJ"),
+    ("JJK", "基础教育科", "JYJ"),
+    ("ZCK", "职业与成人教育科", "JYJ"),
+    ("AQK", "安全稳定科", "JYJ"),
+    ("JCK", "计划财务科", "JYJ"),
+    ("SYZ", "市第一中学", "JJK"),
+    ("SXX", "市实验小学", "JJK"),
+)
+PEOPLE = (
+    ("chen_jg", "陈建国", "JYJ", ("lead_leader",)),
+    ("li_m", "李明", "JYJ", ("lead_leader",)),
+    ("zhao_m", "赵敏", "DCS", ("supervisor",)),
+    ("sun_l", "孙磊", "DCS", ("supervisor",)),
+    ("zhou_t", "周涛", "JJK", ("unit_head",)),
+    ("liu_y", "刘洋", "JJK", ()),
+    ("wang_f", "王芳", "JJK", ("handler",)),
+    ("wu_g", "吴刚", "AQK", ("unit_head",)),
+    ("zheng_l", "郑丽", "AQK", ("handler",)),
+    ("feng_w", "冯伟", "ZCK", ("unit_head",)),
+    ("chen_j", "陈静", "ZCK", ("handler",)),
+    ("he_p", "何平", "JCK", ("unit_head",)),
+    ("xu_n", "徐娜", "JCK", ("handler",)),
+    ("ma_q", "马强", "SYZ", ("unit_head",)),
+    ("lin_x", "林晓", "SYZ", ("handler",)),
+    ("gao_h", "高红", "SXX", ("unit_head",)),
+    ("guo_l", "郭亮", "SXX", ("handler",)),
+)
+NAMES = {login: name for login, name, _, _ in PEOPLE}
+HEADS = {"JYJ": "chen_jg", "DCS": "zhao_m", "JJK": "zhou_t", "AQK": "wu_g", "ZCK": "feng_w",
+         "JCK": "he_p", "SYZ": "ma_q", "SXX": "gao_h"}
+
+
+def demo_path(db: str | None, config: str | None) -> Path:
+    if db and "://" in db and not db.startswith("sqlite:///"):
+        raise SetupError("演示只在 SQLite 上运行: 请用 --db 给出一个文件路径")
+    if db:
+        return Path(db.removeprefix("sqlite:///")).expanduser().resolve()
+    default = load_settings(config_file=config).db_url.removeprefix("sqlite:///")
+    return Path(default).with_name("demo.db")
+
+
+def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str], None]) -> Path:
+    path = demo_path(db, config)
+    _clear_old_demo(path)
+    settings = replace(load_settings(config_file=config), db_url=f"sqlite:///{path}")
+    clock = FixedClock(datetime(2026, 11, 2, 0, 30, tzinfo=UTC))  # 08:30 in Beijing
+    service = Service(settings, clock)
+    story = Story(service, clock, echo)
+    try:
+        story.tell()
+    finally:
+        service.close()
+    echo("")
+    echo(f"演示库: {path}")
+    echo(f"继续体验, 例如: duban --db {path} --as wang_f item show 3")
+    echo(f"              duban --db {path} --as zhao_m item history 7")
+    return path
+
+
+def _clear_old_demo(path: Path) -> None:
+    """Replace a previous demo database, but never a real one."""
+    if not path.exists():
+        return
+    import sqlite3
+
+    try:
+        with sqlite3.connect(path) as conn:
+            flag = conn.execute("SELECT value FROM meta WHERE key = 'demo'").fetchone()
+    except sqlite3.Error:
+        flag = None
+    if flag != ("true",):
+        raise SetupError(f"{path} 已存在且不是演示库, 演示不会覆盖它: 请用 --db 指定另一个路径")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+class Story:
+    """The demo's script: each step says in one line what happened in the office."""
+
+    def __init__(self, service: Service, clock: FixedClock, echo: Callable[[str], None]) -> None:
+        self.service, self.clock, self.echo = service, clock, echo
+        self.tz = service.tz
+
+    def at(self, text: str) -> None:
+        self.clock.set(parse_instant(text, self.tz))
+
+    def say(self, text: str) -> None:
+        local = self.clock.now().astimezone(self.tz)
+        self.echo(f"[{local:%m-%d %H:%M}] {text}")
+
+    def act(self, actor: str, item_id: int, event: str, **values: str) -> None:
+        item = self.service.fire(actor, item_id, event, values)
+        wf = self.service.registry.get(item["workflow"], item["workflow_version"])
+        name = NAMES.get(actor, actor)
+        self.say(f"{name}: {wf.event(event).label} 事项{item_id} → {wf.state_label(item['state'])}")
+
+    def new(self, title: str, unit: str, deadline: str, **extra) -> int:
+        spec = NewItem(title=title, lead_unit=unit,
+                       deadline=parse_instant(deadline, self.tz, end_of_day=True), **extra)
+        item = self.service.new_item("zhao_m", spec)
+        self.say(f"督查室交办 事项{item['id']}〔{title}〕 → {unit}, 期限 {deadline}")
+        return item["id"]
+
+    def tell(self) -> None:
+        service = self.service
+        self.echo("== 市教育局 2026 年 11 月督查督办演示 ==")
+        service.init(ADMIN, "系统管理员", demo=True)
+        for code, name, parent in UNITS:
+            service.add_unit(ADMIN, code, name, parent)
+        for login, name, unit, roles in PEOPLE:
+            service.add_person(ADMIN, NewPerson(login, name, unit, roles))
+        for code, head in HEADS.items():
+            service.set_unit_head(ADMIN, code, head)
+        service.set_away(ADMIN, "wang_f", None, deputy="liu_y")
+        self.say(f"登记 {len(UNITS)} 个单位、{len(PEOPLE)} 名人员; 王芳的 B 岗为刘洋")
+
+        safety = self.new("落实局长批示: 开展冬季校园安全隐患大排查", "AQK", "2026-11-20",
+                          source="instruction", lead_leader="chen_jg",
+                          goal="全市中小学安全隐患排查全覆盖、整改清零",
+                          measures="分片包干, 逐校排查燃气、消防、校舍")
+        books = self.new("巡视反馈问题整改: 教辅材料征订管理不规范", "JJK", "2026-11-30",
+                         source="inspection", lead_leader="li_m", co_units=("JCK",))
+        community = self.new("推进城乡学校共同体建设", "JJK", "2026-12-18",
+                             source="key_task", lead_leader="li_m")
+        hotline = self.new("市长热线投诉: 市实验小学课后服务收费问题", "ZCK", "2026-11-13",
+                           source="hotline")
+        training = self.new("职业院校实训基地建设方案", "ZCK", "2026-11-27",
+                            source="meeting", lead_leader="li_m")
+        canteen = self.new("市第一中学食堂改造工程", "SYZ", "2026-11-13", source="key_task",
+                           lead_leader="li_m")
+        grants = self.new("学生资助资金按时足额发放", "JCK", "2026-11-16", source="key_task",
+                          lead_leader="chen_jg")
+
+        self.at("2026-11-03 09:10")
+        self.act("zheng_l", safety, "sign")
+        self.act("wang_f", books, "sign")
+        self.act("chen_j", hotline, "decline",
+                 reason="课后服务收费属学校管理事项, 非职成科职责")
+        self.act("zhao_m", hotline, "transfer", unit="SXX", reason="按职责转市实验小学办理")
+        self.act("guo_l", hotline, "sign")
+        self.act("chen_j", training, "sign")
+        self.act("lin_x", canteen, "sign")
+        try:
+            service.fire("zheng_l", books, "report", {"report": "越权报结"})
+        except DubanError as err:
+            self.say(f"郑丽试图报结他科事项被拒绝并留痕: {err.message}")
+
+        self.at("2026-11-06 16:00")
+        self.act("guo_l", hotline, "report",
+                 report="已核实并退还多收费用, 向家长说明收费依据, 家长表示满意")
+        self.act("sun_l", hotline, "verify", note="电话回访, 投诉人满意")
+        self.act("sun_l", hotline, "close")
+
+        self.at("2026-11-09 10:00")
+        service.set_away(ADMIN, "wang_f", parse_instant("2026-11-13", self.tz, end_of_day=True))
+        self.say("王芳外出学习至 11-13, 由 B 岗刘洋代为办理")
+        self.act("liu_y", community, "sign")
+        self.act("chen_j", training, "request_extension",
+                 reason="实训设备招标流标, 需重新招标", deadline="2026-12-11")
+        self.act("zhao_m", training, "approve_extension", reason="情况属实, 同意延期")
+
+        self.at("2026-11-16 09:00")
+        self.act("wang_f", books, "report", report="已下发通知规范征订, 完成自查")
+        self.act("zhao_m", canteen, "warn", level="yellow", reason="已逾期, 未报送进展")
+        self.act("zhao_m", grants, "warn", level="red", reason="逾期且未签收, 无人办理")
+
+        self.at("2026-11-17 15:00")
+        self.act("sun_l", books, "reject", reason="抽查发现两所学校仍违规征订, 整改不到位",
+                 deadline="2026-11-27")
+        self.at("2026-11-18 11:00")
+        self.act("zheng_l", safety, "report",
+                 report="排查学校 126 所, 发现隐患 37 处, 已整改 37 处")
+        self.act("zhao_m", safety, "verify", note="抽查 10 校, 整改属实")
+        self.act("zhao_m", safety, "close")
+
+        self.at("2026-11-19 09:30")
+        self.act("zhao_m", canteen, "warn", level="red", reason="逾期 4 个工作日仍未完成")
+        self.act("zhao_m", canteen, "summon", reason="食堂改造严重滞后",
+                 at="2026-11-20 15:00", place="局三楼会议室")
+        self.act("zhao_m", grants, "hold_accountable", reason="资助资金逾期未发放, 且未签收办理")
+
+        self.at("2026-11-23 10:00")
+        self.act("zhao_m", grants, "exempt",
+                 reason="经核查系上级资金拨付延迟所致, 已积极协调, 符合容错情形")
+        self.act("xu_n", grants, "sign")
+        self.act("lin_x", canteen, "report", report="食堂改造已完工并通过验收")
+        self.act("wang_f", books, "report", report="两所学校已退还征订费用, 全市复查无违规")
+
+        self.at("2026-11-25 09:00")
+        self.act("sun_l", books, "verify", note="复查属实")
+        self.act("sun_l", canteen, "verify", note="现场查看, 已投入使用")
+        self.act("sun_l", canteen, "close")
+        self.act("wang_f", community, "progress", note="已组建 12 个城乡学校共同体")
+
+        self.echo("")
+        self.ledger()
+        report = service.verify_audit()
+        rebuild = service.check_rebuild()
+        self.echo("")
+        self.echo(f"审计链: {report.rows_checked} 条事件, {report.checkpoints_checked} 个签名检查点, "
+                  f"{'完整' if report.ok else '发现问题'}; 由事件重建 {rebuild.items_checked} 个事项, "
+                  f"{'与现状一致' if rebuild.ok else '不一致'}")
+
+    def ledger(self) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        from engine.timeutil import local_text
+        from engine.views import state_label
+
+        service = self.service
+        now = self.clock.now()
+        table = Table("编号", "事项", "承办", "状态", "期限", "情况", title="督办台账(2026-11-25)")
+        for item in service.items():
+            attrs = item["attrs"]
+            marks = []
+            if attrs.get("warning"):
+                marks.append({"yellow": "黄牌", "red": "红牌"}[attrs["warning"]])
+            if attrs.get("interviews"):
+                marks.append("已约谈")
+            if attrs.get("accountability"):
+                marks.append({"proposed": "问责中", "exempted": "容错免责"}[attrs["accountability"]])
+            if attrs.get("extensions"):
+                marks.append("已延期")
+            if attrs.get("redos"):
+                marks.append("退回重办")
+            closed = item["state"] == "closed"
+            if not closed and item["current_deadline"] < now:
+                marks.append("逾期")
+            table.add_row(str(item["id"]), item["title"], item["lead_unit"],
+                          state_label(service.registry, item),
+                          local_text(item["current_deadline"], self.tz)[:10], " ".join(marks))
+        Console(width=120).print(table)
+
