@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.models import UNIT
+from engine.models import PERSON, UNIT, Role
 from engine.timeutil import local_text
 from engine.workflow import Draft, Effect, EventContext, Guard
 
@@ -155,7 +155,16 @@ def name_one_level_up(note: str = "one_level_up") -> Effect:
 
 
 def _unit_head(ctx: EventContext, unit_code: str) -> str | None:
-    return ctx.conn.execute(select(UNIT.c.head_login).where(UNIT.c.code == unit_code)).scalar()
+    """The unit's registered head, or else a person of the unit holding the unit-head role."""
+    head = ctx.conn.execute(select(UNIT.c.head_login).where(UNIT.c.code == unit_code)).scalar()
+    if head is not None:
+        return head
+    members = ctx.conn.execute(
+        select(PERSON.c.login, PERSON.c.roles)
+        .where(PERSON.c.unit_code == unit_code, PERSON.c.active)
+        .order_by(PERSON.c.login)
+    )
+    return next((row.login for row in members if Role.unit_head in row.roles), None)
 
 
 def _instant_attr(draft: Draft, key: str) -> Any:
