@@ -574,9 +574,10 @@ def main() -> None:
         click.echo("已取消", err=True)
         sys.exit(1)
     except click.ClickException as err:
+        hint = ""
         if isinstance(err, click.UsageError) and err.ctx is not None:
-            click.echo(err.ctx.get_usage(), err=True)
-        click.echo(f"错误: {err.format_message()}", err=True)
+            hint = f" (用法见 {err.ctx.command_path} --help)"
+        click.echo(f"错误: {err.format_message()}{hint}", err=True)
         sys.exit(err.exit_code)
     except SystemExit:
         raise

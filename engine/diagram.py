@@ -12,8 +12,6 @@ def mermaid(workflow: Workflow) -> str:
         lines.append(f"    {state.name} : {state.label}")
     for event in workflow.events:
         sources = [s.name for s in workflow.states] if ANY_STATE in event.source else event.source
-        if ANY_STATE in event.source:
-            sources = [s for s in sources if not workflow.state(s).final] or sources
         for source in sources:
             dest = event.dest or source
             lines.append(f"    {source} --> {dest} : {event.label}")

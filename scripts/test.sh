@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up a virtual environment with duban and its test tools, then run the whole suite.
+# The PostgreSQL tests start their own throwaway server from the Debian packages
+# (install them with `apt-get install postgresql` if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/ruff check .
+.venv/bin/pytest -q "$@"

@@ -1,0 +1,168 @@
+"""The real CLI in a subprocess: flows, JSON output, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from engine.clock import SystemClock
+from engine.directory import NewPerson
+from engine.service import Service
+
+DUBAN = str(Path(sys.executable).with_name("duban"))
+
+
+class Cli:
+    """Runs ``duban`` as the operating-system user ``clerk`` against one database."""
+
+    def __init__(self, db_url: str, tmp_path: Path) -> None:
+        self.env = {
+            **os.environ,
+            "DUBAN_DB": db_url,
+            "DUBAN_AUDIT_KEY": str(tmp_path / "audit.key"),
+            "DUBAN_CONFIG": str(tmp_path / "absent.toml"),
+            "USER": "clerk",
+            "LOGNAME": "clerk",
+        }
+        for name in ("DUBAN_AS", "DUBAN_NOW"):
+            self.env.pop(name, None)
+
+    def run(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        done = subprocess.run([DUBAN, *args], env=self.env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+        return done
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def error(self, *args: str, code: int) -> str:
+        done = self.run(*args, code=code)
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        return lines[0]
+
+
+@pytest.fixture
+def cli(settings, tmp_path) -> Cli:
+    """An office set up through the service API (quick); the tests then use the real CLI."""
+    runner = Cli(settings.db_url, tmp_path)
+    runner.run("init", "--admin-name", "办公室管理员")
+    service = Service(replace(settings, audit_key_path=tmp_path / "audit.key"), SystemClock())
+    service.add_unit("clerk", "DCS", "局督查室")
+    service.add_unit("clerk", "JJK", "基础教育科")
+    service.add_person("clerk", NewPerson("zhao", "赵敏", "DCS", ("supervisor",)))
+    service.add_person("clerk", NewPerson("wang", "王芳", "JJK", ("handler",)))
+    service.close()
+    return runner
+
+
+def test_a_whole_item_life_through_the_cli(cli):
+    created = cli.json("--as", "zhao", "--now", "2026-11-02 09:00", "item", "new",
+                       "--title", "校园安全隐患排查", "--unit", "JJK", "--deadline", "2026-11-20")
+    item = str(created["id"])
+    assert created["state"] == "assigned"
+    assert created["current_deadline"] == "2026-11-20T15:59:59.000000+00:00"
+    assert cli.json("--as", "wang", "sign", item)["state"] == "in_progress"
+    assert cli.json("--as", "wang", "report", item, "--report", "已完成")["state"] == "reported"
+    rejected = cli.json("--as", "zhao", "--now", "2026-11-10 10:00", "reject", item,
+                        "--reason", "核查不实", "--deadline", "2026-11-25")
+    assert rejected["state"] == "in_progress"
+    assert rejected["deadline_reason"] == "退回重办"
+    cli.run("--as", "wang", "item", "fire", item, "report", "--report", "已整改")
+    cli.run("--as", "zhao", "verify", item)
+    closed = cli.run("--as", "zhao", "close", item).stdout
+    assert "已核查 → 已销号" in closed
+    history = cli.run("item", "history", item).stdout
+    assert "退回重办 已报结 → 办理中  理由: 核查不实" in history
+    assert "2026-11-10 10:00" in history
+    assert [e["action"] for e in cli.json("item", "history", item)] == ["created"] + ["event"] * 6
+    assert "审计链完整" in cli.run("audit", "verify").stdout
+    assert "全部一致" in cli.run("audit", "rebuild").stdout
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_show_lists_what_the_actor_may_do(cli):
+    item = str(cli.json("--as", "zhao", "item", "new", "--title", "排查", "--unit", "JJK",
+                        "--deadline", "2099-01-01")["id"])
+    shown = cli.run("--as", "wang", "item", "show", item).stdout
+    assert "状态: 已交办" in shown
+    assert "可办理: 签收(sign)、退回交办(decline)" in shown
+    assert cli.json("--as", "wang", "item", "show", item)["possible_events"] == ["sign", "decline"]
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_errors_are_one_line_with_distinct_exit_codes(cli):
+    item = str(cli.json("--as", "zhao", "item", "new", "--title", "排查", "--unit", "JJK",
+                        "--deadline", "2099-01-01")["id"])
+    assert "没有编号为 999" in cli.error("--as", "wang", "sign", "999", code=4)
+    assert "无法识别的日期" in cli.error("--as", "zhao", "item", "new", "--title", "x",
+                                        "--unit", "JJK", "--deadline", "12月10日", code=2)
+    assert "只有督查员可以" in cli.error("--as", "wang", "verify", item, code=3)
+    assert "你现在可以: 签收、退回交办" in cli.error("--as", "wang", "report", item,
+                                                   "--report", "x", code=3)
+    assert "需要填写: 理由" in cli.error("--as", "wang", "decline", item, code=2)
+    assert "没有事件 fly" in cli.error("--as", "wang", "item", "fire", item, "fly", code=4)
+    assert "已存在" in cli.error("unit", "add", "JJK", "重复", code=5)
+    assert "控制字符" in cli.error("unit", "add", "X1", "坏\x07名", code=2)
+    assert "Usage" not in cli.error("--as", "wang", "item", "show", "abc", code=2)
+    history = cli.json("item", "history", item)
+    assert [e["action"] for e in history] == ["created", "refused", "refused", "refused"]
+    assert cli.json("item", "show", item)["version"] == 1
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_acting_as_another_needs_admin(cli):
+    assert "只有管理员" in cli.error("--as", "wang", "person", "add", "x1", "某人", code=3)
+    cli.env["USER"] = cli.env["LOGNAME"] = "wang"
+    assert "只有管理员" in cli.error("--as", "zhao", "item", "list", code=3)
+    assert "未登记" not in cli.run("item", "list").stderr
+    cli.env["USER"] = cli.env["LOGNAME"] = "stranger"
+    assert "未登记为人员" in cli.error("item", "list", code=3)
+
+
+def test_uninitialised_database_says_run_init(tmp_path):
+    runner = Cli(f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path)
+    assert "duban init" in runner.error("item", "list", code=7)
+
+
+def test_help_is_in_chinese_and_lists_the_commands():
+    done = subprocess.run([DUBAN, "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    for word in ("督查督办", "init", "item", "audit", "demo", "签收事项"):
+        assert word in done.stdout
+
+
+def test_workflow_show_and_mermaid(tmp_path):
+    runner = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    shown = runner.run("workflow", "show", "standard").stdout
+    assert "退回重办(reject): 已报结 → 办理中  由督查员办理  需填: 理由、办理期限" in shown
+    diagram = runner.run("workflow", "show", "standard", "--mermaid").stdout
+    assert diagram.startswith("stateDiagram-v2")
+    assert "not found" not in runner.error("workflow", "show", "nothing", code=4)
+
+
+def test_demo_runs_and_its_database_verifies(tmp_path):
+    runner = Cli(f"sqlite:///{tmp_path / 'main.db'}", tmp_path)
+    demo_db = tmp_path / "demo.db"
+    out = runner.run("demo", "--db", str(demo_db)).stdout
+    assert "督办台账" in out and "审计链" in out and "完整" in out
+    assert "与现状一致" in out
+    runner.env["DUBAN_DB"] = str(demo_db)
+    assert "审计链完整" in runner.run("audit", "verify").stdout
+    items = runner.json("--as", "zhao_m", "item", "list")
+    assert len(items) == 7
+    assert {i["state"] for i in items} >= {"closed", "in_progress", "verified"}
+    # Running again replaces the demo database, never a real one.
+    runner.run("demo", "--db", str(demo_db))
+    real = tmp_path / "real.db"
+    runner.env["DUBAN_DB"] = str(real)
+    runner.run("init")
+    assert "不是演示库" in runner.error("demo", "--db", str(real), code=7)

@@ -1,0 +1,114 @@
+"""init, schema checks, settings, the workflow registry."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from engine.clock import FixedClock
+from engine.errors import SetupError
+from engine.registry import Registry
+from engine.schema import SCHEMA_REVISION
+from engine.service import Service
+from engine.settings import Settings, load_settings
+from tests.conftest import START
+
+
+def test_init_twice_changes_nothing_the_second_time(service):
+    again = service.init("admin")
+    assert (again.schema_before, again.schema_after) == (SCHEMA_REVISION, SCHEMA_REVISION)
+    assert again.admin_created is None and not again.key_created
+    assert [p["login"] for p in service.people()] == ["admin"]
+    assert service.verify_audit().ok
+
+
+def test_commands_refuse_an_uninitialised_database(tmp_path):
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'empty.db'}",
+                        audit_key_path=tmp_path / "key")
+    service = Service(settings, FixedClock(START))
+    with pytest.raises(SetupError, match="duban init"):
+        service.units()
+    service.close()
+
+
+def test_missing_key_is_a_setup_error(service, tmp_path):
+    other = Service(Settings(db_url=service.settings.db_url,
+                             audit_key_path=tmp_path / "nowhere" / "key"), FixedClock(START))
+    with pytest.raises(SetupError, match="审计签名密钥"):
+        other.add_unit("admin", "X1", "某单位")
+    other.close()
+
+
+def test_settings_prefer_options_then_file_then_environment(tmp_path):
+    config = tmp_path / "duban.toml"
+    config.write_text('db = "/srv/file.db"\ntimezone = "Asia/Urumqi"\n')
+    env = {"DUBAN_DB": "/srv/env.db", "DUBAN_AUDIT_KEY": "/keys/a.key"}
+    from_file = load_settings(config_file=config, environ=env)
+    assert from_file.db_url == "sqlite:////srv/file.db"
+    assert from_file.audit_key_path.as_posix() == "/keys/a.key"
+    assert from_file.timezone == "Asia/Urumqi"
+    assert load_settings(db="postgresql://u@h/db", config_file=config, environ=env).db_url == (
+        "postgresql+psycopg://u@h/db")
+
+
+def test_settings_file_with_unknown_keys_is_refused(tmp_path):
+    config = tmp_path / "duban.toml"
+    config.write_text('dbb = "x"\n')
+    with pytest.raises(SetupError, match="dbb"):
+        load_settings(config_file=config, environ={})
+
+
+def test_admin_workflow_folder_adds_a_workflow(tmp_path):
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "petition.py").write_text(textwrap.dedent('''
+        from engine.models import Role
+        from engine.workflow import Event, State, Workflow
+
+        WORKFLOW = Workflow(
+            name="petition", version=1, label="信访件",
+            states=(State("received", "已受理"), State("answered", "已答复", final=True)),
+            initial="received",
+            events=(Event("answer", "答复", ("received",), "answered", (Role.handler,),
+                          requires=("report",)),),
+        )
+    '''))
+    registry = Registry.discover(folder)
+    assert registry.names() == ["petition", "standard"]
+    assert registry.fire(registry.latest("petition"), "answer", "received") == "answered"
+
+
+@pytest.mark.parametrize("broken, message", [
+    ('initial="nowhere"', "初始状态 nowhere 未定义"),
+    ('events=(Event("x", "x", ("a",), "b", ()),)', "必须指明可办理的角色"),
+    ('events=(Event("x", "x", ("a",), "zzz", (Role.handler,)),)', "目标状态 zzz 未定义"),
+    ('events=(Event("x", "x", ("a",), "b", (Role.handler,), requires=("mood",)),)',
+     "未定义的字段 mood"),
+])
+def test_broken_workflows_are_refused_with_the_reason(tmp_path, broken, message):
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    fields = {"initial": 'initial="a"', "events": "events=()"}
+    fields[broken.split("=", 1)[0]] = broken
+    (folder / "bad.py").write_text(textwrap.dedent(f'''
+        from engine.models import Role
+        from engine.workflow import Event, State, Workflow
+
+        WORKFLOW = Workflow(name="bad", version=1, label="坏",
+                            states=(State("a", "甲"), State("b", "乙")),
+                            {fields["initial"]}, {fields["events"]})
+    '''))
+    with pytest.raises(SetupError, match=message):
+        Registry.discover(folder)
+
+
+def test_mermaid_diagram_lists_every_transition():
+    from engine.diagram import mermaid
+
+    workflow = Registry.discover().latest("standard")
+    text = mermaid(workflow)
+    assert text.startswith("stateDiagram-v2\n    [*] --> assigned")
+    assert "reported --> in_progress : 退回重办" in text
+    assert "closed --> [*]" in text
+    assert "closed --> closed : 问责" in text  # falsification found after closing
