@@ -266,7 +266,8 @@ def item() -> None:
 @click.option("--goal", default="", help="目标")
 @click.option("--measures", default="", help="工作举措")
 @click.option("--source", default="other", show_default=True,
-              help="来源: instruction 批示件, meeting 会议议定, key_task 重点工作, proposal 建议提案, "
+              help="来源: instruction 批示件, meeting 会议议定, key_task 重点工作, "
+                   "proposal 建议提案, "
                    "hotline 热线, inspection 巡视整改, petition 信访, other 其他")
 @click.option("--leader", help="牵头领导登录名")
 @click.option("--co-unit", "co_units", multiple=True, help="协办单位代码, 可重复")
@@ -466,7 +467,8 @@ def workflow_show(app: App, name, mermaid, as_json) -> None:
     for e in wf.events:
         sources = "任意状态" if "*" in e.source else "、".join(wf.state_label(s) for s in e.source)
         dest = wf.state_label(e.dest) if e.dest else "状态不变"
-        needs = f"  需填: {'、'.join(wf.field_spec(f).label for f in e.requires)}" if e.requires else ""
+        labels = "、".join(wf.field_spec(f).label for f in e.requires)
+        needs = f"  需填: {labels}" if e.requires else ""
         click.echo(f"  {e.label}({e.name}): {sources} → {dest}  由{role_names(e.roles)}办理{needs}")
 
 
@@ -486,7 +488,9 @@ def audit_verify(app: App, as_json) -> None:
     if as_json:
         click.echo(views.to_json({**report.__dict__, "ok": report.ok}))
     else:
-        click.echo(f"已校验 {report.rows_checked} 条事件、{report.checkpoints_checked} 个签名检查点")
+        click.echo(
+            f"已校验 {report.rows_checked} 条事件、{report.checkpoints_checked} 个签名检查点"
+        )
         click.echo(f"链头: 序号 {report.head_seq}, 哈希 {report.head_hash[:16]}…")
         if report.ok:
             click.echo("审计链完整, 未发现篡改")
@@ -495,7 +499,7 @@ def audit_verify(app: App, as_json) -> None:
             for problem in report.problems:
                 click.echo(f"  - {problem}")
     if not report.ok:
-        sys.exit(6)
+        sys.exit(integrity_exit_code())
 
 
 @audit.command("rebuild")
@@ -513,7 +517,13 @@ def audit_rebuild(app: App, item_id, as_json) -> None:
         click.echo(f"已重建并比对 {report.items_checked} 个事项")
         click.echo("全部一致" if report.ok else "\n".join(f"  - {m}" for m in report.mismatches))
     if not report.ok:
-        sys.exit(6)
+        sys.exit(integrity_exit_code())
+
+
+def integrity_exit_code() -> int:
+    from engine.errors import IntegrityFailure
+
+    return IntegrityFailure.exit_code
 
 
 @cli.command()

@@ -190,7 +190,9 @@ def verify(conn: Connection, signer: Signer) -> VerifyReport:
 
 def _checkpoints_between(conn: Connection, after: int, upto: int) -> dict[int, Any]:
     rows = conn.execute(
-        select(AUDIT_CHECKPOINT).where(AUDIT_CHECKPOINT.c.seq > after, AUDIT_CHECKPOINT.c.seq <= upto)
+        select(AUDIT_CHECKPOINT).where(
+            AUDIT_CHECKPOINT.c.seq > after, AUDIT_CHECKPOINT.c.seq <= upto
+        )
     ).mappings()
     return {row["seq"]: row for row in rows}
 

@@ -52,7 +52,8 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         return _sqlite_engine(url, echo=echo)
     if url.startswith("postgresql"):
         return create_engine(url, echo=echo, pool_pre_ping=True)
-    raise SetupError(f"不支持的数据库地址 {make_url(url).render_as_string(hide_password=True)}: 只支持 SQLite 与 PostgreSQL")
+    shown = make_url(url).render_as_string(hide_password=True)
+    raise SetupError(f"不支持的数据库地址 {shown}: 只支持 SQLite 与 PostgreSQL")
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:

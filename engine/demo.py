@@ -54,6 +54,7 @@ PEOPLE = (
     ("gao_h", "高红", "SXX", ("unit_head",)),
     ("guo_l", "郭亮", "SXX", ("handler",)),
 )
+ACCOUNTABILITY_MARKS = {"proposed": "问责中", "exempted": "容错免责"}
 NAMES = {login: name for login, name, _, _ in PEOPLE}
 HEADS = {"JYJ": "chen_jg", "DCS": "zhao_m", "JJK": "zhou_t", "AQK": "wu_g", "ZCK": "feng_w",
          "JCK": "he_p", "SYZ": "ma_q", "SXX": "gao_h"}
@@ -226,9 +227,12 @@ class Story:
         report = service.verify_audit()
         rebuild = service.check_rebuild()
         self.echo("")
-        self.echo(f"审计链: {report.rows_checked} 条事件, {report.checkpoints_checked} 个签名检查点, "
-                  f"{'完整' if report.ok else '发现问题'}; 由事件重建 {rebuild.items_checked} 个事项, "
-                  f"{'与现状一致' if rebuild.ok else '不一致'}")
+        chain = "完整" if report.ok else "发现问题"
+        replay = "与现状一致" if rebuild.ok else "不一致"
+        self.echo(
+            f"审计链: {report.rows_checked} 条事件, {report.checkpoints_checked} 个签名检查点, "
+            f"{chain}; 由事件重建 {rebuild.items_checked} 个事项, {replay}"
+        )
 
     def ledger(self) -> None:
         from rich.console import Console
@@ -248,7 +252,7 @@ class Story:
             if attrs.get("interviews"):
                 marks.append("已约谈")
             if attrs.get("accountability"):
-                marks.append({"proposed": "问责中", "exempted": "容错免责"}[attrs["accountability"]])
+                marks.append(ACCOUNTABILITY_MARKS[attrs["accountability"]])
             if attrs.get("extensions"):
                 marks.append("已延期")
             if attrs.get("redos"):

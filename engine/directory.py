@@ -133,16 +133,15 @@ def list_people(conn: Connection, unit: str | None = None) -> list[dict[str, Any
 def _checked_person(conn: Connection, spec: NewPerson) -> dict[str, Any]:
     login = check_login(spec.login)
     problems = []
-    if conn.execute(select(PERSON.c.login).where(PERSON.c.login == login)).first() is not None:
+    if _person_exists(conn, login):
         raise Conflict(f"登录名 {login} 已存在")
     bad_roles = [role for role in spec.roles if role not in Role.__members__]
     if bad_roles:
         problems.append(f"未知角色 {'、'.join(bad_roles)}, 可选: {'、'.join(Role.__members__)}")
     if spec.unit_code is not None and not _unit_exists(conn, spec.unit_code):
         problems.append(f"未知单位 {spec.unit_code}")
-    if spec.deputy_login is not None:
-        if conn.execute(select(PERSON.c.login).where(PERSON.c.login == spec.deputy_login)).first() is None:
-            problems.append(f"未知 B 岗人员 {spec.deputy_login}")
+    if spec.deputy_login is not None and not _person_exists(conn, spec.deputy_login):
+        problems.append(f"未知 B 岗人员 {spec.deputy_login}")
     if problems:
         raise InvalidInput("; ".join(problems))
     return {
@@ -162,6 +161,10 @@ def _unit_exists(conn: Connection, code: str) -> bool:
     return conn.execute(select(UNIT.c.code).where(UNIT.c.code == code)).first() is not None
 
 
+def _person_exists(conn: Connection, login: str) -> bool:
+    return conn.execute(select(PERSON.c.login).where(PERSON.c.login == login)).first() is not None
+
+
 def _require_person(conn: Connection, login: str) -> None:
-    if conn.execute(select(PERSON.c.login).where(PERSON.c.login == login)).first() is None:
+    if not _person_exists(conn, login):
         raise NotFound(f"没有登录名为 {login} 的人员")

@@ -18,7 +18,7 @@ from engine.access import role_names, roles_on_item
 from engine.audit import canonical
 from engine.errors import Conflict, InvalidInput, NotFound, Refused
 from engine.fields import to_json
-from engine.models import ITEM, UNIT, Item, Person, SourceKind
+from engine.models import ITEM, UNIT, Person, SourceKind
 from engine.validation import clean_text
 from engine.workflow import Draft, EventContext, Workflow
 
@@ -190,10 +190,6 @@ def count_items(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(ITEM)).scalar_one()
 
 
-def as_model(item: Mapping[str, Any]) -> Item:
-    return Item(**item)
-
-
 def _save(
     txn: Txn,
     draft: Draft,
@@ -286,9 +282,8 @@ def _checked_new_item(txn: Txn, spec: NewItem) -> dict[str, Any]:
 
 def _require_creator(txn: Txn, workflow: Workflow) -> None:
     if not set(txn.actor.roles) & set(workflow.creator_roles):
-        raise Refused(
-            f"{txn.actor.name}无权交办{workflow.label}事项: 只有{role_names(workflow.creator_roles)}可以"
-        )
+        allowed = role_names(workflow.creator_roles)
+        raise Refused(f"{txn.actor.name}无权交办{workflow.label}事项: 只有{allowed}可以")
 
 
 def _not_now(workflow: Workflow, item: Mapping[str, Any], label: str, txn: Txn, roles) -> str:

@@ -55,7 +55,9 @@ def parse_instant(text: str, tz: ZoneInfo, *, end_of_day: bool = False) -> datet
         else:
             moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(f"无法识别的日期时间“{text}”: 请写成 2026-12-10 或 2026-12-10 17:00") from None
+        raise InvalidInput(
+            f"无法识别的日期时间“{text}”: 请写成 2026-12-10 或 2026-12-10 17:00"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)
@@ -77,15 +79,3 @@ def local_text(moment: datetime | None, tz: ZoneInfo) -> str:
     if moment is None:
         return "—"
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
-def chinese_date(moment: datetime, tz: ZoneInfo) -> str:
-    """The date written the Chinese way, as in official documents: 2026年11月25日."""
-    local = moment.astimezone(tz)
-    return f"{local.year}年{local.month}月{local.day}日"
-
-
-def start_of_local_day(moment: datetime, tz: ZoneInfo) -> datetime:
-    local = moment.astimezone(tz)
-    return datetime.combine(local.date(), time(0, 0), tzinfo=tz).astimezone(UTC)
-

@@ -116,9 +116,8 @@ def history_lines(
             move = f" {before} → {workflow.state_label(event['to_state'])}"
         reason = f"  理由: {event['reason']}" if event["reason"] else ""
         reason += _values_text(workflow, event, tz)
-        lines.append(
-            f"#{event['seq']:<6} {local_text(event['at'], tz)}  {event['actor']:<10} {what}{move}{reason}"
-        )
+        when = local_text(event["at"], tz)
+        lines.append(f"#{event['seq']:<6} {when}  {event['actor']:<10} {what}{move}{reason}")
     return lines
 
 

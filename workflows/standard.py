@@ -33,7 +33,9 @@ WORKFLOW = Workflow(
     name="standard",
     version=1,
     label="标准督办",
-    description="交办、签收办理、报结、核查、销号; 含退回交办、转办、退回重办、延期、预警、约谈、问责。",
+    description=(
+        "交办、签收办理、报结、核查、销号; 含退回交办、转办、退回重办、延期、预警、约谈、问责。"
+    ),
     states=(
         State("assigned", "已交办"),
         State("in_progress", "办理中"),

@@ -1,14 +1,13 @@
 """Initial schema: units, people, items, the audit chain and its signed checkpoints.
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0001"
 down_revision = None
