@@ -9,33 +9,64 @@ person is away (AB岗).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from engine.errors import NotFound, Refused
-from engine.models import META, PERSON, ROLE_LABELS, UNIT, Person, Role
+from engine.models import META, PERSON, ROLE_LABELS, UNIT, Role
 
 ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader)
+GLOBAL_ROLES = (Role.supervisor, Role.admin)
+
+# Built once: SQLAlchemy then reuses the compiled form instead of building a cache key per call.
+PERSON_BY_LOGIN = select(PERSON).where(PERSON.c.login == bindparam("login"))
+DEPUTY_FOR = select(PERSON).where(PERSON.c.deputy_login == bindparam("login"), PERSON.c.active)
+UNIT_HEAD = select(UNIT.c.head_login).where(UNIT.c.code == bindparam("code"))
 
 
-def get_person(conn: Connection, login: str) -> Person | None:
-    row = conn.execute(select(PERSON).where(PERSON.c.login == login)).mappings().first()
-    return None if row is None else Person(**row)
+@dataclass(frozen=True)
+class Actor:
+    """A person as the engine needs them while acting: a plain value, cheap to build."""
+
+    login: str
+    name: str
+    unit_code: str | None
+    roles: frozenset[str]
+    deputy_login: str | None = None
+    away_until: datetime | None = None
+    active: bool = True
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Actor:
+        return cls(row["login"], row["name"], row["unit_code"], frozenset(row["roles"]),
+                   row["deputy_login"], row["away_until"], row["active"])
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+SYSTEM = Actor("system", "督办系统", None, frozenset({Role.supervisor}))
+
+
+def get_actor(conn: Connection, login: str) -> Actor | None:
+    row = conn.execute(PERSON_BY_LOGIN, {"login": login}).mappings().first()
+    return None if row is None else Actor.from_row(row)
 
 
 def is_demo(conn: Connection) -> bool:
     return conn.execute(select(META.c.value).where(META.c.key == "demo")).scalar() == "true"
 
 
-def identify(conn: Connection, os_login: str, act_as: str | None) -> Person:
+def identify(conn: Connection, os_login: str, act_as: str | None) -> Actor:
     """The person a command acts as; refuses unknown logins and unauthorised ``--as``."""
-    me = get_person(conn, os_login)
+    me = get_actor(conn, os_login)
     if act_as and act_as != os_login:
-        if not is_demo(conn) and (me is None or Role.admin not in me.roles):
+        if not is_demo(conn) and (me is None or not me.has(Role.admin)):
             raise Refused(f"只有管理员(或演示库中)才能以他人身份(--as {act_as})操作")
-        other = get_person(conn, act_as)
+        other = get_actor(conn, act_as)
         if other is None:
             raise NotFound(f"没有登录名为 {act_as} 的人员")
         me = other
@@ -48,38 +79,55 @@ def identify(conn: Connection, os_login: str, act_as: str | None) -> Person:
 
 def roles_on_item(
     conn: Connection,
-    person: Person,
+    actor: Actor,
     item: Mapping[str, Any],
     now: datetime,
     wanted: tuple[Role, ...] = (),
 ) -> frozenset[Role]:
     """Global roles plus what the person is to this item, directly or as an away colleague's
-    deputy. When a global role already satisfies ``wanted``, the lookups are skipped."""
-    roles = {Role(role) for role in person.roles if role in (Role.supervisor, Role.admin)}
-    if roles & set(wanted):
+    deputy. Lookups stop as soon as a role in ``wanted`` is found."""
+    roles = {Role(role) for role in actor.roles if role in GLOBAL_ROLES}
+    wanted_set = set(wanted)
+    if roles & wanted_set:
         return frozenset(roles)
-    head = conn.execute(select(UNIT.c.head_login).where(UNIT.c.code == item["lead_unit"])).scalar()
-    roles |= _relative_roles(person, item, head)
+    heads = _HeadLookup(conn, item["lead_unit"])
+    roles |= _relative_roles(actor, item, heads, wanted_set)
     if not roles & set(ITEM_RELATIVE):
-        principals = conn.execute(
-            select(PERSON).where(PERSON.c.deputy_login == person.login, PERSON.c.active)
-        ).mappings()
-        for row in principals:
-            principal = Person(**row)
+        for row in conn.execute(DEPUTY_FOR, {"login": actor.login}).mappings():
+            principal = Actor.from_row(row)
             if principal.away_until is not None and principal.away_until > now:
-                roles |= _relative_roles(principal, item, head)
+                roles |= _relative_roles(principal, item, heads, set())
     return frozenset(roles)
 
 
-def _relative_roles(person: Person, item: Mapping[str, Any], head: str | None) -> set[Role]:
+class _HeadLookup:
+    """The lead unit's registered head, read at most once and only when needed."""
+
+    def __init__(self, conn: Connection, unit_code: str) -> None:
+        self.conn, self.unit_code = conn, unit_code
+        self._head: str | None = None
+        self._read = False
+
+    def head(self) -> str | None:
+        if not self._read:
+            self._head = self.conn.execute(UNIT_HEAD, {"code": self.unit_code}).scalar()
+            self._read = True
+        return self._head
+
+
+def _relative_roles(
+    actor: Actor, item: Mapping[str, Any], heads: _HeadLookup, wanted: set[Role]
+) -> set[Role]:
     roles: set[Role] = set()
-    in_unit = person.unit_code == item["lead_unit"]
-    if in_unit and Role.handler in person.roles:
+    in_unit = actor.unit_code == item["lead_unit"]
+    if in_unit and actor.has(Role.handler):
         roles.add(Role.handler)
-    if head == person.login or (in_unit and Role.unit_head in person.roles):
-        roles.add(Role.unit_head)
-    if item["lead_leader"] == person.login:
+    if item["lead_leader"] == actor.login:
         roles.add(Role.lead_leader)
+    if roles & wanted:
+        return roles
+    if (in_unit and actor.has(Role.unit_head)) or heads.head() == actor.login:
+        roles.add(Role.unit_head)
     return roles
 
 

@@ -28,6 +28,9 @@ from engine.timeutil import iso
 GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 0x6475_6261_6E  # "duban": the advisory lock that orders appends
 PAGE_SIZE = 5000
+HEAD = select(AUDIT_EVENT.c.seq, AUDIT_EVENT.c.hash).order_by(AUDIT_EVENT.c.seq.desc()).limit(1)
+INSERT_EVENT = insert(AUDIT_EVENT)
+INSERT_CHECKPOINT = insert(AUDIT_CHECKPOINT)
 HASHED_FIELDS = (
     "seq", "at", "actor", "item_id", "action", "event", "from_state", "to_state", "reason",
     "payload",
@@ -95,7 +98,7 @@ class AuditWriter:
             "prev_hash": prev_hash,
         }
         row["hash"] = event_hash(prev_hash, row)
-        self.conn.execute(insert(AUDIT_EVENT), row)
+        self.conn.execute(INSERT_EVENT, row)
         self._head = (row["seq"], row["hash"])
         return row
 
@@ -105,7 +108,7 @@ class AuditWriter:
             return
         seq, head_hash = self._head
         self.conn.execute(
-            insert(AUDIT_CHECKPOINT),
+            INSERT_CHECKPOINT,
             {
                 "seq": seq,
                 "head_hash": head_hash,
@@ -124,9 +127,7 @@ class AuditWriter:
 
 
 def read_head(conn: Connection) -> tuple[int, str]:
-    last = conn.execute(
-        select(AUDIT_EVENT.c.seq, AUDIT_EVENT.c.hash).order_by(AUDIT_EVENT.c.seq.desc()).limit(1)
-    ).first()
+    last = conn.execute(HEAD).first()
     return (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
 
 

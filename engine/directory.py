@@ -29,7 +29,7 @@ class NewPerson:
 
 
 def require_admin(txn: Txn) -> None:
-    if Role.admin not in txn.actor.roles:
+    if not txn.actor.has(Role.admin):
         raise Refused(f"{txn.actor.name}无权维护单位和人员: 只有管理员可以")
 
 

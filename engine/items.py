@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from engine.access import role_names, roles_on_item
+from engine.access import Actor, get_actor, role_names, roles_on_item
 from engine.audit import canonical
 from engine.errors import Conflict, InvalidInput, NotFound, Refused
 from engine.fields import to_json
-from engine.models import ITEM, UNIT, Person, SourceKind
+from engine.models import ITEM, UNIT, Role, SourceKind
 from engine.validation import clean_text
 from engine.workflow import Draft, EventContext, Workflow
 
@@ -49,11 +49,22 @@ class NewItem:
     parent_id: int | None = None
 
 
+ITEM_BY_ID = select(ITEM).where(ITEM.c.id == bindparam("item_id"))
+ITEM_BY_ID_LOCKED = ITEM_BY_ID.with_for_update()
+FIXED_COLUMNS = ("id", "created_at", "created_by")
+# One UPDATE of every changeable column, built once: cheaper than building a statement for the
+# changed columns on every event, and the row's page is rewritten either way.
+UPDATE_ITEM = (
+    update(ITEM)
+    .where(ITEM.c.id == bindparam("_id"), ITEM.c.version == bindparam("_version"))
+    .values({c.name: bindparam(c.name) for c in ITEM.columns if c.name not in FIXED_COLUMNS})
+)
+
+
 def load(conn: Connection, item_id: int, *, for_update: bool = False) -> dict[str, Any]:
-    query = select(ITEM).where(ITEM.c.id == item_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    locked = for_update and conn.dialect.name == "postgresql"
+    query = ITEM_BY_ID_LOCKED if locked else ITEM_BY_ID
+    row = conn.execute(query, {"item_id": item_id}).mappings().first()
     if row is None:
         raise NotFound(f"没有编号为 {item_id} 的督办事项")
     return dict(row)
@@ -135,7 +146,7 @@ def fire(
 def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
     """Change an item's descriptive fields (supervisors only); the old values stay in the audit."""
     item = load(txn.conn, item_id, for_update=True)
-    if "supervisor" not in txn.actor.roles:
+    if not txn.actor.has(Role.supervisor):
         raise Refused(f"{txn.actor.name}无权修改事项: 只有督查员可以")
     if not changes:
         raise InvalidInput("没有要修改的内容")
@@ -150,7 +161,7 @@ def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
 
 
 def possible_events(
-    conn: Connection, workflow: Workflow, person: Person, item: Mapping[str, Any], now: datetime
+    conn: Connection, workflow: Workflow, person: Actor, item: Mapping[str, Any], now: datetime
 ) -> list[tuple[str, str]]:
     """The events this person could fire on this item now, as (name, label)."""
     roles = roles_on_item(conn, person, item, now)
@@ -203,10 +214,9 @@ def _save(
     draft.set("updated_at", txn.now)
     draft.set("version", before["version"] + 1)
     changed = draft.changes()
+    params = {name: value for name, value in draft.values.items() if name not in FIXED_COLUMNS}
     result = txn.conn.execute(
-        update(ITEM)
-        .where(ITEM.c.id == before["id"], ITEM.c.version == before["version"])
-        .values({name: new for name, (_, new) in changed.items()})
+        UPDATE_ITEM, {**params, "_id": before["id"], "_version": before["version"]}
     )
     if result.rowcount != 1:
         raise Conflict(_changed_meanwhile(before["id"]))
@@ -258,9 +268,7 @@ def _checked_new_item(txn: Txn, spec: NewItem) -> dict[str, Any]:
     if spec.deadline <= txn.now:
         problems.append("办理期限已经过去")
     if spec.lead_leader is not None:
-        from engine.access import get_person
-
-        if get_person(txn.conn, spec.lead_leader) is None:
+        if get_actor(txn.conn, spec.lead_leader) is None:
             problems.append(f"未知牵头领导 {spec.lead_leader}")
     if spec.parent_id is not None:
         load(txn.conn, spec.parent_id)

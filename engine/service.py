@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, insert, select
 
 from engine import access, audit, directory, items, rebuild, schema
+from engine.access import Actor
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import InvalidInput, Refused
-from engine.models import META, Person, Role
+from engine.models import META, Role
 from engine.registry import Registry
 from engine.settings import Settings
 from engine.signing import Signer, ensure_key, load_signer
@@ -36,7 +37,7 @@ class Txn:
     conn: Connection
     now: datetime
     tz: Any
-    actor: Person
+    actor: Actor
     registry: Registry
     audit: audit.AuditWriter
 
@@ -146,7 +147,7 @@ class Service:
             if demo:
                 conn.execute(insert(META), {"key": "demo", "value": "true"})
             if not directory.list_people(conn):
-                admin = Person(login=os_login, name=admin_name or os_login, roles=[Role.admin])
+                admin = Actor(os_login, admin_name or os_login, None, frozenset({Role.admin}))
                 txn = Txn(conn, now, self.tz, admin, self.registry, writer)
                 directory.add_person(
                     txn,
@@ -261,8 +262,8 @@ class Service:
             schema.require_current(conn)
             self._schema_checked = True
 
-    def _actor(self, conn: Connection, login: str) -> Person:
-        person = access.get_person(conn, login)
+    def _actor(self, conn: Connection, login: str) -> Actor:
+        person = access.get_actor(conn, login)
         if person is None:
             raise Refused(f"没有登录名为 {login} 的人员")
         if not person.active:

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from engine.access import Actor
 from engine.fields import STANDARD_FIELDS, FieldSpec
-from engine.models import Person, Role
+from engine.models import Role
 
 ANY_STATE = "*"
 
@@ -37,7 +38,7 @@ class EventContext:
     conn: Connection
     now: datetime
     tz: ZoneInfo
-    actor: Person
+    actor: Actor
     roles: frozenset[Role]
     item: Mapping[str, Any]
     values: Mapping[str, Any]
@@ -48,7 +49,11 @@ class Draft:
 
     def __init__(self, item: Mapping[str, Any]) -> None:
         self.before = dict(item)
-        self.values = copy.deepcopy(dict(item))
+        # Only containers can be changed in place; copying just them is enough and cheap.
+        self.values = {
+            name: copy.copy(value) if isinstance(value, (dict, list)) else value
+            for name, value in item.items()
+        }
         self.notes: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:

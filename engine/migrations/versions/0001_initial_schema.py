@@ -37,8 +37,7 @@ def upgrade() -> None:
     sa.Column("payload", sa.JSON(), nullable=False),
     sa.Column("prev_hash", sa.String(length=64), nullable=False),
     sa.Column("hash", sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint("seq"),
-    sa.UniqueConstraint("hash")
+    sa.PrimaryKeyConstraint("seq")
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_event_item_id"), ["item_id"], unique=False)
