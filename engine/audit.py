@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, String, insert, select, text, type_coerce
 
 from engine.models import AUDIT_CHECKPOINT, AUDIT_EVENT
 from engine.signing import Signer
@@ -31,6 +31,13 @@ PAGE_SIZE = 5000
 HEAD = select(AUDIT_EVENT.c.seq, AUDIT_EVENT.c.hash).order_by(AUDIT_EVENT.c.seq.desc()).limit(1)
 INSERT_EVENT = insert(AUDIT_EVENT)
 INSERT_CHECKPOINT = insert(AUDIT_CHECKPOINT)
+# Verification reads the instant and the payload as stored, so that a value edited into
+# something unreadable is reported at its row instead of failing the whole walk.
+RAW_COLUMNS = [
+    type_coerce(column, String()).label(column.name) if column.name in ("at", "payload")
+    else column
+    for column in AUDIT_EVENT.columns
+]
 HASHED_FIELDS = (
     "seq", "at", "actor", "item_id", "action", "event", "from_state", "to_state", "reason",
     "payload",
@@ -161,7 +168,7 @@ def verify(conn: Connection, signer: Signer) -> VerifyReport:
     after = 0
     while True:
         page = conn.execute(
-            select(AUDIT_EVENT).where(AUDIT_EVENT.c.seq > after).order_by(AUDIT_EVENT.c.seq)
+            select(*RAW_COLUMNS).where(AUDIT_EVENT.c.seq > after).order_by(AUDIT_EVENT.c.seq)
             .limit(PAGE_SIZE)
         ).mappings().all()
         if not page:
@@ -173,8 +180,12 @@ def verify(conn: Connection, signer: Signer) -> VerifyReport:
                 report.fail(expected_seq, f"序号 {expected_seq} 至 {seq - 1} 的事件缺失(被删除)")
             elif row["prev_hash"] != prev_hash:
                 report.fail(seq, f"事件 {seq} 的前序哈希与上一条不符(被删除、插入或调换)")
-            elif event_hash(row["prev_hash"], dict(row)) != row["hash"]:
-                report.fail(seq, f"事件 {seq} 的内容与其哈希不符(被改动)")
+            else:
+                decoded = _decode(row)
+                if decoded is None:
+                    report.fail(seq, f"事件 {seq} 的内容无法解读(被改动)")
+                elif event_hash(row["prev_hash"], decoded) != row["hash"]:
+                    report.fail(seq, f"事件 {seq} 的内容与其哈希不符(被改动)")
             checkpoint = checkpoints.get(seq)
             if checkpoint is not None:
                 report.checkpoints_checked += 1
@@ -187,6 +198,20 @@ def verify(conn: Connection, signer: Signer) -> VerifyReport:
         after = page[-1]["seq"]
     _check_tail(conn, report)
     return report
+
+
+def _decode(row: Any) -> dict[str, Any] | None:
+    """The row with its instant and payload parsed, or None when they no longer parse."""
+    values = dict(row)
+    try:
+        at, payload = values["at"], values["payload"]
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        values["at"] = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+        values["payload"] = json.loads(payload) if isinstance(payload, str) else payload
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return values
 
 
 def _checkpoints_between(conn: Connection, after: int, upto: int) -> dict[int, Any]:

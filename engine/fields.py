@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from engine.errors import InvalidInput, NotFound
 from engine.models import PERSON, UNIT
 from engine.timeutil import iso, parse_instant
-from engine.validation import check_code, check_login, clean_text
+from engine.validation import check_code, check_login, clean_text, shown
 
 
 class FieldKind(StrEnum):
@@ -79,7 +79,7 @@ class FieldSpec:
             if value in by_label:
                 return by_label[value]
             allowed = "、".join(f"{key}({label})" for key, label in choices.items())
-            raise InvalidInput(f"{self.label}“{text}”无效: 可选 {allowed}")
+            raise InvalidInput(f"{self.label}“{shown(text)}”无效: 可选 {allowed}")
         raise AssertionError(f"unknown field kind {self.kind}")
 
     def display(self, value: Any) -> str:

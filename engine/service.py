@@ -7,6 +7,7 @@ and is then recorded on its own, so the log shows who tried what and why it was 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from engine.registry import Registry
 from engine.settings import Settings
 from engine.signing import Signer, ensure_key, load_signer
 from engine.timeutil import zone
+from engine.validation import shown
 
 T = TypeVar("T")
 SYSTEM_ACTOR = "system"
@@ -124,11 +126,12 @@ class Service:
                 now = self.clock.now()
                 writer.append(
                     at=now, actor=actor, action="refused", item_id=item_id,
-                    event=operation, reason=str(err), payload={"kind": type(err).__name__},
+                    event=shown(operation), reason=shown(str(err), limit=None),
+                    payload={"kind": type(err).__name__},
                 )
                 writer.seal(now)
-        except Exception:  # the refusal itself is what the user must see, not this
-            pass
+        except Exception as failure:  # the refusal is what the user must see; say this too
+            logging.getLogger("duban").warning("拒绝记录未能写入审计: %s", failure)
 
     # -- setup and identity -------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from engine.errors import InvalidInput
+from engine.validation import shown
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 END_OF_DAY = time(23, 59, 59)
@@ -56,7 +57,7 @@ def parse_instant(text: str, tz: ZoneInfo, *, end_of_day: bool = False) -> datet
             moment = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(
-            f"无法识别的日期时间“{text}”: 请写成 2026-12-10 或 2026-12-10 17:00"
+            f"无法识别的日期时间“{shown(text)}”: 请写成 2026-12-10 或 2026-12-10 17:00"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)

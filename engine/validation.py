@@ -12,6 +12,16 @@ LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 ALLOWED_CONTROLS = {"\n", "\t"}
 
 
+def shown(value: object, limit: int | None = 80) -> str:
+    """Echo a user's input in a message with its invisible characters spelled out, so that
+    the message can always be printed and stored (PostgreSQL text cannot hold NUL)."""
+    text = "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf", "Cs") else char
+        for char in str(value)
+    )
+    return text if limit is None or len(text) <= limit else text[:limit] + "…"
+
+
 def clean_text(
     value: str | None,
     label: str,
@@ -38,12 +48,12 @@ def clean_text(
 def check_code(value: str, label: str) -> str:
     code = (value or "").strip()
     if not CODE_PATTERN.match(code):
-        raise InvalidInput(f"{label}“{value}”不合规: 只能用字母、数字和 _ . -, 最长 32 位")
+        raise InvalidInput(f"{label}“{shown(value)}”不合规: 只能用字母、数字和 _ . -, 最长 32 位")
     return code
 
 
 def check_login(value: str) -> str:
     login = (value or "").strip()
     if not LOGIN_PATTERN.match(login):
-        raise InvalidInput(f"登录名“{value}”不合规: 只能用字母、数字和 _ . @ -, 最长 64 位")
+        raise InvalidInput(f"登录名“{shown(value)}”不合规: 只能用字母、数字和 _ . @ -, 最长 64 位")
     return login

@@ -240,13 +240,6 @@ def test_a_rewritten_chain_stripped_of_its_checkpoints_is_found(office, history)
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])  # PostgreSQL's column types refuse such values
 @pytest.mark.parametrize(("column", "value"), [("payload", "{broken"), ("at", "garbage")])
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,  # json.JSONDecodeError, or datetime.fromisoformat's ValueError
-    reason="engine bug: audit.verify reads rows through the JSON/UTCDateTime column types and "
-           "lets the decoding error escape; a stored value that no longer parses is reported as "
-           "an internal error (CLI exit 70) instead of a bad sequence (exit 6)",
-)
 def test_an_unreadable_stored_value_is_reported_not_raised(office, history, column, value):
     k = len(chain(office.service)) // 2
     execute(office.service,
@@ -376,15 +369,7 @@ def test_each_refusal_of_a_series_is_kept_in_order(office):
     assert office.service.item(item_id)["version"] == 1
 
 
-def test_a_refusal_echoing_a_nul_character_is_still_recorded(office, db_kind, request):
-    if db_kind == "postgres":
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            raises=AssertionError,
-            reason="engine bug: the refusal message echoes the raw input (validation.check_code); "
-                   "PostgreSQL text cannot hold NUL, the insert fails and "
-                   "Service._record_refusal swallows the error, so the attempt is not recorded",
-        ))
+def test_a_refusal_echoing_a_nul_character_is_still_recorded(office):
     item_id = office.item()
     with pytest.raises(InvalidInput) as caught:
         office.fire("zhao", item_id, "transfer", unit="J\x00K", reason="转办")
