@@ -71,10 +71,17 @@ class App:
             self._service = Service(settings, clock)
         return self._service
 
-    def actor(self) -> str:
+    def actor(self):
+        """Who runs this command; the engine checks it inside the command's transaction."""
+        from engine.access import Identity
+
+        return Identity(os_login(), self.act_as)
+
+    def reader(self) -> str:
+        """Check who runs a read-only command (reads need a registered person too)."""
         return self.service.identify(os_login(), self.act_as)
 
-    def write_item(self, item: dict[str, Any], as_json: bool, before: str | None = None) -> None:
+    def write_item(self, item: dict[str, Any], as_json: bool, event: str | None = None) -> None:
         from engine import views
 
         service = self.service
@@ -82,9 +89,10 @@ class App:
             click.echo(views.to_json(item))
             return
         line = views.item_line(service.registry, item, service.tz)
-        if before and before != item["state"]:
+        if event:
             wf = service.registry.get(item["workflow"], item["workflow_version"])
-            line += f"  ({wf.state_label(before)} → {wf.state_label(item['state'])})"
+            spec = wf.event(event)
+            line += f"  ({spec.label if spec else event} → {wf.state_label(item['state'])})"
         click.echo(line)
 
 
@@ -180,7 +188,7 @@ def unit_head(app: App, code, login, as_json) -> None:
 @click.pass_obj
 def unit_list(app: App, as_json) -> None:
     """列出单位。"""
-    app.actor()
+    app.reader()
     rows = app.service.units()
     echo_table(rows, as_json, ["code", "name", "parent_code", "head_login"],
                ["代码", "名称", "上级", "负责人"])
@@ -243,7 +251,7 @@ def person_back(app: App, login, as_json) -> None:
 @click.pass_obj
 def person_list(app: App, unit_code, as_json) -> None:
     """列出人员。"""
-    app.actor()
+    app.reader()
     rows = app.service.people(unit_code)
     for row in rows:
         row["roles_text"] = ",".join(row["roles"])
@@ -297,9 +305,9 @@ def item_show(app: App, item_id, as_json) -> None:
     """查看事项详情及当前可办理的操作。"""
     from engine import views
 
-    actor = app.actor()
+    login = app.reader()
     row = app.service.item(item_id)
-    possible = app.service.possible_events(actor, item_id)
+    possible = app.service.possible_events(login, item_id)
     if as_json:
         click.echo(views.to_json({**row, "possible_events": [name for name, _ in possible]}))
     else:
@@ -317,7 +325,7 @@ def item_show(app: App, item_id, as_json) -> None:
 @click.pass_obj
 def item_list(app: App, state, unit_code, workflow, open_only, limit, offset, as_json) -> None:
     """列出事项。"""
-    app.actor()
+    app.reader()
     rows = app.service.items(state=state, unit=unit_code, workflow=workflow,
                              open_only=open_only, limit=limit, offset=offset)
     if as_json:
@@ -336,7 +344,7 @@ def item_history(app: App, item_id, as_json) -> None:
     """事项的全部留痕记录。"""
     from engine import views
 
-    app.actor()
+    app.reader()
     events = app.service.history(item_id)
     if as_json:
         click.echo(views.to_json(events))
@@ -376,7 +384,7 @@ def item_fire(app: App, item_id, event, as_json, **options) -> None:
 @click.pass_obj
 def item_events(app: App, item_id, as_json) -> None:
     """当前身份对该事项可办理的操作。"""
-    possible = app.service.possible_events(app.actor(), item_id)
+    possible = app.service.possible_events(app.reader(), item_id)
     if as_json:
         from engine import views
 
@@ -398,10 +406,8 @@ def fire_event(app: App, item_id: int, event: str, as_json: bool, options: dict)
             raise InvalidInput(f"--field 需写成 名称=值: {pair}")
         key, value = pair.split("=", 1)
         values[key.strip()] = value
-    actor = app.actor()
-    before = app.service.item(item_id)["state"]
-    row = app.service.fire(actor, item_id, event, values, expected)
-    app.write_item(row, as_json, before)
+    row = app.service.fire(app.actor(), item_id, event, values, expected)
+    app.write_item(row, as_json, event)
 
 
 def _event_command(name: str, event: str, help_text: str) -> click.Command:

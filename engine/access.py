@@ -48,6 +48,14 @@ class Actor:
         return role in self.roles
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who runs a command: the operating-system login and, maybe, whom they act as."""
+
+    os_login: str
+    act_as: str | None = None
+
+
 SYSTEM = Actor("system", "督办系统", None, frozenset({Role.supervisor}))
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, insert, select
 
 from engine import access, audit, directory, items, rebuild, schema
-from engine.access import Actor
+from engine.access import Actor, Identity
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import InvalidInput, Refused
@@ -29,6 +29,7 @@ from engine.timeutil import zone
 from engine.validation import shown
 
 T = TypeVar("T")
+ActorRef = str | Identity  # a login already identified, or an identity to check in the write
 SYSTEM_ACTOR = "system"
 
 
@@ -68,6 +69,7 @@ class Service:
         self._registry = registry
         self._signer: Signer | None = None
         self._schema_checked = False
+        self._identified: dict[Identity, str] = {}
 
     @property
     def registry(self) -> Registry:
@@ -87,12 +89,13 @@ class Service:
     # -- transactions -------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, actor: str) -> Iterator[Txn]:
-        """A write transaction acting as ``actor`` (a login)."""
+    def transaction(self, actor: ActorRef) -> Iterator[Txn]:
+        """A write transaction acting as ``actor``: a login, or an identity checked here, in the
+        same transaction (one round trip fewer for every command)."""
         signer = self.signer
         with self.db.write() as conn:
             self._check_schema(conn)
-            person = self._actor(conn, actor)
+            person = self._resolve(conn, actor)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
             txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer)
             yield txn
@@ -105,17 +108,17 @@ class Service:
             yield conn
 
     def _write(
-        self, actor: str, operation: str, work: Callable[[Txn], T], item_id: int | None = None
+        self, actor: ActorRef, operation: str, work: Callable[[Txn], T], item_id: int | None = None
     ) -> T:
         try:
             with self.transaction(actor) as txn:
                 return work(txn)
         except (Refused, InvalidInput) as err:
-            self._record_refusal(actor, operation, err, item_id)
+            self._record_refusal(self._label(actor), operation, err, item_id)
             raise
 
     def _record_refusal(
-        self, actor: str, operation: str, err: Exception, item_id: int | None
+        self, actor: ActorRef, operation: str, err: Exception, item_id: int | None
     ) -> None:
         try:
             with self.db.write() as conn:
@@ -174,19 +177,24 @@ class Service:
     # -- directory ----------------------------------------------------------------------
 
     def add_unit(
-        self, actor: str, code: str, name: str, parent: str | None = None, head: str | None = None
+        self,
+        actor: ActorRef,
+        code: str,
+        name: str,
+        parent: str | None = None,
+        head: str | None = None,
     ) -> dict[str, Any]:
         return self._write(actor, "unit_add",
                            lambda txn: directory.add_unit(txn, code, name, parent, head))
 
-    def set_unit_head(self, actor: str, code: str, head: str) -> dict[str, Any]:
+    def set_unit_head(self, actor: ActorRef, code: str, head: str) -> dict[str, Any]:
         return self._write(actor, "unit_head", lambda txn: directory.set_unit_head(txn, code, head))
 
-    def add_person(self, actor: str, spec: directory.NewPerson) -> dict[str, Any]:
+    def add_person(self, actor: ActorRef, spec: directory.NewPerson) -> dict[str, Any]:
         return self._write(actor, "person_add", lambda txn: directory.add_person(txn, spec))
 
     def set_away(
-        self, actor: str, login: str, until: datetime | None, deputy: str | None = None
+        self, actor: ActorRef, login: str, until: datetime | None, deputy: str | None = None
     ) -> dict[str, Any]:
         return self._write(actor, "person_away",
                            lambda txn: directory.set_away(txn, login, until, deputy))
@@ -201,12 +209,12 @@ class Service:
 
     # -- items --------------------------------------------------------------------------
 
-    def new_item(self, actor: str, spec: items.NewItem) -> dict[str, Any]:
+    def new_item(self, actor: ActorRef, spec: items.NewItem) -> dict[str, Any]:
         return self._write(actor, "item_new", lambda txn: items.create(txn, spec))
 
     def fire(
         self,
-        actor: str,
+        actor: ActorRef,
         item_id: int,
         event: str,
         values: Mapping[str, Any] | None = None,
@@ -218,7 +226,9 @@ class Service:
             item_id=item_id,
         )
 
-    def edit_item(self, actor: str, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
+    def edit_item(
+        self, actor: ActorRef, item_id: int, changes: Mapping[str, str]
+    ) -> dict[str, Any]:
         return self._write(actor, "edit", lambda txn: items.edit(txn, item_id, changes),
                            item_id=item_id)
 
@@ -226,11 +236,11 @@ class Service:
         with self.reading() as conn:
             return items.load(conn, item_id)
 
-    def possible_events(self, actor: str, item_id: int) -> list[tuple[str, str]]:
+    def possible_events(self, actor: ActorRef, item_id: int) -> list[tuple[str, str]]:
         with self.reading() as conn:
             item = items.load(conn, item_id)
             workflow = self.registry.get(item["workflow"], item["workflow_version"])
-            person = self._actor(conn, actor)
+            person = self._resolve(conn, actor)
             return items.possible_events(conn, workflow, person, item, self.clock.now())
 
     def items(self, **filters: Any) -> list[dict[str, Any]]:
@@ -264,6 +274,19 @@ class Service:
         if not self._schema_checked:
             schema.require_current(conn)
             self._schema_checked = True
+
+    def _resolve(self, conn: Connection, actor: ActorRef) -> Actor:
+        if isinstance(actor, Identity):
+            person = access.identify(conn, actor.os_login, actor.act_as)
+            self._identified[actor] = person.login
+            return person
+        return self._actor(conn, actor)
+
+    def _label(self, actor: ActorRef) -> str:
+        """Who a refusal is recorded against: the person, or the unidentified system login."""
+        if isinstance(actor, Identity):
+            return self._identified.get(actor, f"os:{actor.os_login}")
+        return actor
 
     def _actor(self, conn: Connection, login: str) -> Actor:
         person = access.get_actor(conn, login)

@@ -79,7 +79,7 @@ def test_a_whole_item_life_through_the_cli(cli):
     cli.run("--as", "wang", "item", "fire", item, "report", "--report", "已整改")
     cli.run("--as", "zhao", "verify", item)
     closed = cli.run("--as", "zhao", "close", item).stdout
-    assert "已核查 → 已销号" in closed
+    assert "(销号 → 已销号)" in closed
     history = cli.run("item", "history", item).stdout
     assert "退回重办 已报结 → 办理中  理由: 核查不实" in history
     assert "2026-11-10 10:00" in history

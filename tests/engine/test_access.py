@@ -124,3 +124,16 @@ def test_possible_events_follow_role_and_state(office):
     supervisor = {name for name, _ in office.service.possible_events("zhao", item_id)}
     assert {"transfer", "warn", "summon", "hold_accountable"} <= supervisor
     assert "sign" not in supervisor
+
+
+def test_identity_is_checked_inside_the_write(office):
+    from engine.access import Identity
+
+    item_id = office.item()
+    signed = office.service.fire(Identity(ADMIN, "wang"), item_id, "sign")
+    assert signed["state"] == "in_progress"
+    with pytest.raises(Refused, match="只有管理员"):
+        office.service.fire(Identity("zhao", "wang"), item_id, "progress", {"note": "冒名"})
+    last = office.service.history(item_id)[-1]
+    assert (last["action"], last["actor"]) == ("refused", "os:zhao")
+    assert office.service.item(item_id)["version"] == 2
