@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
@@ -128,7 +129,7 @@ def fire(
             f"{txn.actor.name}无权对事项 {item_id} {event.label}: 只有{role_names(event.roles)}可以"
         )
     if not event.fires_from(item["state"]):
-        raise Refused(_not_now(workflow, item, event.label, txn, roles))
+        raise Refused(_not_now(workflow, item, event.label, txn))
     values = _parse_values(txn, workflow, event, raw_values)
     ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, values)
     for guard in event.guards:
@@ -161,14 +162,21 @@ def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
 
 
 def possible_events(
-    conn: Connection, workflow: Workflow, person: Actor, item: Mapping[str, Any], now: datetime
+    conn: Connection,
+    workflow: Workflow,
+    person: Actor,
+    item: Mapping[str, Any],
+    now: datetime,
+    tz: ZoneInfo,
 ) -> list[tuple[str, str]]:
-    """The events this person could fire on this item now, as (name, label)."""
+    """The events this person could fire on this item now, as (name, label): allowed by role
+    and state, and not refused by a guard that depends on the item alone."""
     roles = roles_on_item(conn, person, item, now)
+    ctx = EventContext(conn, now, tz, person, roles, item, {})
     return [
         (event.name, event.label)
         for event in workflow.events_from(item["state"])
-        if roles & set(event.roles)
+        if roles & set(event.roles) and not any(guard(ctx) for guard in event.guards)
     ]
 
 
@@ -294,10 +302,11 @@ def _require_creator(txn: Txn, workflow: Workflow) -> None:
         raise Refused(f"{txn.actor.name}无权交办{workflow.label}事项: 只有{allowed}可以")
 
 
-def _not_now(workflow: Workflow, item: Mapping[str, Any], label: str, txn: Txn, roles) -> str:
+def _not_now(workflow: Workflow, item: Mapping[str, Any], label: str, txn: Txn) -> str:
     state = workflow.state_label(item["state"])
     possible = [
-        e.label for e in workflow.events_from(item["state"]) if roles & set(e.roles)
+        event_label
+        for _, event_label in possible_events(txn.conn, workflow, txn.actor, item, txn.now, txn.tz)
     ]
     now = f"; 你现在可以: {'、'.join(possible)}" if possible else "; 你现在无可办理的操作"
     return f"事项 {item['id']} 当前状态为“{state}”, 不能{label}{now}"

@@ -241,7 +241,7 @@ class Service:
             item = items.load(conn, item_id)
             workflow = self.registry.get(item["workflow"], item["workflow_version"])
             person = self._resolve(conn, actor)
-            return items.possible_events(conn, workflow, person, item, self.clock.now())
+            return items.possible_events(conn, workflow, person, item, self.clock.now(), self.tz)
 
     def items(self, **filters: Any) -> list[dict[str, Any]]:
         finals = {wf.name: {s.name for s in wf.states if s.final}

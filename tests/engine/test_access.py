@@ -137,3 +137,12 @@ def test_identity_is_checked_inside_the_write(office):
     last = office.service.history(item_id)[-1]
     assert (last["action"], last["actor"]) == ("refused", "os:zhao")
     assert office.service.item(item_id)["version"] == 2
+
+
+def test_possible_events_leave_out_what_a_guard_would_refuse(office):
+    item_id = office.item()
+    offered = {name for name, _ in office.service.possible_events("zhao", item_id)}
+    assert "hold_accountable" in offered and "exempt" not in offered
+    office.fire("zhao", item_id, "hold_accountable", reason="慢作为")
+    offered = {name for name, _ in office.service.possible_events("zhao", item_id)}
+    assert "exempt" in offered and "hold_accountable" not in offered
