@@ -479,6 +479,67 @@ def workflow_show(app: App, name, mermaid, as_json) -> None:
 
 
 @cli.group()
+def calendar() -> None:
+    """工作日历: 法定节假日与调休(国务院办公厅每年公布)。"""
+
+
+@calendar.command("show")
+@click.argument("year", type=click.IntRange(1990, 2100))
+@json_option
+@click.pass_obj
+def calendar_show(app: App, year, as_json) -> None:
+    """某年的放假与调休安排及工作日数。"""
+    from engine import views
+    from engine.calendar_view import year_summary
+
+    summary = year_summary(app.service.calendar, year)
+    if as_json:
+        click.echo(views.to_json(summary))
+        return
+    status = {"official": "已公布", "provisional": "未公布, 按周一至周五暂计"}[summary["status"]]
+    click.echo(f"{year} 年: {status}; 工作日 {summary['working_days']} 天")
+    if summary["holidays"]:
+        click.echo("放假: " + "、".join(summary["holidays"]))
+    if summary["workdays"]:
+        click.echo("调休上班: " + "、".join(summary["workdays"]))
+
+
+@calendar.command("is-workday")
+@click.argument("day")
+@json_option
+@click.pass_obj
+def calendar_is_workday(app: App, day, as_json) -> None:
+    """某日是否为工作日。"""
+    from engine import views
+    from engine.calendar_view import day_answer
+
+    answer = day_answer(app.service.calendar, day)
+    if as_json:
+        click.echo(views.to_json(answer))
+    else:
+        note = "(该年安排未公布, 暂按周一至周五计)" if answer["provisional"] else ""
+        click.echo(f"{answer['date']} {'是' if answer['workday'] else '不是'}工作日{note}")
+
+
+@calendar.command("add")
+@click.argument("start")
+@click.argument("period")
+@json_option
+@click.pass_obj
+def calendar_add(app: App, start, period, as_json) -> None:
+    """从 START 起算期限 PERIOD, 如: duban calendar add 2026-02-10 "5 workdays"。"""
+    from engine import views
+    from engine.calendar_view import deadline_answer
+
+    answer = deadline_answer(app.service.calendar, app.service.tz, start, period)
+    if as_json:
+        click.echo(views.to_json(answer))
+    else:
+        note = " (暂定: 所跨年份的安排未公布)" if answer["provisional"] else ""
+        click.echo(f"期限: {answer['deadline_local']}{note}")
+
+
+@cli.group()
 def audit() -> None:
     """审计: 全程留痕, 可检查、可追溯。"""
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from engine.errors import InvalidInput
 from engine.timeutil import END_OF_DAY, iso, parse_instant
+from engine.validation import shown
 from engine.workcalendar import WorkCalendar
 
 
@@ -93,7 +94,7 @@ def compute(
             return Deadline(moment, calendar.provisional_between(day, day),
                             {"date": iso(moment)})
         raise InvalidInput(
-            f"无法识别的期限“{text}”: 请写成 2026-12-10、10个工作日、15天、3个月或 2小时"
+            f"无法识别的期限“{shown(text)}”: 请写成 2026-12-10、10个工作日、15天、3个月或 2小时"
         )
     return from_period(period, start, calendar, tz, closing)
 

@@ -27,6 +27,7 @@ from engine.settings import Settings
 from engine.signing import Signer, ensure_key, load_signer
 from engine.timeutil import zone
 from engine.validation import shown
+from engine.workcalendar import WorkCalendar
 
 T = TypeVar("T")
 ActorRef = str | Identity  # a login already identified, or an identity to check in the write
@@ -68,6 +69,7 @@ class Service:
         self.db = Database(settings.db_url)
         self._registry = registry
         self._signer: Signer | None = None
+        self._calendar: WorkCalendar | None = None
         self._schema_checked = False
         self._identified: dict[Identity, str] = {}
 
@@ -76,6 +78,13 @@ class Service:
         if self._registry is None:
             self._registry = Registry.discover(self.settings.workflows_dir)
         return self._registry
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """Working days from the published arrangements (built on first use, ~15 ms)."""
+        if self._calendar is None:
+            self._calendar = WorkCalendar.from_package()
+        return self._calendar
 
     @property
     def signer(self) -> Signer:

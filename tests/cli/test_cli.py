@@ -166,3 +166,14 @@ def test_demo_runs_and_its_database_verifies(tmp_path):
     runner.env["DUBAN_DB"] = str(real)
     runner.run("init")
     assert "不是演示库" in runner.error("demo", "--db", str(real), code=7)
+
+
+def test_calendar_answers_in_working_days(tmp_path):
+    runner = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    assert "工作日 248 天" in runner.run("calendar", "show", "2026").stdout
+    assert runner.json("calendar", "is-workday", "2026-02-14")["workday"] is True
+    assert "不是工作日" in runner.run("calendar", "is-workday", "2026-02-16").stdout
+    assert "2026-02-24 23:59" in runner.run("calendar", "add", "2026-02-10", "5 workdays").stdout
+    later = runner.json("calendar", "add", "2026-12-25 09:00", "10个工作日")
+    assert (later["deadline_local"], later["provisional"]) == ("2027-01-08 23:59", True)
+    assert "无法识别的期限" in runner.error("calendar", "add", "2026-12-25", "soon", code=2)
