@@ -378,6 +378,25 @@ def item_fire(app: App, item_id, event, as_json, **options) -> None:
     fire_event(app, item_id, event, as_json, options)
 
 
+@item.command("timers")
+@click.argument("item_id", type=int)
+@json_option
+@click.pass_obj
+def item_timers(app: App, item_id, as_json) -> None:
+    """事项的定时步骤(提醒、预警、催办)及其状态。"""
+    from engine import views
+    from engine.timeutil import local_text
+
+    app.reader()
+    rows = app.service.timers(item_id)
+    if as_json:
+        click.echo(views.to_json(rows))
+        return
+    for row in rows:
+        click.echo(f"{local_text(row['due_at'], app.service.tz)}  {row['step']:<22} "
+                   f"{row['status']:<10} {row['outcome'] or ''}")
+
+
 @item.command("events")
 @click.argument("item_id", type=int)
 @json_option
@@ -504,6 +523,27 @@ def calendar_show(app: App, year, as_json) -> None:
         click.echo("调休上班: " + "、".join(summary["workdays"]))
 
 
+@calendar.command("load")
+@click.argument("path", type=click.Path(dir_okay=False))
+@json_option
+@click.pass_obj
+def calendar_load(app: App, path, as_json) -> None:
+    """加载某年的放假与调休安排(TOML 文件, 管理员), 并重算暂定期限。"""
+    from pathlib import Path
+
+    from engine import views
+
+    result = app.service.load_calendar_year(app.actor(), Path(path))
+    if as_json:
+        click.echo(views.to_json(result))
+        return
+    click.echo(f"已加载 {result['year']} 年安排({result['source'] or '未注明来源'}): "
+               f"工作日 {result['working_days']} 天, 请核对")
+    moved = result["moved_items"]
+    click.echo(f"重算暂定期限: {len(moved)} 个事项期限变动" + (
+        f"(事项 {'、'.join(map(str, moved))})" if moved else ""))
+
+
 @calendar.command("is-workday")
 @click.argument("day")
 @json_option
@@ -537,6 +577,39 @@ def calendar_add(app: App, start, period, as_json) -> None:
     else:
         note = " (暂定: 所跨年份的安排未公布)" if answer["provisional"] else ""
         click.echo(f"期限: {answer['deadline_local']}{note}")
+
+
+@cli.command()
+@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True,
+              help="每批处理的步骤数")
+@json_option
+@click.pass_obj
+def tick(app: App, batch, as_json) -> None:
+    """处理一次到期的定时步骤(提醒、预警、催办); 配合 --now 可模拟时间。"""
+    from engine import views
+
+    report = app.service.tick(batch_size=batch)
+    if as_json:
+        click.echo(views.to_json({**report.__dict__}))
+        return
+    for step in report.steps:
+        late = f", 迟 {step['late_seconds']} 秒" if step["late_seconds"] else ""
+        click.echo(f"事项 {step['item_id']} {step['step']}: {step['status']} "
+                   f"{step['note'] or ''}{late}")
+    click.echo(f"触发 {report.fired}, 跳过 {report.skipped}, 取消 {report.cancelled}, "
+               f"失败 {report.failed}")
+
+
+@cli.command()
+@click.option("--interval", type=click.FloatRange(1, 3600), default=30, show_default=True,
+              help="两次处理之间的秒数")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True)
+@click.pass_obj
+def daemon(app: App, interval, batch) -> None:
+    """后台常驻: 启动时及每隔 --interval 秒处理到期步骤; SIGTERM 处理完当前一批后退出。"""
+    from engine.daemon import run_daemon
+
+    run_daemon(app.service, interval=interval, batch_size=batch)
 
 
 @cli.group()

@@ -15,11 +15,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from engine import deadlines, notices, timer_store
 from engine.access import Actor, get_actor, role_names, roles_on_item
 from engine.audit import canonical
+from engine.deadlines import Deadline
 from engine.errors import Conflict, InvalidInput, NotFound, Refused
 from engine.fields import to_json
 from engine.models import ITEM, UNIT, Role, SourceKind
+from engine.timers import Recipient
+from engine.timeutil import iso
 from engine.validation import clean_text
 from engine.workflow import Draft, EventContext, Workflow
 
@@ -39,7 +43,7 @@ class NewItem:
 
     title: str
     lead_unit: str
-    deadline: datetime
+    deadline: datetime | str  # an instant, or an expression: "10 workdays", "3个月"
     workflow: str = "standard"
     goal: str = ""
     measures: str = ""
@@ -79,15 +83,21 @@ def snapshot(item: Mapping[str, Any]) -> dict[str, Any]:
 def create(txn: Txn, spec: NewItem) -> dict[str, Any]:
     workflow = txn.registry.latest(spec.workflow)
     _require_creator(txn, workflow)
-    values = _checked_new_item(txn, spec)
+    deadline = _new_deadline(txn, spec.deadline)
+    values = _checked_new_item(txn, spec, deadline.at)
     row = {
         **values,
         "workflow": workflow.name,
         "workflow_version": workflow.version,
         "state": workflow.initial,
-        "original_deadline": spec.deadline,
-        "current_deadline": spec.deadline,
+        "original_deadline": deadline.at,
+        "current_deadline": deadline.at,
         "deadline_reason": None,
+        "deadline_provisional": deadline.provisional,
+        "deadline_basis": deadline.basis,
+        "deadline_version": 1,
+        "state_since": txn.now,
+        "clock_start": txn.now,
         "attrs": {},
         "created_by": txn.actor.login,
         "created_at": txn.now,
@@ -104,6 +114,7 @@ def create(txn: Txn, spec: NewItem) -> dict[str, Any]:
         to_state=workflow.initial,
         payload={"item": snapshot(row)},
     )
+    timer_store.reconcile(txn, row, workflow)
     return row
 
 
@@ -159,6 +170,34 @@ def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
         draft.set(name, clean_text(raw, label, max_length=limit, required=name == "title",
                                    multiline=multiline))
     return _save(txn, draft, action="edited")
+
+
+RECALCULATED = "节假日安排公布后重算"
+
+
+def recompute_provisional(txn: Txn) -> list[int]:
+    """Recompute every provisional deadline on the transaction's calendar; returns the items
+    whose deadline moved. Each change is an audit event; a moved deadline tells its unit."""
+    from engine.calendar_store import provisional_item_ids
+
+    moved = []
+    for item_id in provisional_item_ids(txn.conn):
+        item = load(txn.conn, item_id, for_update=True)
+        basis = item["deadline_basis"] or {"date": iso(item["current_deadline"])}
+        again = deadlines.recompute(basis, txn.calendar, txn.tz)
+        draft = Draft(item)
+        if again.at != item["current_deadline"]:
+            draft.set("current_deadline", again.at)
+            draft.set("deadline_reason", RECALCULATED)
+            moved.append(item_id)
+        draft.set("deadline_provisional", again.provisional)
+        _save(txn, draft, action="recalculated", reason=RECALCULATED)
+        if item_id in moved:
+            notices.request(txn, draft.values, "deadline_changed",
+                            key=f"deadline:{item_id}:{draft['deadline_version']}",
+                            to=(Recipient.owner, Recipient.unit_head),
+                            payload={"from": iso(item["current_deadline"]), "to": iso(again.at)})
+    return moved
 
 
 def possible_events(
@@ -221,6 +260,16 @@ def _save(
     before = draft.before
     draft.set("updated_at", txn.now)
     draft.set("version", before["version"] + 1)
+    if draft["state"] != before["state"]:
+        draft.set("state_since", txn.now)
+    if draft["current_deadline"] != before["current_deadline"]:
+        # A new deadline is a new timetable: its steps are keyed by the new version.
+        draft.set("deadline_version", before["deadline_version"] + 1)
+        day = draft["current_deadline"].astimezone(txn.tz).date()
+        if draft["deadline_basis"] == before["deadline_basis"]:
+            draft.set("deadline_basis", {"date": iso(draft["current_deadline"])})
+        if draft["deadline_reason"] != RECALCULATED:
+            draft.set("deadline_provisional", txn.calendar.provisional_between(day, day))
     changed = draft.changes()
     params = {name: value for name, value in draft.values.items() if name not in FIXED_COLUMNS}
     result = txn.conn.execute(
@@ -239,6 +288,8 @@ def _save(
         reason=reason,
         payload={**(payload or {}), "changes": changed},
     )
+    workflow = txn.registry.get(draft["workflow"], draft["workflow_version"])
+    timer_store.reconcile(txn, draft.values, workflow)
     return draft.values
 
 
@@ -265,7 +316,15 @@ def _parse_values(
     return values
 
 
-def _checked_new_item(txn: Txn, spec: NewItem) -> dict[str, Any]:
+def _new_deadline(txn: Txn, given: datetime | str) -> Deadline:
+    """A deadline as given: an instant, or an expression such as ``10 workdays``."""
+    if isinstance(given, datetime):
+        day = given.astimezone(txn.tz).date()
+        return Deadline(given, txn.calendar.provisional_between(day, day), {"date": iso(given)})
+    return deadlines.compute(given, txn.now, txn.calendar, txn.tz)
+
+
+def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, Any]:
     units = {spec.lead_unit, *spec.co_units}
     known = set(txn.conn.execute(select(UNIT.c.code).where(UNIT.c.code.in_(units))).scalars())
     problems = [f"未知单位 {code}" for code in sorted(units - known)]
@@ -273,7 +332,7 @@ def _checked_new_item(txn: Txn, spec: NewItem) -> dict[str, Any]:
         problems.append("协办单位不能包含牵头(主办)单位")
     if spec.source not in SourceKind.__members__:
         problems.append(f"未知来源 {spec.source}, 可选: {'、'.join(SourceKind.__members__)}")
-    if spec.deadline <= txn.now:
+    if deadline <= txn.now:
         problems.append("办理期限已经过去")
     if spec.lead_leader is not None:
         if get_actor(txn.conn, spec.lead_leader) is None:

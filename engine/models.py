@@ -119,6 +119,11 @@ class Item(SQLModel, table=True):
     original_deadline: datetime = _instant()
     current_deadline: datetime = _instant()
     deadline_reason: str | None = Field(default=None, max_length=200)
+    deadline_provisional: bool = Field(default=False)  # rests on a year not yet published
+    deadline_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    deadline_version: int = Field(default=1)  # moves with the deadline; keys the timer steps
+    state_since: datetime = _instant()
+    clock_start: datetime = _instant()  # when the unit's clock started (assignment, redo)
     public: bool = Field(default=False)
     parent_id: int | None = Field(default=None, foreign_key="item.id", index=True)
     attrs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -157,7 +162,59 @@ class AuditCheckpoint(SQLModel, table=True):
     signature: str = Field(sa_column=Column(String(64), nullable=False))
 
 
+class CalendarYear(SQLModel, table=True):
+    """A year's holiday arrangement loaded by an admin; it overrides the packaged data."""
+
+    __tablename__ = "calendar_year"
+    year: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    status: str = Field(max_length=16)
+    source: str = Field(default="", max_length=400)
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    working_days: int
+    loaded_at: datetime = _instant()
+    loaded_by: str = Field(max_length=64)
+
+
+class Timer(SQLModel, table=True):
+    """One step of an item's timetable. A step fires at most once per deadline version."""
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        Index("ix_timer_status_due", "status", "due_at"),
+        Index("ux_timer_step", "item_id", "step", "deadline_version", unique=True),
+    )
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    item_id: int = Field(foreign_key="item.id")
+    step: str = Field(max_length=80)
+    deadline_version: int
+    due_at: datetime = _instant()
+    status: str = Field(max_length=16)  # pending / fired / skipped / cancelled / failed
+    created_at: datetime = _instant()
+    fired_at: datetime | None = _instant(nullable=True)
+    late_seconds: int | None = None
+    outcome: str | None = Field(default=None, max_length=400)
+
+
+class Notice(SQLModel, table=True):
+    """A notice requested by an event or a timer step; the notices part renders and sends it."""
+
+    __tablename__ = "notice"
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    key: str = Field(max_length=160, unique=True)
+    item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
+    kind: str = Field(max_length=40)
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    created_at: datetime = _instant()
+
+
 ITEM = Item.__table__
+TIMER = Timer.__table__
+NOTICE = Notice.__table__
+CALENDAR_YEAR = CalendarYear.__table__
 UNIT = Unit.__table__
 PERSON = Person.__table__
 AUDIT_EVENT = AuditEvent.__table__

@@ -16,7 +16,7 @@ from engine.audit import PAGE_SIZE
 from engine.items import snapshot
 from engine.models import AUDIT_EVENT, ITEM
 
-CHANGING_ACTIONS = ("event", "edited", "migrated")
+CHANGING_ACTIONS = ("event", "edited", "migrated", "recalculated")
 
 
 @dataclass

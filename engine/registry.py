@@ -144,6 +144,13 @@ def validate(workflow: Workflow) -> None:
                 raise SetupError(f"{where}: 事件 {event.name} 使用了未定义的字段 {name}")
         if not event.roles or not all(isinstance(role, Role) for role in event.roles):
             raise SetupError(f"{where}: 事件 {event.name} 必须指明可办理的角色")
+    steps = [spec.step for spec in workflow.timers]
+    if len(set(steps)) != len(steps):
+        raise SetupError(f"{where}: 定时步骤名重复")
+    for spec in workflow.timers:
+        problems = spec.problems(set(states), seen)
+        if problems:
+            raise SetupError(f"{where}: 定时步骤 {spec.step}: {'; '.join(problems)}")
 
 
 def _declared(module: ModuleType) -> list[Workflow]:

@@ -170,3 +170,31 @@ def _unit_head(ctx: EventContext, unit_code: str) -> str | None:
 def _instant_attr(draft: Draft, key: str) -> Any:
     raw = draft.attr(key)
     return datetime.fromisoformat(raw) if raw else None
+
+
+def stamp(key: str) -> Effect:
+    """Record when this happened, e.g. when the report that may be accepted was sent."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        draft.set_attr(key, ctx.now.isoformat())
+
+    return effect
+
+
+def judge_on_time(reported_key: str = "reported_at") -> Effect:
+    """On time means: the report finally accepted came before the current deadline."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        reported = _instant_attr(draft, reported_key) or ctx.now
+        draft.set_attr("on_time", reported <= draft["current_deadline"])
+
+    return effect
+
+
+def restart_clock() -> Effect:
+    """A redo starts the unit's clock again, against the redo deadline."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        draft.set("clock_start", ctx.now)
+
+    return effect

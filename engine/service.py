@@ -8,15 +8,28 @@ and is then recorded on its own, so the log shows who tried what and why it was 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert, select
 
-from engine import access, audit, directory, items, rebuild, schema
+from engine import (
+    access,
+    audit,
+    calendar_store,
+    directory,
+    items,
+    notices,
+    rebuild,
+    schema,
+    ticker,
+    timer_store,
+)
 from engine.access import Actor, Identity
 from engine.clock import Clock, SystemClock
 from engine.db import Database
@@ -30,6 +43,7 @@ from engine.validation import shown
 from engine.workcalendar import WorkCalendar
 
 T = TypeVar("T")
+CALENDAR_RECHECK_SECONDS = 5.0
 ActorRef = str | Identity  # a login already identified, or an identity to check in the write
 SYSTEM_ACTOR = "system"
 
@@ -44,6 +58,7 @@ class Txn:
     actor: Actor
     registry: Registry
     audit: audit.AuditWriter
+    calendar: WorkCalendar
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,8 @@ class Service:
         self._registry = registry
         self._signer: Signer | None = None
         self._calendar: WorkCalendar | None = None
+        self._calendar_stamp: tuple[int, Any] | None = None
+        self._calendar_checked = 0.0
         self._schema_checked = False
         self._identified: dict[Identity, str] = {}
 
@@ -81,10 +98,26 @@ class Service:
 
     @property
     def calendar(self) -> WorkCalendar:
-        """Working days from the published arrangements (built on first use, ~15 ms)."""
-        if self._calendar is None:
-            self._calendar = WorkCalendar.from_package()
+        """Working days: the packaged arrangements and the years admins loaded."""
+        with self.reading() as conn:
+            return self.calendar_for(conn)
+
+    def calendar_for(self, conn: Connection) -> WorkCalendar:
+        """The calendar, rebuilt when an admin has loaded a year since it was built. Another
+        process's load is noticed within :data:`CALENDAR_RECHECK_SECONDS` (wall clock: this is
+        cache freshness, not business time)."""
+        fresh = time.monotonic() - self._calendar_checked < CALENDAR_RECHECK_SECONDS
+        if self._calendar is not None and fresh:
+            return self._calendar
+        stamp = calendar_store.stamp(conn)
+        if self._calendar is None or stamp != self._calendar_stamp:
+            self._calendar = WorkCalendar.from_package(calendar_store.loaded_years(conn))
+            self._calendar_stamp = stamp
+        self._calendar_checked = time.monotonic()
         return self._calendar
+
+    def forget_calendar(self) -> None:
+        self._calendar = None
 
     @property
     def signer(self) -> Signer:
@@ -106,7 +139,20 @@ class Service:
             self._check_schema(conn)
             person = self._resolve(conn, actor)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
-            txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer)
+            txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer,
+                      self.calendar_for(conn))
+            yield txn
+            writer.seal(txn.now)
+
+    @contextmanager
+    def system_transaction(self) -> Iterator[Txn]:
+        """A write transaction of the engine itself (timers), recorded as actor ``system``."""
+        signer = self.signer
+        with self.db.write() as conn:
+            self._check_schema(conn)
+            writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
+            txn = Txn(conn, self.clock.now(), self.tz, access.SYSTEM, self.registry, writer,
+                      self.calendar_for(conn))
             yield txn
             writer.seal(txn.now)
 
@@ -163,7 +209,7 @@ class Service:
                 conn.execute(insert(META), {"key": "demo", "value": "true"})
             if not directory.list_people(conn):
                 admin = Actor(os_login, admin_name or os_login, None, frozenset({Role.admin}))
-                txn = Txn(conn, now, self.tz, admin, self.registry, writer)
+                txn = Txn(conn, now, self.tz, admin, self.registry, writer, self.calendar_for(conn))
                 directory.add_person(
                     txn,
                     directory.NewPerson(login=os_login, name=admin.name, roles=("admin",)),
@@ -262,6 +308,30 @@ class Service:
         with self.reading() as conn:
             items.load(conn, item_id)
             return audit.item_history(conn, item_id)
+
+    def timers(self, item_id: int) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            items.load(conn, item_id)
+            return timer_store.item_timers(conn, item_id)
+
+    def notices(self, item_id: int) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            return notices.for_item(conn, item_id)
+
+    def tick(self, batch_size: int = 200, should_stop: Callable[[], bool] = lambda: False,
+             keep_steps: bool = True) -> ticker.TickReport:
+        """Fire every timer step due at the clock's now (see :mod:`engine.ticker`)."""
+        return ticker.tick(self, batch_size=batch_size, should_stop=should_stop,
+                           keep_steps=keep_steps)
+
+    # -- calendar -----------------------------------------------------------------------
+
+    def load_calendar_year(self, actor: ActorRef, path: Path) -> dict[str, Any]:
+        arrangement = calendar_store.read_year_file(path)
+        result = self._write(actor, "calendar_load",
+                             lambda txn: calendar_store.load_year(txn, arrangement))
+        self.forget_calendar()
+        return result
 
     # -- audit --------------------------------------------------------------------------
 

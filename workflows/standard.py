@@ -12,6 +12,7 @@ from engine.rules import (
     attr_is,
     attr_is_not,
     count,
+    judge_on_time,
     later_than_deadline,
     later_than_now,
     move_to_unit,
@@ -19,15 +20,49 @@ from engine.rules import (
     name_unit_head,
     other_unit,
     record_actor,
+    restart_clock,
     set_attr,
     set_deadline,
     set_deadline_from_attr,
+    stamp,
 )
+from engine.timers import Anchor, Recipient, TimerSpec
 from engine.workflow import ANY_STATE, Event, State, Workflow
 
 UNIT_SIDE = (Role.handler, Role.unit_head)
 OFFICE = (Role.supervisor,)
 OPEN = ("assigned", "in_progress", "extension_requested")
+# The unit's clock runs while the item is assigned or in progress; a report stops it, a pending
+# extension request holds the warnings until the office decides.
+CLOCK = ("assigned", "in_progress")
+
+# The escalation ladder seen in practice (see docs/WORKFLOWS.md): a reminder before the
+# deadline, a yellow warning at it (copied to the leader in charge), an urging letter the next
+# working day, a red warning five working days on, and a proposal to summon the unit head.
+TIMERS = (
+    TimerSpec("remind_3", "期限前3个工作日提醒", CLOCK, workdays=-3, notice="reminder",
+              skip_after_deadline=True),
+    TimerSpec("remind_1", "期限前1个工作日提醒", CLOCK, workdays=-1, notice="reminder",
+              skip_after_deadline=True),
+    TimerSpec("elapsed_50", "办理时限过半提醒", CLOCK, anchor=Anchor.elapsed, percent=50,
+              notice="reminder", skip_after_deadline=True),
+    TimerSpec("yellow", "到期未报结: 黄色预警", CLOCK, fire="warn",
+              values={"level": "yellow", "reason": "已到办理期限仍未报结"},
+              notice="warning", cc=(Recipient.lead_leader,)),
+    TimerSpec("urge", "逾期次日催办", CLOCK, workdays=1, notice="urging",
+              cc=(Recipient.lead_leader,)),
+    TimerSpec("red", "逾期5个工作日: 红色预警", CLOCK, workdays=5, fire="warn",
+              values={"level": "red", "reason": "逾期5个工作日仍未报结"},
+              notice="warning", to=(Recipient.owner, Recipient.unit_head),
+              cc=(Recipient.lead_leader,)),
+    TimerSpec("escalate", "逾期10个工作日: 建议约谈", CLOCK, workdays=10,
+              notice="interview_proposal", to=(Recipient.supervisors,)),
+    TimerSpec("progress_report", "每月调度: 报送进展", ("in_progress",), anchor=Anchor.monthly,
+              day_of_month=25, notice="progress_request"),
+    TimerSpec("extension_decision", "延期申请待批提醒", ("extension_requested",),
+              anchor=Anchor.entered, workdays=2, notice="extension_pending",
+              to=(Recipient.supervisors,)),
+)
 
 WORKFLOW = Workflow(
     name="standard",
@@ -46,6 +81,7 @@ WORKFLOW = Workflow(
         State("declined", "已退回交办"),
     ),
     initial="assigned",
+    timers=TIMERS,
     events=(
         Event(
             "sign", "签收", ("assigned",), "in_progress", UNIT_SIDE,
@@ -98,19 +134,19 @@ WORKFLOW = Workflow(
         Event(
             "report", "报结", ("in_progress", "extension_requested"), "reported", UNIT_SIDE,
             requires=("report",),
-            effects=(set_attr("requested_deadline"),),
+            effects=(set_attr("requested_deadline"), stamp("reported_at")),
             description="承办单位书面报送办理结果。",
         ),
         Event(
             "verify", "核查通过", ("reported",), "verified", OFFICE,
             accepts=("note",),
-            effects=(set_attr("verification", from_field="note"),),
+            effects=(set_attr("verification", from_field="note"), judge_on_time()),
         ),
         Event(
             "reject", "退回重办", ("reported",), "in_progress", OFFICE,
             requires=("reason", "deadline"),
             guards=(later_than_now("deadline"),),
-            effects=(set_deadline("deadline", "退回重办"), count("redos")),
+            effects=(set_deadline("deadline", "退回重办"), count("redos"), restart_clock()),
             description="报结材料经核查不实或问题未解决, 退回重办并给出新期限。",
         ),
         Event("close", "销号", ("verified",), "closed", OFFICE, accepts=("note",)),

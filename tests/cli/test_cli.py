@@ -170,6 +170,7 @@ def test_demo_runs_and_its_database_verifies(tmp_path):
 
 def test_calendar_answers_in_working_days(tmp_path):
     runner = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    runner.run("init")
     assert "工作日 248 天" in runner.run("calendar", "show", "2026").stdout
     assert runner.json("calendar", "is-workday", "2026-02-14")["workday"] is True
     assert "不是工作日" in runner.run("calendar", "is-workday", "2026-02-16").stdout

@@ -1,0 +1,115 @@
+"""Admin-loaded calendar years: validated, stored, audited, and what they change.
+
+A year file (TOML) carries one year's arrangement as the State Council publishes it. Loading
+it replaces any earlier load of that year; deadlines that were computed provisionally are
+recomputed, and every deadline that moves is recorded and tells its unit.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from engine.errors import InvalidInput, Refused
+from engine.models import CALENDAR_YEAR, ITEM, Role
+from engine.workcalendar import WorkCalendar, YearArrangement, YearStatus
+
+if TYPE_CHECKING:
+    from engine.service import Txn
+
+
+def stamp(conn: Connection) -> tuple[int, Any]:
+    """Changes whenever a year is loaded: cheap to compare on every transaction."""
+    row = conn.execute(
+        select(func.count(), func.max(CALENDAR_YEAR.c.loaded_at)).select_from(CALENDAR_YEAR)
+    ).one()
+    return (row[0], row[1])
+
+
+def loaded_years(conn: Connection) -> list[YearArrangement]:
+    return [
+        YearArrangement(
+            row.year,
+            frozenset(date.fromisoformat(d) for d in row.holidays),
+            frozenset(date.fromisoformat(d) for d in row.workdays),
+            YearStatus(row.status),
+            row.source,
+        )
+        for row in conn.execute(select(CALENDAR_YEAR))
+    ]
+
+
+def read_year_file(path: Path) -> YearArrangement:
+    """Parse and check a year file, reporting every problem at once (一次性告知)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"找不到文件 {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInput(f"{path} 不是有效的 TOML 文件: {err}") from None
+    problems: list[str] = []
+    year = data.get("year")
+    if not isinstance(year, int):
+        raise InvalidInput(f"{path}: 缺少 year = 年份")
+    status = data.get("status", "official")
+    if status not in YearStatus.__members__:
+        problems.append(f"status 只能是 official 或 provisional, 不是 {status}")
+    days: dict[str, set[date]] = {}
+    for key in ("holidays", "workdays"):
+        days[key] = set()
+        for raw in data.get(key, []):
+            try:
+                days[key].add(date.fromisoformat(str(raw)))
+            except ValueError:
+                problems.append(f"{key} 中的 {raw} 不是日期")
+    unknown = sorted(set(data) - {"year", "status", "source", "holidays", "workdays"})
+    if unknown:
+        problems.append(f"未知设置项 {'、'.join(unknown)}")
+    arrangement = YearArrangement(
+        year, frozenset(days["holidays"]), frozenset(days["workdays"]),
+        YearStatus(status) if status in YearStatus.__members__ else YearStatus.provisional,
+        str(data.get("source", "")),
+    )
+    problems += arrangement.problems()
+    if problems:
+        raise InvalidInput(f"{path}: " + "; ".join(problems))
+    return arrangement
+
+
+def load_year(txn: Txn, arrangement: YearArrangement) -> dict[str, Any]:
+    """Store the year, then recompute the provisional deadlines it settles."""
+    from engine import items
+
+    if not txn.actor.has(Role.admin):
+        raise Refused(f"{txn.actor.name}无权加载节假日安排: 只有管理员可以")
+    calendar = WorkCalendar.from_package([*_others(txn.conn, arrangement.year), arrangement])
+    working_days = calendar.workdays_in_year(arrangement.year)
+    txn.conn.execute(delete(CALENDAR_YEAR).where(CALENDAR_YEAR.c.year == arrangement.year))
+    row = {
+        "year": arrangement.year,
+        "status": arrangement.status.value,
+        "source": arrangement.source,
+        "holidays": sorted(d.isoformat() for d in arrangement.holidays),
+        "workdays": sorted(d.isoformat() for d in arrangement.workdays),
+        "working_days": working_days,
+        "loaded_at": txn.now,
+        "loaded_by": txn.actor.login,
+    }
+    txn.conn.execute(insert(CALENDAR_YEAR), row)
+    txn.audit.append(at=txn.now, actor=txn.actor.login, action="calendar_loaded",
+                     payload={k: v for k, v in row.items() if k != "loaded_at"})
+    txn.calendar = calendar
+    moved = items.recompute_provisional(txn)
+    return {**row, "moved_items": moved}
+
+
+def _others(conn: Connection, year: int) -> list[YearArrangement]:
+    return [a for a in loaded_years(conn) if a.year != year]
+
+
+def provisional_item_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(ITEM.c.id).where(ITEM.c.deadline_provisional)).scalars())

@@ -1,0 +1,77 @@
+"""``duban daemon``: APScheduler runs a tick at start and every interval after.
+
+Only the periodic tick is APScheduler's; the steps themselves are rows of our own timer table
+(APScheduler 3 drops one-time jobs missed while the process was down, and its job stores are
+not meant to be shared). On SQLite one daemon per database file holds a lock file; a second
+one refuses to start. On PostgreSQL several daemons share the work.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from engine.errors import SetupError
+from engine.service import Service
+
+log = logging.getLogger("duban.daemon")
+
+
+def lock_sqlite(service: Service) -> IO[str] | None:
+    """Hold an exclusive lock beside the SQLite file for the daemon's life."""
+    if not service.db.is_sqlite:
+        return None
+    database = service.db.engine.url.database
+    path = Path(f"{database}.daemon.lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise SetupError(f"另一个 duban daemon(进程 {holder})正在处理 {database}: "
+                         "SQLite 库只能运行一个") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200) -> None:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    lock = lock_sqlite(service)
+    stop = threading.Event()
+    scheduler = BlockingScheduler(timezone=UTC)
+
+    def one_tick() -> None:
+        report = service.tick(batch_size=batch_size, should_stop=stop.is_set, keep_steps=False)
+        if report.handled:
+            log.info("触发 %d 步, 跳过 %d, 取消 %d, 失败 %d", report.fired, report.skipped,
+                     report.cancelled, report.failed)
+
+    def on_signal(signum, _frame) -> None:
+        log.info("收到信号 %s, 处理完当前一批后退出", signum)
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler.add_job(one_tick, "interval", seconds=interval, next_run_time=datetime.now(UTC),
+                      max_instances=1, coalesce=True, misfire_grace_time=None)
+    log.info("duban daemon 启动: 每 %s 秒处理一次, 每批 %d 步", interval, batch_size)
+    try:
+        scheduler.start()
+    finally:
+        if lock is not None:
+            lock.close()
+        log.info("duban daemon 已停止")

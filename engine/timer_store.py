@@ -1,0 +1,66 @@
+"""Timer rows: keeping an item's pending steps in line with its plan.
+
+Called in the same transaction as every change of an item. Steps that no longer belong (the
+item left their states, or the deadline moved) are cancelled; steps the plan wants are added,
+or re-armed if they were cancelled earlier for the same deadline version (an item back from a
+pending extension gets its warnings back). A step that fired or was skipped for a deadline
+version stays as it is: it never fires twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from engine.models import TIMER
+from engine.timers import plan
+from engine.workflow import Workflow
+
+if TYPE_CHECKING:
+    from engine.service import Txn
+
+PENDING, FIRED, SKIPPED, CANCELLED, FAILED = "pending", "fired", "skipped", "cancelled", "failed"
+TIMERS_OF_ITEM = select(TIMER.c.id, TIMER.c.step, TIMER.c.deadline_version, TIMER.c.status,
+                        TIMER.c.due_at).where(TIMER.c.item_id == bindparam("item_id"))
+SET_STATUS = (update(TIMER).where(TIMER.c.id == bindparam("_id"))
+              .values(status=bindparam("status"), due_at=bindparam("due_at")))
+INSERT_TIMER = insert(TIMER)
+
+
+def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow) -> None:
+    if not workflow.timers:
+        return
+    wanted = {
+        (step.step, step.deadline_version): step
+        for step in plan(item, workflow.timers, txn.calendar, txn.tz, txn.now)
+    }
+    existing = {
+        (row.step, row.deadline_version): row
+        for row in txn.conn.execute(TIMERS_OF_ITEM, {"item_id": item["id"]})
+    }
+    changes = []
+    for key, row in existing.items():
+        step = wanted.get(key)
+        if row.status == PENDING and step is None:
+            changes.append({"_id": row.id, "status": CANCELLED, "due_at": row.due_at})
+        elif row.status in (PENDING, CANCELLED) and step is not None:
+            if row.status == CANCELLED or row.due_at != step.due_at:
+                changes.append({"_id": row.id, "status": PENDING, "due_at": step.due_at})
+    if changes:
+        txn.conn.execute(SET_STATUS, changes)
+    new_rows = [
+        {"item_id": item["id"], "step": step.step, "deadline_version": step.deadline_version,
+         "due_at": step.due_at, "status": PENDING, "created_at": txn.now}
+        for key, step in wanted.items()
+        if key not in existing
+    ]
+    if new_rows:
+        txn.conn.execute(INSERT_TIMER, new_rows)
+
+
+def item_timers(conn, item_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(select(TIMER).where(TIMER.c.item_id == item_id)
+                        .order_by(TIMER.c.due_at, TIMER.c.id))
+    return [dict(row) for row in rows.mappings()]

@@ -1,0 +1,139 @@
+"""Timers declared by workflows, and the plan of when each step of an item falls due.
+
+A :class:`TimerSpec` is data in a workflow: "remind 3 working days before the deadline",
+"yellow warning at the deadline", "red warning 5 working days after it", "ask for progress on
+the 25th of every month". :func:`plan` is a pure function from an item, its workflow and the
+calendar to the steps that should be pending now; the store (:mod:`engine.timer_store`) turns
+the plan into rows and the ticker fires them.
+
+A step is keyed by (item, step, deadline version): when the deadline moves, the version moves
+and the ladder is planned afresh; a step that fired for one version never fires again for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.workcalendar import WorkCalendar
+
+OFFICE_OPENS = time(9, 0)
+
+
+class Anchor(StrEnum):
+    deadline = "deadline"  # N working days before (negative) or after the current deadline
+    elapsed = "elapsed"  # when a percentage of the working days to the deadline has passed
+    entered = "entered"  # N working days after the item entered its current state
+    monthly = "monthly"  # on a day of every month, while the item is in the timer's states
+
+
+class Recipient(StrEnum):
+    owner = "owner"  # whoever signed for the item, else the lead unit's handlers
+    handlers = "handlers"
+    unit_head = "unit_head"
+    lead_leader = "lead_leader"
+    supervisors = "supervisors"
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """One step of a workflow's timetable."""
+
+    step: str
+    label: str
+    states: tuple[str, ...]
+    anchor: Anchor = Anchor.deadline
+    workdays: int = 0
+    percent: int | None = None
+    day_of_month: int | None = None
+    at: time = OFFICE_OPENS
+    fire: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+    notice: str | None = None
+    to: tuple[Recipient, ...] = (Recipient.owner,)
+    cc: tuple[Recipient, ...] = ()
+    skip_after_deadline: bool = False
+
+    def problems(self, states: set[str], events: set[str]) -> list[str]:
+        found = [f"状态 {s} 未定义" for s in self.states if s not in states]
+        if self.fire is not None and self.fire not in events:
+            found.append(f"事件 {self.fire} 未定义")
+        if self.fire is None and self.notice is None:
+            found.append("既不触发事件也不发通知")
+        if self.anchor is Anchor.elapsed and not (self.percent and 0 < self.percent <= 100):
+            found.append("百分比须在 1 到 100 之间")
+        if self.anchor is Anchor.monthly and not (self.day_of_month and 1 <= self.day_of_month
+                                                  <= 28):
+            found.append("每月的日期须在 1 到 28 之间")
+        return found
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    step: str  # the spec's step, with the month for monthly steps: "progress_report:2026-11"
+    due_at: datetime
+    deadline_version: int
+    spec: TimerSpec
+
+
+def plan(
+    item: Mapping[str, Any],
+    specs: tuple[TimerSpec, ...],
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    now: datetime,
+) -> list[PlannedStep]:
+    """The steps that should be pending for the item in its current state."""
+    planned = []
+    for spec in specs:
+        if item["state"] not in spec.states:
+            continue
+        due = _due(spec, item, calendar, tz, now)
+        if due is None:
+            continue
+        if spec.anchor is Anchor.monthly:
+            local = due.astimezone(tz)
+            planned.append(PlannedStep(f"{spec.step}:{local:%Y-%m}", due, 0, spec))
+        else:
+            planned.append(PlannedStep(spec.step, due, item["deadline_version"], spec))
+    return planned
+
+
+def _due(
+    spec: TimerSpec, item: Mapping[str, Any], calendar: WorkCalendar, tz: ZoneInfo, now: datetime
+) -> datetime | None:
+    deadline: datetime = item["current_deadline"]
+    if spec.anchor is Anchor.deadline:
+        if spec.workdays == 0:
+            return deadline
+        day = calendar.add_workdays(deadline.astimezone(tz).date(), spec.workdays)
+        return _at(day, spec.at, tz)
+    if spec.anchor is Anchor.entered:
+        entered = item["state_since"].astimezone(tz).date()
+        return _at(calendar.add_workdays(entered, max(spec.workdays, 1)), spec.at, tz)
+    if spec.anchor is Anchor.elapsed:
+        start = item["clock_start"].astimezone(tz).date()
+        total = calendar.count_workdays(start, deadline.astimezone(tz).date())
+        if total < 2:
+            return None
+        elapsed = max(1, math.ceil(total * (spec.percent or 0) / 100))
+        return _at(calendar.add_workdays(start, elapsed), spec.at, tz)
+    return _next_monthly(spec, now, tz)
+
+
+def _next_monthly(spec: TimerSpec, now: datetime, tz: ZoneInfo) -> datetime:
+    local = now.astimezone(tz)
+    candidate = _at(date(local.year, local.month, spec.day_of_month or 1), spec.at, tz)
+    if candidate <= now:
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        candidate = _at(date(year, month, spec.day_of_month or 1), spec.at, tz)
+    return candidate
+
+
+def _at(day: date, moment: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, moment, tzinfo=tz)
