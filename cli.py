@@ -269,7 +269,8 @@ def item() -> None:
 @item.command("new")
 @click.option("--title", required=True, help="事项标题")
 @click.option("--unit", "lead_unit", required=True, help="牵头(主办)承办单位代码")
-@click.option("--deadline", required=True, help="办理期限, 如 2026-12-10")
+@click.option("--deadline", required=True,
+              help="办理期限: 日期(2026-12-10)或期限(10个工作日、15天、3个月、2小时)")
 @click.option("--workflow", default="standard", show_default=True, help="工作流")
 @click.option("--goal", default="", help="目标")
 @click.option("--measures", default="", help="工作举措")
@@ -287,11 +288,10 @@ def item_new(app: App, title, lead_unit, deadline, workflow, goal, measures, sou
              co_units, public, parent_id, as_json) -> None:
     """交办新事项。"""
     from engine.items import NewItem
-    from engine.timeutil import parse_instant
 
     spec = NewItem(
         title=title, lead_unit=lead_unit, workflow=workflow, goal=goal, measures=measures,
-        deadline=parse_instant(deadline, app.service.tz, end_of_day=True), source=source,
+        deadline=deadline, source=source,
         lead_leader=leader, co_units=tuple(co_units), public=public, parent_id=parent_id,
     )
     app.write_item(app.service.new_item(app.actor(), spec), as_json)

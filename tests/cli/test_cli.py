@@ -178,3 +178,14 @@ def test_calendar_answers_in_working_days(tmp_path):
     later = runner.json("calendar", "add", "2026-12-25 09:00", "10个工作日")
     assert (later["deadline_local"], later["provisional"]) == ("2027-01-08 23:59", True)
     assert "无法识别的期限" in runner.error("calendar", "add", "2026-12-25", "soon", code=2)
+
+
+def test_timers_through_the_cli_with_simulated_time(cli):
+    item = str(cli.json("--as", "zhao", "--now", "2026-11-02 09:00", "item", "new", "--title",
+                        "排查", "--unit", "JJK", "--deadline", "10个工作日")["id"])
+    cli.run("--as", "wang", "--now", "2026-11-02 10:00", "sign", item)
+    assert "2026-11-16 23:59  yellow" in cli.run("item", "timers", item).stdout
+    out = cli.run("--now", "2026-11-17 09:30", "tick").stdout
+    assert "触发 2, 跳过 3" in out
+    assert cli.json("item", "show", item)["attrs"]["warning"] == "yellow"
+    assert "触发 0" in cli.run("--now", "2026-11-17 09:30", "tick").stdout

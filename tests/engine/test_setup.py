@@ -112,3 +112,40 @@ def test_mermaid_diagram_lists_every_transition():
     assert "reported --> in_progress : 退回重办" in text
     assert "closed --> [*]" in text
     assert "closed --> closed : 问责" in text  # falsification found after closing
+
+
+def test_upgrading_from_the_first_schema_keeps_every_row(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from engine.db import Database
+    from engine.schema import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    database = Database(url)
+    with database.write() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(text("INSERT INTO unit (code, name, created_at) "
+                          "VALUES ('JJK', '基础教育科', '2026-01-05 01:00:00')"))
+        conn.execute(text(
+            "INSERT INTO item (workflow, workflow_version, state, title, goal, measures, source,"
+            " lead_unit, co_units, original_deadline, current_deadline, public, attrs,"
+            " created_by, created_at, updated_at, version) VALUES ('standard', 1, 'in_progress',"
+            " '旧事项', '', '', 'other', 'JJK', '[]', '2026-02-01 15:59:59',"
+            " '2026-02-01 15:59:59', 0, '{}', 'zhao', '2026-01-05 01:00:00',"
+            " '2026-01-06 02:00:00', 2)"))
+    database.dispose()
+    service = Service(Settings(db_url=url, audit_key_path=tmp_path / "key"), FixedClock(START))
+    result = service.init("admin")
+    assert (result.schema_before, result.schema_after) == ("0001", SCHEMA_REVISION)
+    item = service.item(1)
+    assert (item["title"], item["state"], item["version"]) == ("旧事项", "in_progress", 2)
+    assert item["state_since"] == item["updated_at"]
+    assert item["clock_start"] == item["created_at"]
+    assert item["deadline_version"] == 1
+    assert [u["code"] for u in service.units()] == ["JJK"]
+    service.close()
