@@ -110,9 +110,17 @@ class Story:
     def __init__(self, service: Service, clock: FixedClock, echo: Callable[[str], None]) -> None:
         self.service, self.clock, self.echo = service, clock, echo
         self.tz = service.tz
+        self.timer_steps = 0
 
     def at(self, text: str) -> None:
-        self.clock.set(parse_instant(text, self.tz))
+        """Move the clock; the daemon's timers fire whatever fell due meanwhile."""
+        target = parse_instant(text, self.tz)
+        self.clock.set(target)
+        report = self.service.tick()
+        for step in report.steps:
+            if step["status"] == "fired":
+                self.say(f"定时: 事项{step['item_id']} {step['note']}")
+        self.timer_steps += report.fired
 
     def say(self, text: str) -> None:
         local = self.clock.now().astimezone(self.tz)
@@ -191,7 +199,6 @@ class Story:
 
         self.at("2026-11-16 09:00")
         self.act("wang_f", books, "report", report="已下发通知规范征订, 完成自查")
-        self.act("zhao_m", canteen, "warn", level="yellow", reason="已逾期, 未报送进展")
         self.act("zhao_m", grants, "warn", level="red", reason="逾期且未签收, 无人办理")
 
         self.at("2026-11-17 15:00")
@@ -233,6 +240,7 @@ class Story:
             f"审计链: {report.rows_checked} 条事件, {report.checkpoints_checked} 个签名检查点, "
             f"{chain}; 由事件重建 {rebuild.items_checked} 个事项, {replay}"
         )
+        self.echo(f"定时步骤(提醒、预警、催办、调度)自动触发 {self.timer_steps} 次")
 
     def ledger(self) -> None:
         from rich.console import Console
