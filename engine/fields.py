@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from engine.deadlines import from_period, parse_period
 from engine.errors import InvalidInput, NotFound
 from engine.models import PERSON, UNIT
 from engine.timeutil import iso, parse_instant
 from engine.validation import check_code, check_login, clean_text, shown
+from engine.workcalendar import WorkCalendar
 
 
 class FieldKind(StrEnum):
@@ -42,8 +44,19 @@ class FieldSpec:
     max_length: int = 500
     choices: Mapping[str, str] | None = None
 
-    def parse(self, raw: Any, conn: Connection, tz: ZoneInfo) -> Any:
-        """Turn what the user gave into a checked value, or raise a one-line InvalidInput."""
+    def parse(
+        self,
+        raw: Any,
+        conn: Connection,
+        tz: ZoneInfo,
+        *,
+        now: datetime | None = None,
+        calendar: WorkCalendar | None = None,
+    ) -> Any:
+        """Turn what the user gave into a checked value, or raise a one-line InvalidInput.
+
+        A deadline may be a date or, given ``now`` and the calendar, a period counted from now
+        (``5 workdays``, ``5个工作日``)."""
         if isinstance(raw, datetime) and self.kind in (FieldKind.instant, FieldKind.deadline):
             if raw.tzinfo is None:
                 raise InvalidInput(f"{self.label}缺少时区")
@@ -59,6 +72,9 @@ class FieldSpec:
         if self.kind is FieldKind.instant:
             return parse_instant(text, tz)
         if self.kind is FieldKind.deadline:
+            period = parse_period(text)
+            if period is not None and now is not None and calendar is not None:
+                return from_period(period, now, calendar, tz).at
             return parse_instant(text, tz, end_of_day=True)
         if self.kind is FieldKind.unit:
             code = check_code(text, self.label)

@@ -312,7 +312,9 @@ def _parse_values(
     for name in (*event.requires, *event.accepts):
         raw = raw_values.get(name)
         if raw not in (None, ""):
-            values[name] = workflow.field_spec(name).parse(raw, txn.conn, txn.tz)
+            values[name] = workflow.field_spec(name).parse(
+                raw, txn.conn, txn.tz, now=txn.now, calendar=txn.calendar
+            )
     return values
 
 

@@ -169,3 +169,12 @@ def test_a_bad_year_file_reports_every_problem_and_loads_nothing(office, tmp_pat
     for part in ("2027-13-01 不是日期", "2026-05-01 不在 2027 年内", "2027-02-08 不是周末"):
         assert part in caught.value.message
     assert not office.service.calendar.is_official(2027)
+
+
+def test_a_redo_deadline_may_be_given_in_working_days(office):
+    item_id = new_item(office)
+    office.fire("wang", item_id, "sign")
+    office.fire("wang", item_id, "report", report="已完成")
+    office.clock.set(local("2026-11-10 10:00"))
+    redo = office.fire("zhao", item_id, "reject", reason="不实", deadline="5个工作日")
+    assert redo["current_deadline"] == local("2026-11-17 23:59:59")
