@@ -103,7 +103,7 @@ def test_errors_are_one_line_with_distinct_exit_codes(cli):
     item = str(cli.json("--as", "zhao", "item", "new", "--title", "排查", "--unit", "JJK",
                         "--deadline", "2099-01-01")["id"])
     assert "没有编号为 999" in cli.error("--as", "wang", "sign", "999", code=4)
-    assert "无法识别的日期" in cli.error("--as", "zhao", "item", "new", "--title", "x",
+    assert "无法识别的期限" in cli.error("--as", "zhao", "item", "new", "--title", "x",
                                         "--unit", "JJK", "--deadline", "12月10日", code=2)
     assert "只有督查员可以" in cli.error("--as", "wang", "verify", item, code=3)
     assert "你现在可以: 签收、退回交办" in cli.error("--as", "wang", "report", item,

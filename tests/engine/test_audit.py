@@ -412,6 +412,8 @@ def test_rebuild_names_a_deleted_item_and_an_item_without_a_creation_record(offi
     a, b, c = history["items"]
     execute(
         office.service,
+        ("DELETE FROM timer WHERE item_id = :id", {"id": c}),
+        ("DELETE FROM notice WHERE item_id = :id", {"id": c}),
         ("DELETE FROM item WHERE id = :id", {"id": c}),
         ("DELETE FROM audit_event WHERE item_id = :id AND action = 'created'", {"id": b}),
     )
