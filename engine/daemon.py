@@ -49,6 +49,7 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200)
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
     lock = lock_sqlite(service)
     stop = threading.Event()
     scheduler = BlockingScheduler(timezone=UTC)
