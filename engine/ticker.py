@@ -105,6 +105,10 @@ def _fire_isolated(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
 
 
 def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
+    # An earlier firing in the same batch may have re-planned this item and cancelled the row.
+    status = txn.conn.execute(select(TIMER.c.status).where(TIMER.c.id == timer["id"])).scalar()
+    if status != PENDING:
+        return _outcome(timer, CANCELLED, "已不适用", txn.now)
     item = items.load(txn.conn, timer["item_id"])
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
     spec = _spec(workflow.timers, timer["step"])

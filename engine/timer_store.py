@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, insert, select, update
 
 from engine.models import TIMER
-from engine.timers import plan
+from engine.timers import Anchor, plan
 from engine.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -40,10 +40,16 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow) -> None:
         (row.step, row.deadline_version): row
         for row in txn.conn.execute(TIMERS_OF_ITEM, {"item_id": item["id"]})
     }
+    monthly_due = {
+        spec.step for spec in workflow.timers
+        if spec.anchor is Anchor.monthly and item["state"] in spec.states
+    }
     changes = []
     for key, row in existing.items():
         step = wanted.get(key)
-        if row.status == PENDING and step is None:
+        # A recurring step already due still fires, though the plan has moved to next month.
+        keep_due = row.step.split(":", 1)[0] in monthly_due and row.due_at <= txn.now
+        if row.status == PENDING and step is None and not keep_due:
             changes.append({"_id": row.id, "status": CANCELLED, "due_at": row.due_at})
         elif row.status in (PENDING, CANCELLED) and step is not None:
             if row.status == CANCELLED or row.due_at != step.due_at:
