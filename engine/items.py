@@ -277,6 +277,10 @@ def _save(
     )
     if result.rowcount != 1:
         raise Conflict(_changed_meanwhile(before["id"]))
+    # Timers before the audit append: once a transaction holds the chain's lock it must not
+    # wait on timer rows a daemon holds while that daemon waits for the chain (PostgreSQL).
+    workflow = txn.registry.get(draft["workflow"], draft["workflow_version"])
+    timer_store.reconcile(txn, draft.values, workflow)
     txn.audit.append(
         at=txn.now,
         actor=txn.actor.login,
@@ -288,8 +292,6 @@ def _save(
         reason=reason,
         payload={**(payload or {}), "changes": changed},
     )
-    workflow = txn.registry.get(draft["workflow"], draft["workflow_version"])
-    timer_store.reconcile(txn, draft.values, workflow)
     return draft.values
 
 

@@ -76,16 +76,22 @@ def run_batch(service: Service, batch_size: int, report: TickReport, keep_steps:
         if not due:
             return 0
         if postgres:
+            # Items a user's command holds right now are left for the next batch: a daemon
+            # never waits on a user, so the two can never deadlock.
             ids = sorted({row["item_id"] for row in due})
-            txn.conn.execute(select(ITEM.c.id).where(ITEM.c.id.in_(ids)).order_by(ITEM.c.id)
-                             .with_for_update())
+            locked = set(txn.conn.execute(
+                select(ITEM.c.id).where(ITEM.c.id.in_(ids)).order_by(ITEM.c.id)
+                .with_for_update(skip_locked=True)
+            ).scalars())
+            due = [row for row in due if row["item_id"] in locked]
+        first = len(report.steps)
         for timer in due:
             outcome = _fire_isolated(txn, timer)
             setattr(report, outcome["status"], getattr(report, outcome["status"]) + 1)
             if keep_steps:
                 report.steps.append(outcome)
         report.batches += 1
-    for outcome in report.steps[-len(due):] if keep_steps else ():
+    for outcome in report.steps[first:]:
         log.info("事项 %s 步骤 %s: %s", outcome["item_id"], outcome["step"], outcome["status"])
     return len(due)
 

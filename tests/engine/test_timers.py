@@ -178,3 +178,29 @@ def test_a_redo_deadline_may_be_given_in_working_days(office):
     office.clock.set(local("2026-11-10 10:00"))
     redo = office.fire("zhao", item_id, "reject", reason="不实", deadline="5个工作日")
     assert redo["current_deadline"] == local("2026-11-17 23:59:59")
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"], indirect=True)
+def test_the_ticker_leaves_an_item_a_user_holds_for_the_next_tick(office):
+    import threading
+
+    from sqlalchemy import text
+
+    item_id = new_item(office)
+    office.fire("wang", item_id, "sign")
+    office.clock.set(local("2026-11-09 09:30"))
+    holder = office.service.db.engine.connect()
+    transaction = holder.begin()
+    holder.execute(text("SELECT id FROM item WHERE id = :id FOR UPDATE"), {"id": item_id})
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(office.service.tick()))
+    worker.start()
+    worker.join(timeout=20)
+    try:
+        assert not worker.is_alive(), "the ticker waited on a user's lock"
+        assert result[0].fired == 0
+    finally:
+        transaction.rollback()
+        holder.close()
+    assert [(s["step"], s["status"]) for s in office.service.tick().steps] == [
+        ("elapsed_50", "fired")]
