@@ -6,9 +6,9 @@ checkpoint (sequence, head hash) signed with a key kept outside the database, so
 rewritten from some point on, or cut at its tail, no longer matches a signature.
 
 Sequences are assigned here, one past the head, never by the database: the chain has no gaps by
-construction, and a gap means a deleted row. On PostgreSQL a transaction-scoped advisory lock
-makes appends serial (the one serial point of concurrent writers); SQLite's ``BEGIN IMMEDIATE``
-already does.
+construction, and a gap means a deleted row. Events are chained at the end of their
+transaction; on PostgreSQL a transaction-scoped advisory lock makes that last step serial (the
+one serial point of concurrent writers); SQLite's ``BEGIN IMMEDIATE`` already does.
 """
 
 from __future__ import annotations
@@ -69,13 +69,19 @@ def checkpoint_message(seq: int, head_hash: str) -> str:
 
 
 class AuditWriter:
-    """Appends events within one write transaction, then seals them with a checkpoint."""
+    """Collects the events of one write transaction and appends them at its end, sealed with
+    one checkpoint.
+
+    Sequences and hashes are assigned at :meth:`seal`, just before commit: the chain's lock
+    (PostgreSQL) is then held for a few inserts, not for the whole transaction, and no
+    transaction waits on anything else while it holds it.
+    """
 
     def __init__(self, conn: Connection, signer: Signer, *, serialize: bool) -> None:
         self.conn = conn
         self.signer = signer
         self._serialize = serialize
-        self._head: tuple[int, str] | None = None
+        self._pending: list[dict[str, Any]] = []
 
     def append(
         self,
@@ -90,9 +96,7 @@ class AuditWriter:
         reason: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        seq, prev_hash = self._current_head()
         row = {
-            "seq": seq + 1,
             "at": at,
             "actor": actor,
             "item_id": item_id,
@@ -102,35 +106,40 @@ class AuditWriter:
             "to_state": to_state,
             "reason": reason,
             "payload": canonical(payload or {}),
-            "prev_hash": prev_hash,
         }
-        row["hash"] = event_hash(prev_hash, row)
-        self.conn.execute(INSERT_EVENT, row)
-        self._head = (row["seq"], row["hash"])
+        self._pending.append(row)
         return row
 
+    def mark(self) -> int:
+        """A point to return to when a savepoint inside the transaction is rolled back."""
+        return len(self._pending)
+
+    def rollback_to(self, mark: int) -> None:
+        del self._pending[mark:]
+
     def seal(self, at: datetime) -> None:
-        """Sign the head reached by this transaction, if it appended anything."""
-        if self._head is None:
+        """Chain and insert the collected events, then sign the new head."""
+        if not self._pending:
             return
-        seq, head_hash = self._head
+        if self._serialize:
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        seq, prev_hash = read_head(self.conn)
+        for row in self._pending:
+            seq += 1
+            row["seq"], row["prev_hash"] = seq, prev_hash
+            row["hash"] = prev_hash = event_hash(prev_hash, row)
+        self.conn.execute(INSERT_EVENT, self._pending)
         self.conn.execute(
             INSERT_CHECKPOINT,
             {
                 "seq": seq,
-                "head_hash": head_hash,
+                "head_hash": prev_hash,
                 "at": at,
                 "key_id": self.signer.key_id,
-                "signature": self.signer.sign(checkpoint_message(seq, head_hash)),
+                "signature": self.signer.sign(checkpoint_message(seq, prev_hash)),
             },
         )
-
-    def _current_head(self) -> tuple[int, str]:
-        if self._head is not None:
-            return self._head
-        if self._serialize:
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-        return read_head(self.conn)
+        self._pending = []
 
 
 def read_head(conn: Connection) -> tuple[int, str]:

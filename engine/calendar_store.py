@@ -86,7 +86,7 @@ def load_year(txn: Txn, arrangement: YearArrangement) -> dict[str, Any]:
 
     if not txn.actor.has(Role.admin):
         raise Refused(f"{txn.actor.name}无权加载节假日安排: 只有管理员可以")
-    # Lock the items to recompute before the first audit append takes the chain's lock.
+    # Lock the items to recompute up front, in id order, as every batch of the daemon does.
     txn.conn.execute(select(ITEM.c.id).where(ITEM.c.deadline_provisional).order_by(ITEM.c.id)
                      .with_for_update())
     calendar = WorkCalendar.from_package([*_others(txn.conn, arrangement.year), arrangement])

@@ -277,8 +277,7 @@ def _save(
     )
     if result.rowcount != 1:
         raise Conflict(_changed_meanwhile(before["id"]))
-    # Timers before the audit append: once a transaction holds the chain's lock it must not
-    # wait on timer rows a daemon holds while that daemon waits for the chain (PostgreSQL).
+    # The item's timetable follows it in the same transaction.
     workflow = txn.registry.get(draft["workflow"], draft["workflow_version"])
     timer_store.reconcile(txn, draft.values, workflow)
     txn.audit.append(

@@ -98,10 +98,12 @@ def run_batch(service: Service, batch_size: int, report: TickReport, keep_steps:
 
 def _fire_isolated(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
     """One step inside a savepoint: a step that fails is marked failed, the batch goes on."""
+    mark = txn.audit.mark()
     try:
         with txn.conn.begin_nested():
             return fire_step(txn, timer)
     except Exception as err:  # recorded, never silently dropped
+        txn.audit.rollback_to(mark)
         log.exception("步骤 %s 执行失败", timer["id"])
         message = f"{type(err).__name__}: {err}"[:400]
         _finish(txn, timer, FAILED, message)
