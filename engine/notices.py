@@ -40,15 +40,24 @@ def request(
         "status": "pending",
         "created_at": txn.now,
     }
-    dialect = postgresql if txn.conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(NOTICE).values(row).on_conflict_do_nothing(index_elements=["key"])
-    return txn.conn.execute(statement).rowcount == 1
+    return txn.conn.execute(_insert_once(txn.conn.dialect.name), row).rowcount == 1
+
+
+_INSERT_ONCE = {
+    name: dialect.insert(NOTICE).on_conflict_do_nothing(index_elements=["key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _insert_once(dialect_name: str) -> Any:
+    return _INSERT_ONCE[dialect_name]
 
 
 def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> list[str]:
     """Logins for recipient roles. An away person's deputy receives in their place (AB岗)."""
-    people = [dict(row) for row in txn.conn.execute(
-        select(PERSON).where(PERSON.c.active)).mappings()] if who else []
+    if not who:
+        return []
+    people = _active_people(txn)
     by_login = {p["login"]: p for p in people}
     logins: list[str] = []
     for recipient in who:
@@ -74,6 +83,16 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
             if target not in logins:
                 logins.append(target)
     return logins
+
+
+def _active_people(txn: Txn) -> list[dict[str, Any]]:
+    """Everyone active, read once per transaction (a batch of firings asks many times)."""
+    cached = txn.conn.info.get("duban_people")
+    if cached is None or cached[0] is not txn:
+        rows = txn.conn.execute(select(PERSON).where(PERSON.c.active)).mappings()
+        cached = (txn, [dict(row) for row in rows])
+        txn.conn.info["duban_people"] = cached
+    return cached[1]
 
 
 def for_item(conn, item_id: int) -> list[dict[str, Any]]:

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from engine import items, notices
 from engine.errors import DubanError
 from engine.models import ITEM, TIMER
 from engine.timer_store import CANCELLED, FAILED, FIRED, PENDING, SKIPPED, reconcile
-from engine.timers import TimerSpec
+from engine.timers import Anchor, TimerSpec
 
 if TYPE_CHECKING:
     from engine.service import Service, Txn
@@ -114,7 +114,7 @@ def _fire_isolated(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
 
 def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
     # An earlier firing in the same batch may have re-planned this item and cancelled the row.
-    status = txn.conn.execute(select(TIMER.c.status).where(TIMER.c.id == timer["id"])).scalar()
+    status = txn.conn.execute(STATUS_OF, {"_id": timer["id"]}).scalar()
     if status != PENDING:
         return _outcome(timer, CANCELLED, "已不适用", txn.now)
     item = items.load(txn.conn, timer["item_id"])
@@ -147,7 +147,8 @@ def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
         payload={"due_at": timer["due_at"], "late_seconds": late, "fired_event": fired_event,
                  "notice": notice, "deadline_version": timer["deadline_version"]},
     )
-    reconcile(txn, item, workflow)  # recurring steps plan their next occurrence
+    if spec.anchor is Anchor.monthly:
+        reconcile(txn, item, workflow)  # a recurring step plans its next occurrence
     return _outcome(timer, FIRED, spec.label, txn.now, late)
 
 
@@ -159,12 +160,17 @@ def _skip(txn: Txn, timer: dict[str, Any], spec: TimerSpec, why: str, late: int)
     return _outcome(timer, SKIPPED, why, txn.now, late)
 
 
+FINISH = update(TIMER).where(TIMER.c.id == bindparam("_id")).values(
+    status=bindparam("status"), fired_at=bindparam("fired_at"),
+    late_seconds=bindparam("late_seconds"), outcome=bindparam("outcome"),
+)
+STATUS_OF = select(TIMER.c.status).where(TIMER.c.id == bindparam("_id"))
+
+
 def _finish(txn: Txn, timer: dict[str, Any], status: str, outcome: str | None,
             late: int | None = None) -> None:
-    txn.conn.execute(
-        update(TIMER).where(TIMER.c.id == timer["id"])
-        .values(status=status, fired_at=txn.now, late_seconds=late, outcome=outcome)
-    )
+    txn.conn.execute(FINISH, {"_id": timer["id"], "status": status, "fired_at": txn.now,
+                              "late_seconds": late, "outcome": outcome})
 
 
 def _spec(specs: tuple[TimerSpec, ...], step: str) -> TimerSpec | None:
