@@ -571,7 +571,9 @@ def calendar_add(app: App, start, period, as_json) -> None:
     from engine import views
     from engine.calendar_view import deadline_answer
 
-    answer = deadline_answer(app.service.calendar, app.service.tz, start, period)
+    service = app.service
+    answer = deadline_answer(service.calendar, service.tz, start, period,
+                             service.settings.closing_time)
     if as_json:
         click.echo(views.to_json(answer))
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,9 +38,11 @@ def day_answer(calendar: WorkCalendar, text: str) -> dict[str, Any]:
     }
 
 
-def deadline_answer(calendar: WorkCalendar, tz: ZoneInfo, start: str, period: str) -> dict:
+def deadline_answer(
+    calendar: WorkCalendar, tz: ZoneInfo, start: str, period: str, closing: time | None = None
+) -> dict:
     moment = parse_instant(start, tz)
-    deadline = compute(period, moment, calendar, tz)
+    deadline = compute(period, moment, calendar, tz, closing)
     return {
         "start": iso(moment),
         "period": period,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +52,7 @@ class FieldSpec:
         *,
         now: datetime | None = None,
         calendar: WorkCalendar | None = None,
+        closing: time | None = None,
     ) -> Any:
         """Turn what the user gave into a checked value, or raise a one-line InvalidInput.
 
@@ -74,7 +75,7 @@ class FieldSpec:
         if self.kind is FieldKind.deadline:
             period = parse_period(text)
             if period is not None and now is not None and calendar is not None:
-                return from_period(period, now, calendar, tz).at
+                return from_period(period, now, calendar, tz, closing).at
             return parse_instant(text, tz, end_of_day=True)
         if self.kind is FieldKind.unit:
             code = check_code(text, self.label)

@@ -184,7 +184,7 @@ def recompute_provisional(txn: Txn) -> list[int]:
     for item_id in provisional_item_ids(txn.conn):
         item = load(txn.conn, item_id, for_update=True)
         basis = item["deadline_basis"] or {"date": iso(item["current_deadline"])}
-        again = deadlines.recompute(basis, txn.calendar, txn.tz)
+        again = deadlines.recompute(basis, txn.calendar, txn.tz, txn.closing)
         draft = Draft(item)
         if again.at != item["current_deadline"]:
             draft.set("current_deadline", again.at)
@@ -314,7 +314,7 @@ def _parse_values(
         raw = raw_values.get(name)
         if raw not in (None, ""):
             values[name] = workflow.field_spec(name).parse(
-                raw, txn.conn, txn.tz, now=txn.now, calendar=txn.calendar
+                raw, txn.conn, txn.tz, now=txn.now, calendar=txn.calendar, closing=txn.closing
             )
     return values
 
@@ -324,7 +324,7 @@ def _new_deadline(txn: Txn, given: datetime | str) -> Deadline:
     if isinstance(given, datetime):
         day = given.astimezone(txn.tz).date()
         return Deadline(given, txn.calendar.provisional_between(day, day), {"date": iso(given)})
-    return deadlines.compute(given, txn.now, txn.calendar, txn.tz)
+    return deadlines.compute(given, txn.now, txn.calendar, txn.tz, txn.closing)
 
 
 def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, Any]:

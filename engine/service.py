@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,6 +60,7 @@ class Txn:
     registry: Registry
     audit: audit.AuditWriter
     calendar: WorkCalendar
+    closing: time_of_day | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class Service:
             person = self._resolve(conn, actor)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
             txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer,
-                      self.calendar_for(conn))
+                      self.calendar_for(conn), self.settings.closing_time)
             yield txn
             writer.seal(txn.now)
 
@@ -152,7 +154,7 @@ class Service:
             self._check_schema(conn)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
             txn = Txn(conn, self.clock.now(), self.tz, access.SYSTEM, self.registry, writer,
-                      self.calendar_for(conn))
+                      self.calendar_for(conn), self.settings.closing_time)
             yield txn
             writer.seal(txn.now)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, replace
+from datetime import time
 from pathlib import Path
 
 from engine.errors import SetupError
 from engine.timeutil import DEFAULT_TIMEZONE
 
 ENV_PREFIX = "DUBAN_"
-FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone")
+FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone", "closing_time")
 
 
 def _platform_dirs() -> tuple[Path, Path]:
@@ -31,6 +32,7 @@ class Settings:
     audit_key_path: Path
     workflows_dir: Path | None = None
     timezone: str = DEFAULT_TIMEZONE
+    closing_time: time | None = None  # "N 个工作日" ends then, not at midnight, if set
 
     def with_db(self, db: str | None) -> Settings:
         return self if not db else replace(self, db_url=normalize_db_url(db))
@@ -80,4 +82,14 @@ def load_settings(
         audit_key_path=Path(pick("audit_key") or config_dir / "audit.key").expanduser(),
         workflows_dir=Path(workflows).expanduser() if workflows else None,
         timezone=pick("timezone") or DEFAULT_TIMEZONE,
+        closing_time=_closing(pick("closing_time")),
     )
+
+
+def _closing(text: str | None) -> time | None:
+    if not text:
+        return None
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise SetupError(f"下班时间 closing_time “{text}” 应写成 17:30") from None

@@ -204,3 +204,19 @@ def test_the_ticker_leaves_an_item_a_user_holds_for_the_next_tick(office):
         holder.close()
     assert [(s["step"], s["status"]) for s in office.service.tick().steps] == [
         ("elapsed_50", "fired")]
+
+
+def test_working_day_deadlines_end_at_the_office_closing_time_when_set(office):
+    from dataclasses import replace
+    from datetime import time
+
+    from engine.service import Service
+
+    settings = replace(office.service.settings, closing_time=time(17, 30))
+    closing_service = Service(settings, office.clock)
+    try:
+        spec = NewItem(title="下班前办结", lead_unit="JJK", deadline="3个工作日")
+        item = closing_service.new_item("zhao", spec)
+        assert item["current_deadline"] == local("2026-11-05 17:30")
+    finally:
+        closing_service.close()
