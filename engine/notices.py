@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.models import NOTICE, PERSON, UNIT, Role
 from engine.timers import Recipient
@@ -43,14 +42,22 @@ def request(
     return txn.conn.execute(_insert_once(txn.conn.dialect.name), row).rowcount == 1
 
 
-_INSERT_ONCE = {
-    name: dialect.insert(NOTICE).on_conflict_do_nothing(index_elements=["key"])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_INSERT_ONCE: dict[str, Any] = {}
 
 
 def _insert_once(dialect_name: str) -> Any:
-    return _INSERT_ONCE[dialect_name]
+    """INSERT … ON CONFLICT (key) DO NOTHING, built once per dialect (imported on first use:
+    the PostgreSQL dialect module alone costs a command ~40 ms at start-up)."""
+    statement = _INSERT_ONCE.get(dialect_name)
+    if statement is None:
+        if dialect_name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = _INSERT_ONCE[dialect_name] = insert(NOTICE).on_conflict_do_nothing(
+            index_elements=["key"]
+        )
+    return statement
 
 
 def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> list[str]:

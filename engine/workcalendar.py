@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-HORIZON_YEARS = 15  # years past the last known one that arithmetic may reach
+HORIZON_YEARS = 3  # years built ahead at first; arithmetic extends the range when it must
 
 
 class YearStatus(StrEnum):
@@ -64,8 +64,9 @@ class WorkCalendar:
         known = [y for y, a in self._years.items() if a.status is YearStatus.official]
         self.first_year = min(self._years, default=date.today().year)
         self.last_official_year = max(known, default=self.first_year - 1)
-        self._build(self.first_year, max(self.last_official_year, date.today().year)
-                    + HORIZON_YEARS)
+        # Build only around now; older or later dates extend the array on demand (_cover).
+        recent = min(self.last_official_year, date.today().year) - 1
+        self._build(recent, max(self.last_official_year, date.today().year) + HORIZON_YEARS)
 
     @classmethod
     def from_package(cls, overrides: Iterable[YearArrangement] = ()) -> WorkCalendar:
