@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from engine.timeutil import UTCDateTime
@@ -62,14 +62,6 @@ SOURCE_LABELS = {
 
 def _instant(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
-
-
-class Meta(SQLModel, table=True):
-    """Facts about the database itself, such as whether it is a demo database."""
-
-    __tablename__ = "meta"
-    key: str = Field(primary_key=True, max_length=64)
-    value: str = Field(max_length=400)
 
 
 class Unit(SQLModel, table=True):
@@ -133,90 +125,87 @@ class Item(SQLModel, table=True):
     version: int = Field(default=1)
 
 
-class AuditEvent(SQLModel, table=True):
-    """One link of the audit chain. Appended, never updated, never deleted."""
+# The engine's own bookkeeping tables are plain SQLAlchemy tables on the same metadata: no
+# code builds objects of them, and declaring them as models costs every command start-up time.
+METADATA = SQLModel.metadata
 
-    __tablename__ = "audit_event"
-    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    at: datetime = _instant()
-    actor: str = Field(max_length=64)
-    item_id: int | None = Field(default=None, index=True)
-    action: str = Field(max_length=40)
-    event: str | None = Field(default=None, max_length=64)
-    from_state: str | None = Field(default=None, max_length=64)
-    to_state: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, sa_column=Column(Text))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    hash: str = Field(sa_column=Column(String(64), nullable=False))
+META = Table(
+    "meta", METADATA,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(400), nullable=False),
+)
 
+# One link of the audit chain. Appended, never updated, never deleted.
+AUDIT_EVENT = Table(
+    "audit_event", METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("item_id", Integer, nullable=True, index=True),
+    Column("action", String(40), nullable=False),
+    Column("event", String(64), nullable=True),
+    Column("from_state", String(64), nullable=True),
+    Column("to_state", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
 
-class AuditCheckpoint(SQLModel, table=True):
-    """A signed statement "the chain had this head at this sequence", keyed outside the database."""
+# "The chain had this head at this sequence", signed with a key kept outside the database.
+AUDIT_CHECKPOINT = Table(
+    "audit_checkpoint", METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(64), nullable=False),
+)
 
-    __tablename__ = "audit_checkpoint"
-    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    head_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    at: datetime = _instant()
-    key_id: str = Field(max_length=16)
-    signature: str = Field(sa_column=Column(String(64), nullable=False))
+# A year's holiday arrangement loaded by an admin; it overrides the packaged data.
+CALENDAR_YEAR = Table(
+    "calendar_year", METADATA,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(400), nullable=False),
+    Column("holidays", JSON, nullable=False),
+    Column("workdays", JSON, nullable=False),
+    Column("working_days", Integer, nullable=False),
+    Column("loaded_at", UTCDateTime(), nullable=False),
+    Column("loaded_by", String(64), nullable=False),
+)
 
+# One step of an item's timetable. A step fires at most once per deadline version.
+TIMER = Table(
+    "timer", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("item.id"), nullable=False),
+    Column("step", String(80), nullable=False),
+    Column("deadline_version", Integer, nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # pending / fired / skipped / cancelled / failed
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("fired_at", UTCDateTime(), nullable=True),
+    Column("late_seconds", Integer, nullable=True),
+    Column("outcome", String(400), nullable=True),
+    Index("ix_timer_status_due", "status", "due_at"),
+    Index("ux_timer_step", "item_id", "step", "deadline_version", unique=True),
+)
 
-class CalendarYear(SQLModel, table=True):
-    """A year's holiday arrangement loaded by an admin; it overrides the packaged data."""
-
-    __tablename__ = "calendar_year"
-    year: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    status: str = Field(max_length=16)
-    source: str = Field(default="", max_length=400)
-    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    working_days: int
-    loaded_at: datetime = _instant()
-    loaded_by: str = Field(max_length=64)
-
-
-class Timer(SQLModel, table=True):
-    """One step of an item's timetable. A step fires at most once per deadline version."""
-
-    __tablename__ = "timer"
-    __table_args__ = (
-        Index("ix_timer_status_due", "status", "due_at"),
-        Index("ux_timer_step", "item_id", "step", "deadline_version", unique=True),
-    )
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    item_id: int = Field(foreign_key="item.id")
-    step: str = Field(max_length=80)
-    deadline_version: int
-    due_at: datetime = _instant()
-    status: str = Field(max_length=16)  # pending / fired / skipped / cancelled / failed
-    created_at: datetime = _instant()
-    fired_at: datetime | None = _instant(nullable=True)
-    late_seconds: int | None = None
-    outcome: str | None = Field(default=None, max_length=400)
-
-
-class Notice(SQLModel, table=True):
-    """A notice requested by an event or a timer step; the notices part renders and sends it."""
-
-    __tablename__ = "notice"
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    key: str = Field(max_length=160, unique=True)
-    item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
-    kind: str = Field(max_length=40)
-    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16)
-    created_at: datetime = _instant()
-
+# A notice requested by an event or a timer step; the notices part renders and sends it.
+NOTICE = Table(
+    "notice", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(160), nullable=False, unique=True),
+    Column("item_id", Integer, ForeignKey("item.id"), nullable=True, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("cc", JSON, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
 
 ITEM = Item.__table__
-TIMER = Timer.__table__
-NOTICE = Notice.__table__
-CALENDAR_YEAR = CalendarYear.__table__
 UNIT = Unit.__table__
 PERSON = Person.__table__
-AUDIT_EVENT = AuditEvent.__table__
-AUDIT_CHECKPOINT = AuditCheckpoint.__table__
-META = Meta.__table__
