@@ -563,6 +563,12 @@ def measure_cli(workdir: Path, runs: int) -> CliResult:
     if not Path(duban).exists():
         raise RuntimeError(f"{duban} not found: run with the project's virtual environment")
     db_path, item_ids = prepare_cli_db(workdir, runs + 1)
+    # An installed package has its bytecode; an editable checkout with PYTHONDONTWRITEBYTECODE
+    # set (as here) would otherwise compile the project's modules on every run.
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([python, "-m", "compileall", "-q", str(root / "engine"),
+                    str(root / "workflows"), str(root / "cli.py")], check=True,
+                   stdout=subprocess.DEVNULL)
     env = {name: value for name, value in os.environ.items() if not name.startswith("DUBAN_")}
     env["DUBAN_AUDIT_KEY"] = str(key_path(workdir))
     env["DUBAN_CONFIG"] = str(workdir / "no-such-config.toml")
