@@ -28,9 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -717,16 +717,29 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Sizes, argparse.Names
     return sizes, args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    sizes, args = parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="duban-bench-"))
+@contextmanager
+def bench_workdir(args: argparse.Namespace, name: str, sizes: object,
+                  note: str = "") -> Iterator[Path]:
+    """The benchmark's folder with its header printed; removed afterwards unless kept."""
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"duban-{name}-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    say(f"duban core benchmark: Python {platform.python_version()}, "
+    say(f"duban {name} benchmark: Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}, {platform.platform()}, {os.cpu_count()} CPUs")
     say(f"sizes: {sizes}")
-    say(f"databases in {workdir}")
-    began = time.perf_counter()
+    say(f"databases in {workdir}{note}")
     try:
+        yield workdir
+    finally:
+        if args.keep:
+            say(f"\ndatabases kept in {workdir}")
+        elif args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    sizes, args = parse_args(argv)
+    began = time.perf_counter()
+    with bench_workdir(args, "core", sizes) as workdir:
         say(f"\n[1/5] {sizes.items:,} items via svc.new_item, then {sizes.items:,} x "
             f"svc.fire({EVENT!r}), one transaction each;\n      the raw sqlite3 floors sign the "
             f"same items on copies of the database, taking turns every {CHUNK:,} events")
@@ -770,11 +783,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         say(f"\n[5/5] summary (total {time.perf_counter() - began:,.0f} s)\n")
         print_table(summary_rows(writes, naive, shared, scaling, cli_result))
-    finally:
-        if args.keep:
-            say(f"\ndatabases kept in {workdir}")
-        elif args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -16,15 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import platform
 import random
 import resource
-import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +36,7 @@ from core_bench import (
     ZONE,
     Row,
     SteppingClock,
+    bench_workdir,
     isolated,
     key_path,
     mib,
@@ -543,16 +540,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Sizes, argparse.Names
 
 def main(argv: Sequence[str] | None = None) -> int:
     sizes, args = parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="duban-timers-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    say(f"duban timers benchmark: Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, {platform.platform()}, {os.cpu_count()} CPUs")
-    say(f"sizes: {sizes}")
-    say(f"databases in {workdir}; load average at start {load_average()}")
     began = time.perf_counter()
     rows: list[Row] = []
     groups = due_groups(sizes.due, BATCHES)
-    try:
+    note = f"; load average at start {load_average()}"
+    with bench_workdir(args, "timers", sizes, note) as workdir:
         say(f"\n[1/4] SQLite: {sizes.open_small:,} and {sizes.open_large:,} open items, each "
             f"with timer rows; {2 * sizes.due:,} of them due in {len(groups)} groups")
         ticks: dict[int, TickResult] = {}
@@ -608,11 +600,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"\n[4/4] summary (total {time.perf_counter() - began:,.0f} s, "
             f"load average at end {load_average()})\n")
         print_table(rows)
-    finally:
-        if args.keep:
-            say(f"\ndatabases kept in {workdir}")
-        elif args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
