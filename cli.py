@@ -183,6 +183,24 @@ def unit_head(app: App, code, login, as_json) -> None:
     echo_record(row, as_json, f"{row['name']} 的负责人设为 {login}")
 
 
+@unit.command("webhook")
+@click.argument("code")
+@click.argument("url", required=False)
+@click.option("--style", type=click.Choice(["json", "wecom", "dingtalk"]), default="json",
+              show_default=True, help="消息格式: 通用 JSON、企业微信或钉钉群机器人")
+@click.option("--remove", is_flag=True, help="取消该单位的群机器人")
+@json_option
+@click.pass_obj
+def unit_webhook(app: App, code, url, style, remove, as_json) -> None:
+    """设定单位的群机器人 Webhook 地址, 通知将同时推送到该群。"""
+    from engine.errors import InvalidInput
+
+    if remove == bool(url):
+        raise InvalidInput("请给出 Webhook 地址, 或用 --remove 取消(二者选一)")
+    row = app.service.set_unit_webhook(app.actor(), code, None if remove else url, style)
+    echo_record(row, as_json, f"{row['name']} 的群机器人" + ("已取消" if remove else f"设为 {url}"))
+
+
 @unit.command("list")
 @json_option
 @click.pass_obj
@@ -606,12 +624,13 @@ def tick(app: App, batch, as_json) -> None:
 @click.option("--interval", type=click.FloatRange(1, 3600), default=30, show_default=True,
               help="两次处理之间的秒数")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True)
+@click.option("--no-send", is_flag=True, help="只处理定时步骤, 不发送通知")
 @click.pass_obj
-def daemon(app: App, interval, batch) -> None:
-    """后台常驻: 启动时及每隔 --interval 秒处理到期步骤; SIGTERM 处理完当前一批后退出。"""
+def daemon(app: App, interval, batch, no_send) -> None:
+    """后台常驻: 启动时及每隔 --interval 秒处理到期步骤并发送通知; SIGTERM 处理完当前一批后退出。"""
     from engine.daemon import run_daemon
 
-    run_daemon(app.service, interval=interval, batch_size=batch)
+    run_daemon(app.service, interval=interval, batch_size=batch, send=not no_send)
 
 
 @cli.group()
@@ -715,6 +734,11 @@ def print_items(app: App, rows: list[dict[str, Any]]) -> None:
             for r in rows]
     echo_table(data, False, ["id", "title", "state", "unit", "deadline"],
                ["编号", "标题", "状态", "承办单位", "期限"])
+
+
+from notifiers.commands import notices  # noqa: E402  (only click at import time)
+
+cli.add_command(notices)
 
 
 def main() -> None:

@@ -243,8 +243,11 @@ def _check_checkpoint(
         report.fail(seq, f"检查点 {seq} 的签名无效(检查点被伪造或改动)")
         return False
     if checkpoint["head_hash"] != event_hash_now:
+        # The chain check may already have named the exact row inside this range.
+        first = report.first_bad_seq
+        exact = first is not None and last_good < first <= seq
         report.fail(
-            last_good + 1,
+            first if exact else last_good + 1,
             f"检查点 {seq} 与链不符: 序号 {last_good + 1} 至 {seq} 之间的事件被改写",
         )
         return False

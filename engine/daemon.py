@@ -1,4 +1,5 @@
-"""``duban daemon``: APScheduler runs a tick at start and every interval after.
+"""``duban daemon``: APScheduler runs a tick at start and every interval after; each tick is
+followed by delivering the notices that are due.
 
 Only the periodic tick is APScheduler's; the steps themselves are rows of our own timer table
 (APScheduler 3 drops one-time jobs missed while the process was down, and its job stores are
@@ -45,8 +46,11 @@ def lock_sqlite(service: Service) -> IO[str] | None:
     return handle
 
 
-def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200) -> None:
+def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
+               send: bool = True) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from notifiers.sender import deliver
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
@@ -59,6 +63,11 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200)
         if report.handled:
             log.info("触发 %d 步, 跳过 %d, 取消 %d, 失败 %d", report.fired, report.skipped,
                      report.cancelled, report.failed)
+        if send:  # what the tick wrote goes out at once, and earlier failures are retried
+            sent = deliver(service, should_stop=stop.is_set, keep_outcomes=False)
+            if sent.sent or sent.failed or sent.dead:
+                log.info("通知送达 %d, 失败待重试 %d, 无法送达 %d", sent.sent, sent.failed,
+                         sent.dead)
 
     def on_signal(signum, _frame) -> None:
         log.info("收到信号 %s, 处理完当前一批后退出", signum)

@@ -43,6 +43,7 @@ def add_unit(
         "parent_code": parent,
         "head_login": head,
         "webhook": None,
+        "webhook_style": None,
         "created_at": txn.now,
     }
     if _unit_exists(txn.conn, row["code"]):
@@ -65,6 +66,29 @@ def set_unit_head(txn: Txn, code: str, head: str) -> dict[str, Any]:
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
                      payload={"unit": code, "changes": {"head_login": [unit["head_login"], head]}})
     return {**unit, "head_login": head}
+
+
+WEBHOOK_STYLES = ("json", "wecom", "dingtalk")
+
+
+def set_unit_webhook(txn: Txn, code: str, url: str | None, style: str = "json") -> dict[str, Any]:
+    """The unit's group robot (企业微信/钉钉群机器人, or any JSON endpoint); None removes it."""
+    require_admin(txn)
+    unit = get_unit(txn.conn, code)
+    if url is not None:
+        url = clean_text(url, "Webhook 地址", max_length=500)
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInput("Webhook 地址应以 http:// 或 https:// 开头")
+        if style not in WEBHOOK_STYLES:
+            raise InvalidInput(f"Webhook 格式应为 {'、'.join(WEBHOOK_STYLES)} 之一")
+    new_style = style if url is not None else None
+    txn.conn.execute(update(UNIT).where(UNIT.c.code == code)
+                     .values(webhook=url, webhook_style=new_style))
+    txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
+                     payload={"unit": code, "changes": {
+                         "webhook": [unit["webhook"], url],
+                         "webhook_style": [unit["webhook_style"], new_style]}})
+    return {**unit, "webhook": url, "webhook_style": new_style}
 
 
 def add_person(txn: Txn, spec: NewPerson, *, bootstrap: bool = False) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from engine.models import ITEM, UNIT, Role, SourceKind
 from engine.timers import Recipient
 from engine.timeutil import iso
 from engine.validation import clean_text
-from engine.workflow import Draft, EventContext, Workflow
+from engine.workflow import Draft, EventContext, Notify, Workflow
 
 if TYPE_CHECKING:
     from engine.service import Txn
@@ -115,6 +115,7 @@ def create(txn: Txn, spec: NewItem) -> dict[str, Any]:
         payload={"item": snapshot(row)},
     )
     timer_store.reconcile(txn, row, workflow)
+    _notify(txn, row, workflow.on_create, "created", {"event": "created"})
     return row
 
 
@@ -124,8 +125,11 @@ def fire(
     event_name: str,
     raw_values: Mapping[str, Any],
     expected_version: int | None = None,
+    *,
+    notify: bool = True,
 ) -> dict[str, Any]:
-    """Fire one event on one item as the transaction's actor."""
+    """Fire one event on one item as the transaction's actor. ``notify=False`` leaves out the
+    event's own notices (a timer step that fires an event sends its own instead)."""
     item = load(txn.conn, item_id, for_update=True)
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
     event = workflow.event(event_name)
@@ -151,8 +155,22 @@ def fire(
     draft.set("state", txn.registry.fire(workflow, event.name, item["state"]))
     for effect in event.effects:
         effect(ctx, draft)
-    return _save(txn, draft, action="event", event=event.name, reason=values.get("reason"),
-                 payload={"values": {k: to_json(v) for k, v in values.items()}, **draft.notes})
+    shown_values = {k: to_json(v) for k, v in values.items()}
+    saved = _save(txn, draft, action="event", event=event.name, reason=values.get("reason"),
+                  payload={"values": shown_values, **draft.notes})
+    if notify and event.notices:
+        _notify(txn, saved, event.notices, f"{event.name}:{saved['version']}",
+                {"event": event.name, "event_label": event.label, "values": shown_values,
+                 "notes": draft.notes, "actor": txn.actor.login, "actor_name": txn.actor.name})
+    return saved
+
+
+def _notify(txn: Txn, item: Mapping[str, Any], wanted: tuple[Notify, ...], occasion: str,
+            payload: dict[str, Any]) -> None:
+    """The notices an event (or the creation) sends, keyed by the item version it made."""
+    for notice in wanted:
+        notices.request(txn, item, notice.kind, key=f"event:{item['id']}:{occasion}:{notice.kind}",
+                        to=notice.to, cc=notice.cc, payload=payload)
 
 
 def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:

@@ -72,7 +72,8 @@ class Unit(SQLModel, table=True):
     name: str = Field(max_length=100)
     parent_code: str | None = Field(default=None, foreign_key="unit.code", max_length=32)
     head_login: str | None = Field(default=None, max_length=64)
-    webhook: str | None = Field(default=None, max_length=500)
+    webhook: str | None = Field(default=None, max_length=500)  # the unit's group robot
+    webhook_style: str | None = Field(default=None, max_length=16)  # json / wecom / dingtalk
     created_at: datetime = _instant()
 
 
@@ -192,7 +193,9 @@ TIMER = Table(
     Index("ux_timer_step", "item_id", "step", "deadline_version", unique=True),
 )
 
-# A notice requested by an event or a timer step; the notices part renders and sends it.
+# A notice: requested by an event or a timer step in the same transaction, rendered into an
+# official document (``document`` holds its parts, the bodies its renderings), then delivered.
+# Status: pending / sent / failed (will retry) / dead (given up; see ``last_error``).
 NOTICE = Table(
     "notice", METADATA,
     Column("id", Integer, primary_key=True),
@@ -204,6 +207,42 @@ NOTICE = Table(
     Column("payload", JSON, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("doc_number", String(40), nullable=True),
+    Column("title", String(400), nullable=True),
+    Column("document", JSON, nullable=True),
+    Column("body_text", Text, nullable=True),
+    Column("body_markdown", Text, nullable=True),
+    Column("body_html", Text, nullable=True),
+    Column("last_error", String(800), nullable=True),
+    Index("ix_notice_status", "status"),
+)
+
+# One notice to one channel and address. ``key`` is what the receiving end deduplicates on
+# (the outbox file name, the Message-ID, the Idempotency-Key).
+DELIVERY = Table(
+    "delivery", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("notice_id", Integer, ForeignKey("notice.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),  # file / smtp / webhook
+    Column("target", String(500), nullable=False),  # address or URL; "" for the outbox
+    Column("style", String(16), nullable=True),  # webhook body: json / wecom / dingtalk
+    Column("key", String(240), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending / sent / failed / dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("last_error", String(800), nullable=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_delivery_status_next", "status", "next_attempt_at"),
+)
+
+# The yearly sequence of document numbers per prefix: 督办〔2026〕1号, 2号 … never a gap.
+DOC_SEQUENCE = Table(
+    "doc_sequence", METADATA,
+    Column("prefix", String(20), primary_key=True),
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last", Integer, nullable=False),
 )
 
 ITEM = Item.__table__

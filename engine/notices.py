@@ -1,7 +1,8 @@
-"""Notice requests: rows written in the same transaction as the event or step that causes them.
+"""Notice requests: who receives what, written in the transaction of the event or step.
 
-Rendering and delivery belong to the notices part (``notifiers/``); here a request records its
-kind, item, recipients and a unique key, so that the same step never asks twice.
+Here a request's recipients are resolved from the item (an away person's deputy receives in
+their place); the outbox (``notifiers/``) renders, numbers and plans the deliveries. A unique
+key per step or event means the same step never notifies twice.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine.models import NOTICE, PERSON, UNIT, Role
+from engine.models import NOTICE, UNIT, Role
 from engine.timers import Recipient
+from notifiers.context import directory
 
 if TYPE_CHECKING:
     from engine.service import Txn
@@ -28,36 +30,13 @@ def request(
     cc: tuple[Recipient, ...] = (),
     payload: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Write a notice request unless one with the same key exists. True when written."""
-    row = {
-        "key": key,
-        "item_id": item["id"],
-        "kind": kind,
-        "recipients": resolve(txn, item, to),
-        "cc": resolve(txn, item, cc),
-        "payload": dict(payload or {}),
-        "status": "pending",
-        "created_at": txn.now,
-    }
-    return txn.conn.execute(_insert_once(txn.conn.dialect.name), row).rowcount == 1
-
-
-_INSERT_ONCE: dict[str, Any] = {}
-
-
-def _insert_once(dialect_name: str) -> Any:
-    """INSERT … ON CONFLICT (key) DO NOTHING, built once per dialect (imported on first use:
-    the PostgreSQL dialect module alone costs a command ~40 ms at start-up)."""
-    statement = _INSERT_ONCE.get(dialect_name)
-    if statement is None:
-        if dialect_name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = _INSERT_ONCE[dialect_name] = insert(NOTICE).on_conflict_do_nothing(
-            index_elements=["key"]
-        )
-    return statement
+    """Write a notice to the outbox unless one with the same key exists. True when written."""
+    written = txn.outbox.enqueue(
+        txn.conn, txn.audit, item=item, kind=kind, key=key, to=resolve(txn, item, to),
+        cc=resolve(txn, item, cc), payload=dict(payload or {}), now=txn.now, tz=txn.tz,
+        calendar=txn.calendar, actor=txn.actor.login,
+    )
+    return written is not None
 
 
 def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> list[str]:
@@ -94,12 +73,7 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
 
 def _active_people(txn: Txn) -> list[dict[str, Any]]:
     """Everyone active, read once per transaction (a batch of firings asks many times)."""
-    cached = txn.conn.info.get("duban_people")
-    if cached is None or cached[0] is not txn:
-        rows = txn.conn.execute(select(PERSON).where(PERSON.c.active)).mappings()
-        cached = (txn, [dict(row) for row in rows])
-        txn.conn.info["duban_people"] = cached
-    return cached[1]
+    return [person for person in directory(txn.conn)[1].values() if person["active"]]
 
 
 def for_item(conn, item_id: int) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, inspect, text
 
 from engine.errors import SetupError
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -61,6 +61,7 @@ class Txn:
     audit: audit.AuditWriter
     calendar: WorkCalendar
     closing: time_of_day | None = None
+    outbox: Any = None  # notifiers.outbox.Outbox: where notices are written
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,25 @@ class Service:
         self._calendar_checked = 0.0
         self._schema_checked = False
         self._identified: dict[Identity, str] = {}
+        self._outbox: Any = None
 
     @property
     def registry(self) -> Registry:
         if self._registry is None:
             self._registry = Registry.discover(self.settings.workflows_dir)
         return self._registry
+
+    @property
+    def outbox(self) -> Any:
+        """The notice settings and templates, read once (``notifiers.outbox.Outbox``)."""
+        if self._outbox is None:
+            from notifiers.config import notice_config
+            from notifiers.outbox import Outbox
+            from notifiers.render import Renderer
+
+            config = notice_config(self.settings)
+            self._outbox = Outbox(config, Renderer(config.templates_dir, self.tz))
+        return self._outbox
 
     @property
     def calendar(self) -> WorkCalendar:
@@ -142,7 +156,7 @@ class Service:
             person = self._resolve(conn, actor)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
             txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer,
-                      self.calendar_for(conn), self.settings.closing_time)
+                      self.calendar_for(conn), self.settings.closing_time, self.outbox)
             yield txn
             writer.seal(txn.now)
 
@@ -154,7 +168,7 @@ class Service:
             self._check_schema(conn)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
             txn = Txn(conn, self.clock.now(), self.tz, access.SYSTEM, self.registry, writer,
-                      self.calendar_for(conn), self.settings.closing_time)
+                      self.calendar_for(conn), self.settings.closing_time, self.outbox)
             yield txn
             writer.seal(txn.now)
 
@@ -211,7 +225,8 @@ class Service:
                 conn.execute(insert(META), {"key": "demo", "value": "true"})
             if not directory.list_people(conn):
                 admin = Actor(os_login, admin_name or os_login, None, frozenset({Role.admin}))
-                txn = Txn(conn, now, self.tz, admin, self.registry, writer, self.calendar_for(conn))
+                txn = Txn(conn, now, self.tz, admin, self.registry, writer,
+                          self.calendar_for(conn), outbox=self.outbox)
                 directory.add_person(
                     txn,
                     directory.NewPerson(login=os_login, name=admin.name, roles=("admin",)),
@@ -246,6 +261,11 @@ class Service:
 
     def set_unit_head(self, actor: ActorRef, code: str, head: str) -> dict[str, Any]:
         return self._write(actor, "unit_head", lambda txn: directory.set_unit_head(txn, code, head))
+
+    def set_unit_webhook(self, actor: ActorRef, code: str, url: str | None,
+                         style: str = "json") -> dict[str, Any]:
+        return self._write(actor, "unit_webhook",
+                           lambda txn: directory.set_unit_webhook(txn, code, url, style))
 
     def add_person(self, actor: ActorRef, spec: directory.NewPerson) -> dict[str, Any]:
         return self._write(actor, "person_add", lambda txn: directory.add_person(txn, spec))

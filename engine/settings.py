@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
+from typing import Any
 
 from engine.errors import SetupError
 from engine.timeutil import DEFAULT_TIMEZONE
 
 ENV_PREFIX = "DUBAN_"
 FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone", "closing_time")
+# Tables of the settings file read by other parts (``notifiers.config``): [office], [notices],
+# [smtp]. Their keys are checked where they are used.
+FILE_TABLES = ("office", "notices", "smtp")
 
 
 def _platform_dirs() -> tuple[Path, Path]:
@@ -33,6 +38,8 @@ class Settings:
     workflows_dir: Path | None = None
     timezone: str = DEFAULT_TIMEZONE
     closing_time: time | None = None  # "N 个工作日" ends then, not at midnight, if set
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: Path | None = None  # the settings file read, if any
 
     def with_db(self, db: str | None) -> Settings:
         return self if not db else replace(self, db_url=normalize_db_url(db))
@@ -47,18 +54,25 @@ def normalize_db_url(db: str) -> str:
     return db
 
 
-def _read_file(path: Path) -> dict[str, str]:
+def _read_file(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]] | None:
+    """The flat keys and the tables of a settings file; None when there is no file."""
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        return {}
+        return None
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise SetupError(f"配置文件 {path} 无法读取: {err}") from None
-    unknown = sorted(set(data) - set(FILE_KEYS))
+    unknown = sorted(set(data) - set(FILE_KEYS) - set(FILE_TABLES))
     if unknown:
         raise SetupError(f"配置文件 {path} 含未知设置项: {', '.join(unknown)}")
-    return {key: str(value) for key, value in data.items()}
+    tables = {}
+    for name in FILE_TABLES:
+        table = data.pop(name, {})
+        if not isinstance(table, dict):
+            raise SetupError(f"配置文件 {path}: [{name}] 应是一个表")
+        tables[name] = table
+    return {key: str(value) for key, value in data.items()}, tables
 
 
 def load_settings(
@@ -70,7 +84,8 @@ def load_settings(
     env = os.environ if environ is None else environ
     data_dir, config_dir = _platform_dirs()
     file_path = Path(config_file or env.get(ENV_PREFIX + "CONFIG") or config_dir / "duban.toml")
-    from_file = _read_file(file_path)
+    found = _read_file(file_path)
+    from_file, tables = found if found is not None else ({}, {})
 
     def pick(key: str, option: str | None = None) -> str | None:
         return option or from_file.get(key) or env.get(ENV_PREFIX + key.upper())
@@ -83,6 +98,8 @@ def load_settings(
         workflows_dir=Path(workflows).expanduser() if workflows else None,
         timezone=pick("timezone") or DEFAULT_TIMEZONE,
         closing_time=_closing(pick("closing_time")),
+        tables=tables,
+        source=file_path if found is not None else None,
     )
 
 

@@ -130,7 +130,8 @@ def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
     fired_event = None
     if spec.fire is not None:
         try:
-            item = items.fire(txn, item["id"], spec.fire, dict(spec.values))
+            item = items.fire(txn, item["id"], spec.fire, dict(spec.values),
+                              notify=spec.notice is None)
             fired_event = spec.fire
         except DubanError as err:
             return _skip(txn, timer, spec, f"事件未能办理: {err.message}", late)

@@ -22,6 +22,16 @@ ACTION_LABELS = {
     "person_added": "新增人员",
     "person_changed": "修改人员",
     "schema_upgraded": "升级数据库",
+    "timer_fired": "时限步骤",
+    "timer_skipped": "时限步骤跳过",
+    "timer_failed": "时限步骤失败",
+}
+NOTICE_LABELS = {
+    "created": "生成通知",
+    "sent": "通知已送达",
+    "failed": "通知送达失败(将重试)",
+    "dead": "通知无法送达",
+    "requeued": "通知重新送达",
 }
 
 
@@ -108,6 +118,9 @@ def history_lines(
         elif event["action"] == "refused":
             spec = workflow.event(event["event"] or "")
             what = f"尝试{spec.label if spec else event['event']}被拒绝"
+        elif event["action"] == "notice":
+            lines.append(_notice_line(event, tz))
+            continue
         else:
             what = ACTION_LABELS.get(event["action"], event["action"])
         move = ""
@@ -119,6 +132,16 @@ def history_lines(
         when = local_text(event["at"], tz)
         lines.append(f"#{event['seq']:<6} {when}  {event['actor']:<10} {what}{move}{reason}")
     return lines
+
+
+def _notice_line(event: Mapping[str, Any], tz: ZoneInfo) -> str:
+    payload = event["payload"]
+    what = NOTICE_LABELS.get(event["event"], event["event"])
+    number = f" {payload['doc_number']}" if payload.get("doc_number") else ""
+    channel = f" [{payload['channel']}]" if payload.get("channel") else ""
+    detail = f"  {event['reason']}" if event["reason"] else ""
+    when = local_text(event["at"], tz)
+    return f"#{event['seq']:<6} {when}  {event['actor']:<10} {what}{number}{channel}{detail}"
 
 
 def _values_text(workflow: Any, event: Mapping[str, Any], tz: ZoneInfo) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from engine.access import Actor
 from engine.fields import STANDARD_FIELDS, FieldSpec
 from engine.models import Role
+from engine.timers import Recipient
 
 ANY_STATE = "*"
 
@@ -29,6 +30,15 @@ class State:
     name: str
     label: str
     final: bool = False
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A notice an event sends: its kind (the template ``kinds/<kind>.j2``) and who gets it."""
+
+    kind: str
+    to: tuple[Recipient, ...] = (Recipient.owner,)
+    cc: tuple[Recipient, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ class Event:
     accepts: tuple[str, ...] = ()
     guards: tuple[Guard, ...] = ()
     effects: tuple[Effect, ...] = ()
-    notices: tuple[str, ...] = ()
+    notices: tuple[Notify, ...] = ()
     description: str = ""
 
     def fires_from(self, state: str) -> bool:
@@ -125,7 +135,7 @@ class Workflow:
     description: str = ""
     fields: tuple[FieldSpec, ...] = ()
     timers: tuple[Any, ...] = ()
-    notices: Mapping[str, Any] = field(default_factory=dict)
+    on_create: tuple[Notify, ...] = ()  # notices sent when an item is created
     creator_roles: tuple[Role, ...] = (Role.supervisor,)
 
     def state(self, name: str) -> State:

@@ -33,6 +33,11 @@ def local(text_value: str) -> datetime:
     return datetime.fromisoformat(text_value).replace(tzinfo=SHANGHAI)
 
 
+def item_events(service, item_id: int) -> list[dict]:
+    """An item's history without the notices its events wrote (those have their own tests)."""
+    return [e for e in service.history(item_id) if e["action"] != "notice"]
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url():
     """A PostgreSQL server for the whole run: DUBAN_TEST_PG_URL, or one started here."""

@@ -27,11 +27,16 @@ from engine.rules import (
     stamp,
 )
 from engine.timers import Anchor, Recipient, TimerSpec
-from engine.workflow import ANY_STATE, Event, State, Workflow
+from engine.workflow import ANY_STATE, Event, Notify, State, Workflow
 
 UNIT_SIDE = (Role.handler, Role.unit_head)
 OFFICE = (Role.supervisor,)
 OPEN = ("assigned", "in_progress", "extension_requested")
+# Who a notice goes to: the unit's responsible person and its head, the leader in charge.
+TO_UNIT = (Recipient.owner, Recipient.unit_head)
+TO_OWNER = (Recipient.owner,)
+HEAD = (Recipient.unit_head,)
+LEADER = (Recipient.lead_leader,)
 # The unit's clock runs while the item is assigned or in progress; a report stops it, a pending
 # extension request holds the warnings until the office decides.
 CLOCK = ("assigned", "in_progress")
@@ -82,6 +87,7 @@ WORKFLOW = Workflow(
     ),
     initial="assigned",
     timers=TIMERS,
+    on_create=(Notify("assignment", to=TO_UNIT),),
     events=(
         Event(
             "sign", "签收", ("assigned",), "in_progress", UNIT_SIDE,
@@ -98,6 +104,7 @@ WORKFLOW = Workflow(
             requires=("unit", "reason"),
             guards=(other_unit("unit"),),
             effects=(move_to_unit("unit"), set_attr("owner"), count("transfers")),
+            notices=(Notify("assignment", to=TO_UNIT),),
             description="督查室将事项转给正确的承办单位, 事项随之转移, 从不丢失。",
         ),
         Event(
@@ -125,11 +132,13 @@ WORKFLOW = Workflow(
                 set_attr("requested_deadline"),
                 count("extensions"),
             ),
+            notices=(Notify("extension_result", to=TO_OWNER, cc=HEAD),),
         ),
         Event(
             "deny_extension", "驳回延期", ("extension_requested",), "in_progress", OFFICE,
             requires=("reason",),
             effects=(set_attr("requested_deadline"),),
+            notices=(Notify("extension_result", to=TO_OWNER, cc=HEAD),),
         ),
         Event(
             "report", "报结", ("in_progress", "extension_requested"), "reported", UNIT_SIDE,
@@ -147,19 +156,23 @@ WORKFLOW = Workflow(
             requires=("reason", "deadline"),
             guards=(later_than_now("deadline"),),
             effects=(set_deadline("deadline", "退回重办"), count("redos"), restart_clock()),
+            notices=(Notify("redo", to=TO_UNIT),),
             description="报结材料经核查不实或问题未解决, 退回重办并给出新期限。",
         ),
-        Event("close", "销号", ("verified",), "closed", OFFICE, accepts=("note",)),
+        Event("close", "销号", ("verified",), "closed", OFFICE, accepts=("note",),
+              notices=(Notify("closed", to=TO_OWNER, cc=HEAD),)),
         Event(
             "warn", "预警", OPEN, None, OFFICE,
             requires=("level", "reason"),
             effects=(set_attr("warning", from_field="level"), count("warnings")),
+            notices=(Notify("warning", to=TO_UNIT, cc=LEADER),),
             description="对进展缓慢或逾期的事项发出黄色或红色预警。",
         ),
         Event(
             "summon", "约谈", (*OPEN, "reported"), None, OFFICE,
             requires=("reason",), accepts=("at", "place"),
             effects=(name_unit_head("summoned"), count("interviews")),
+            notices=(Notify("interview", to=HEAD, cc=LEADER),),
             description="约谈承办单位主要负责人。",
         ),
         Event(
@@ -172,6 +185,7 @@ WORKFLOW = Workflow(
                 name_one_level_up("lead_leader"),
                 count("accountability_cases"),
             ),
+            notices=(Notify("accountability", to=(Recipient.supervisors,)),),
             description="对不作为、慢作为、弄虚作假提出问责, 上查一级, 点名牵头领导。",
         ),
         Event(

@@ -83,7 +83,12 @@ def test_a_whole_item_life_through_the_cli(cli):
     history = cli.run("item", "history", item).stdout
     assert "退回重办 已报结 → 办理中  理由: 核查不实" in history
     assert "2026-11-10 10:00" in history
-    assert [e["action"] for e in cli.json("item", "history", item)] == ["created"] + ["event"] * 6
+    actions = [e["action"] for e in cli.json("item", "history", item)]
+    assert [a for a in actions if a != "notice"] == ["created"] + ["event"] * 6
+    # 交办通知 on creation, 退回重办通知 on the redo, 办结销号通知 on closing
+    assert "生成通知 督办〔2026〕1号  关于交办“校园安全隐患排查”的通知" in history
+    assert "生成通知 督办〔2026〕2号  关于退回重办“校园安全隐患排查”的通知" in history
+    assert "督办〔2026〕3号  关于“校园安全隐患排查”办结销号的通知" in history
     assert "审计链完整" in cli.run("audit", "verify").stdout
     assert "全部一致" in cli.run("audit", "rebuild").stdout
 
@@ -114,7 +119,8 @@ def test_errors_are_one_line_with_distinct_exit_codes(cli):
     assert "控制字符" in cli.error("unit", "add", "X1", "坏\x07名", code=2)
     assert "Usage" not in cli.error("--as", "wang", "item", "show", "abc", code=2)
     history = cli.json("item", "history", item)
-    assert [e["action"] for e in history] == ["created", "refused", "refused", "refused"]
+    assert [e["action"] for e in history if e["action"] != "notice"] == [
+        "created", "refused", "refused", "refused"]
     assert cli.json("item", "show", item)["version"] == 1
 
 

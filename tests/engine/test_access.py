@@ -6,7 +6,7 @@ import pytest
 
 from engine.directory import NewPerson
 from engine.errors import InvalidInput, NotFound, Refused
-from tests.conftest import ADMIN, local
+from tests.conftest import ADMIN, item_events, local
 
 
 def test_handler_of_another_unit_cannot_report(office):
@@ -134,7 +134,7 @@ def test_identity_is_checked_inside_the_write(office):
     assert signed["state"] == "in_progress"
     with pytest.raises(Refused, match="只有管理员"):
         office.service.fire(Identity("zhao", "wang"), item_id, "progress", {"note": "冒名"})
-    last = office.service.history(item_id)[-1]
+    last = item_events(office.service, item_id)[-1]
     assert (last["action"], last["actor"]) == ("refused", "os:zhao")
     assert office.service.item(item_id)["version"] == 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import Conflict, InvalidInput, NotFound, Refused
-from tests.conftest import local
+from tests.conftest import item_events, local
 
 
 def test_item_walks_from_assignment_to_closing(office):
@@ -16,7 +16,7 @@ def test_item_walks_from_assignment_to_closing(office):
     closed = office.fire("zhao", item_id, "close")
     assert closed["state"] == "closed"
     assert closed["version"] == 5
-    actions = [(e["action"], e["event"]) for e in office.service.history(item_id)]
+    actions = [(e["action"], e["event"]) for e in item_events(office.service, item_id)]
     assert actions == [("created", None), ("event", "sign"), ("event", "report"),
                        ("event", "verify"), ("event", "close")]
 
@@ -117,7 +117,7 @@ def test_warning_summon_and_accountability_record_without_moving_the_item(office
                 place="三楼会议室")
     held = office.fire("zhao", item_id, "hold_accountable", reason="慢作为")
     assert held["attrs"]["accountability"] == "proposed"
-    event = office.service.history(item_id)[-1]
+    event = item_events(office.service, item_id)[-1]
     assert event["payload"]["unit_head"] == "zhou"
     assert event["payload"]["lead_leader"] == "chen"  # 上查一级: head of the unit above
     with pytest.raises(Refused, match="已在问责程序中"):
@@ -127,7 +127,7 @@ def test_warning_summon_and_accountability_record_without_moving_the_item(office
 def test_accountability_names_the_lead_leader_when_there_is_one(office):
     item_id = office.item(lead_leader="chen", unit="SYZ")
     office.fire("zhao", item_id, "hold_accountable", reason="不作为")
-    event = office.service.history(item_id)[-1]
+    event = item_events(office.service, item_id)[-1]
     assert (event["payload"]["unit_head"], event["payload"]["lead_leader"]) == ("ma", "chen")
 
 
@@ -173,7 +173,7 @@ def test_edit_keeps_the_old_values_in_the_audit(office):
     item_id = office.item()
     edited = office.service.edit_item("zhao", item_id, {"title": "冬季校园安全隐患排查"})
     assert edited["title"] == "冬季校园安全隐患排查"
-    change = office.service.history(item_id)[-1]["payload"]["changes"]["title"]
+    change = item_events(office.service, item_id)[-1]["payload"]["changes"]["title"]
     assert change == ["校园安全隐患排查", "冬季校园安全隐患排查"]
     with pytest.raises(Refused):
         office.service.edit_item("wang", item_id, {"title": "x"})

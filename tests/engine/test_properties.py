@@ -23,7 +23,15 @@ from engine.items import snapshot
 from engine.rebuild import replay
 from engine.service import Service
 from engine.settings import Settings
-from tests.conftest import ADMIN, SHANGHAI, START, Office, build_office, new_database_url
+from tests.conftest import (
+    ADMIN,
+    SHANGHAI,
+    START,
+    Office,
+    build_office,
+    item_events,
+    new_database_url,
+)
 from workflows.standard import WORKFLOW
 
 PEOPLE = ("zhao", "wang", "zheng", "lin", "zhou", "ma", "chen", "liu", ADMIN)
@@ -163,14 +171,14 @@ def event_values(data, event_name: str, now) -> dict[str, str]:
 def check_step(service: Service, item_id: int, others: dict[int, dict], actor: str,
                event_name: str, values: dict, expected_version: int | None) -> None:
     before = service.item(item_id)
-    history_before = service.history(item_id)
+    history_before = item_events(service, item_id)
     try:
         result = service.fire(actor, item_id, event_name, values, expected_version)
     except DubanError as err:
         event(f"outcome: {type(err).__name__}")
         after = service.item(item_id)
         assert after == before, f"{type(err).__name__} but the item changed: {err}"
-        history_after = service.history(item_id)
+        history_after = item_events(service, item_id)
         if isinstance(err, (Refused, InvalidInput)):
             assert history_after[:-1] == history_before
             refused = history_after[-1]
@@ -189,7 +197,7 @@ def check_step(service: Service, item_id: int, others: dict[int, dict], actor: s
         assert after["state"] == (declared.dest or before["state"])
         assert after["version"] == before["version"] + 1
         assert snapshot(after) == snapshot(result)
-        history_after = service.history(item_id)
+        history_after = item_events(service, item_id)
         assert history_after[:-1] == history_before
         last = history_after[-1]
         assert (last["action"], last["actor"], last["event"]) == ("event", actor, event_name)

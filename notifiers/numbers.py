@@ -1,0 +1,44 @@
+"""Document numbers: 督办〔2026〕12号, one sequence per prefix and year, never a gap.
+
+The number is taken in the transaction that writes the notice, by one upsert on the sequence
+row: a rolled-back notice gives its number back, and on PostgreSQL the row lock makes
+concurrent daemons wait their turn rather than share a number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from engine.models import DOC_SEQUENCE
+
+_UPSERT: dict[str, Any] = {}
+
+
+def next_number(conn: Connection, prefix: str, year: int) -> int:
+    return conn.execute(_upsert(conn.dialect.name), {"prefix": prefix, "year": year,
+                                                      "last": 1}).scalar_one()
+
+
+def format_number(prefix: str, year: int, number: int) -> str:
+    return f"{prefix}〔{year}〕{number}号"
+
+
+def blank_number(prefix: str, year: int) -> str:
+    """A draft's number, left blank: 督办〔2026〕　号."""
+    return f"{prefix}〔{year}〕　号"
+
+
+def _upsert(dialect_name: str) -> Any:
+    statement = _UPSERT.get(dialect_name)
+    if statement is None:
+        if dialect_name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        base = insert(DOC_SEQUENCE)
+        statement = _UPSERT[dialect_name] = base.on_conflict_do_update(
+            index_elements=["prefix", "year"], set_={"last": DOC_SEQUENCE.c.last + 1}
+        ).returning(DOC_SEQUENCE.c.last)
+    return statement

@@ -1,0 +1,202 @@
+"""Notices rendered from Jinja2 templates into official documents.
+
+A notice kind is one template, ``kinds/<kind>.j2``: its output is the body (paragraphs
+separated by blank lines) and it sets ``label`` (提醒函), ``title`` and optionally
+``recipient`` (主送) and ``numbered``. The body is kept as a :class:`Document`, the parts of a
+GB/T 9704 document, which the layouts turn into plain text, Markdown for chat robots, HTML for
+A4 printing (autoescaped) and .docx (docxtpl, so an office restyles its letterhead in Word).
+An admin overrides any template by a file of the same name in the ``templates_dir`` folder.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from engine.errors import InvalidInput, SetupError
+
+PACKAGE_TEMPLATES = Path(__file__).with_name("templates")
+DOCX_TEMPLATE = "document.docx"
+FORMATS = ("text", "markdown", "html")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One notice as an official document: what every output format shows."""
+
+    kind: str
+    label: str  # 提醒函, 督办函 …
+    issuer: str  # 发文机关
+    doc_number: str | None  # 督办〔2026〕12号
+    title: str
+    recipient: str  # 主送
+    paragraphs: tuple[str, ...]
+    signature: str  # 落款
+    date: str  # 2026年11月25日
+    cc: str = ""  # 抄送
+    contact: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["paragraphs"] = list(self.paragraphs)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Document:
+        return cls(**{**data, "paragraphs": tuple(data["paragraphs"])})
+
+
+@dataclass(frozen=True)
+class Body:
+    """What a kind template produced, before a document number is given."""
+
+    label: str
+    title: str
+    recipient: str | None
+    numbered: bool
+    paragraphs: tuple[str, ...]
+
+
+def cn_date(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    """2026年11月25日, the way dates are written on documents (GB/T 9704-2012, 7.3.5.3)."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz) if tz is not None and value.tzinfo else value
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+def cn_datetime(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    """2026年12月10日17时30分; the time is left out when it is the end of the day."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz) if tz is not None and value.tzinfo else value
+    text = cn_date(local)
+    if (local.hour, local.minute) == (23, 59) or (local.hour, local.minute) == (0, 0):
+        return text
+    return text + f"{local.hour}时" + (f"{local.minute:02d}分" if local.minute else "")
+
+
+class Renderer:
+    """Templates loaded once per process; the admin's folder comes before the package's."""
+
+    def __init__(self, templates_dir: Path | None, tz: ZoneInfo) -> None:
+        self.templates_dir = templates_dir
+        self.tz = tz
+        folders = [str(templates_dir)] if templates_dir else []
+        loader = jinja2.FileSystemLoader([*folders, str(PACKAGE_TEMPLATES)])
+        common = {"loader": loader, "undefined": jinja2.StrictUndefined,
+                  "trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True}
+        self.plain = jinja2.Environment(autoescape=False, **common)
+        self.html = jinja2.Environment(autoescape=True, **common)
+        for env in (self.plain, self.html):
+            env.filters["cn_date"] = lambda value: cn_date(value, tz)
+            env.filters["cn_datetime"] = lambda value: cn_datetime(value, tz)
+        self._docx_bytes: bytes | None = None
+
+    def has_kind(self, kind: str) -> bool:
+        try:
+            self.plain.get_template(f"kinds/{kind}.j2")
+        except jinja2.TemplateNotFound:
+            return False
+        return True
+
+    def body(self, kind: str, context: Mapping[str, Any]) -> Body:
+        """Run a kind's template; its top-level ``set`` names give the label and title."""
+        try:
+            template = self.plain.get_template(f"kinds/{kind}.j2")
+        except jinja2.TemplateNotFound:
+            raise InvalidInput(f"没有通知类型 {kind} 的模板 kinds/{kind}.j2") from None
+        try:
+            module = template.make_module(dict(context))
+        except jinja2.TemplateError as err:
+            raise SetupError(f"模板 kinds/{kind}.j2 出错: {err}") from None
+        missing = [name for name in ("label", "title") if not hasattr(module, name)]
+        if missing:
+            raise SetupError(f"模板 kinds/{kind}.j2 未设定 {'、'.join(missing)}")
+        return Body(
+            label=str(module.label),
+            title=str(module.title),
+            recipient=str(module.recipient) if getattr(module, "recipient", None) else None,
+            numbered=bool(getattr(module, "numbered", True)),
+            paragraphs=paragraphs(str(module)),
+        )
+
+    def text(self, document: Document) -> str:
+        return self._layout(self.plain, "document.txt.j2", document)
+
+    def markdown(self, document: Document) -> str:
+        return self._layout(self.plain, "document.md.j2", document)
+
+    def html_page(self, document: Document) -> str:
+        return self._layout(self.html, "document.html.j2", document)
+
+    def render(self, document: Document, fmt: str) -> str:
+        renderers: dict[str, Callable[[Document], str]] = {
+            "text": self.text, "markdown": self.markdown, "html": self.html_page}
+        return renderers[fmt](document)
+
+    def docx(self, document: Document) -> bytes:
+        """The document in the office's Word template (``document.docx``)."""
+        from docxtpl import DocxTemplate
+
+        template = DocxTemplate(io.BytesIO(self._docx_template()))
+        # autoescape: a title with < or & must not break the document's XML
+        template.render(document.as_json(), autoescape=True)
+        out = io.BytesIO()
+        template.save(out)
+        return out.getvalue()
+
+    def page(self, name: str, context: Mapping[str, Any], html: bool = False) -> str:
+        """Any other template (the circular's table, the digest), by name."""
+        env = self.html if html else self.plain
+        try:
+            return env.get_template(name).render(**context)
+        except jinja2.TemplateNotFound:
+            raise SetupError(f"找不到模板 {name}") from None
+        except jinja2.TemplateError as err:
+            raise SetupError(f"模板 {name} 出错: {err}") from None
+
+    def _layout(self, env: jinja2.Environment, name: str, document: Document) -> str:
+        try:
+            return env.get_template(name).render(**document.as_json())
+        except jinja2.TemplateError as err:
+            raise SetupError(f"模板 {name} 出错: {err}") from None
+
+    def _docx_template(self) -> bytes:
+        if self._docx_bytes is None:
+            folders = [self.templates_dir] if self.templates_dir else []
+            for folder in [*folders, PACKAGE_TEMPLATES]:
+                path = folder / DOCX_TEMPLATE
+                if path.is_file():
+                    self._docx_bytes = path.read_bytes()
+                    break
+            else:
+                raise SetupError(f"找不到 Word 模板 {DOCX_TEMPLATE}")
+        return self._docx_bytes
+
+
+def paragraphs(text: str) -> tuple[str, ...]:
+    """Blank lines separate paragraphs; lines inside one are joined (templates wrap freely),
+    without a space where Chinese text was wrapped."""
+    out = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        if not lines:
+            continue
+        joined = lines[0]
+        for line in lines[1:]:
+            joined += ("" if _wide(joined[-1]) or _wide(line[0]) else " ") + line
+        out.append(joined)
+    return tuple(out)
+
+
+def _wide(char: str) -> bool:
+    return ord(char) > 0x2E7F
