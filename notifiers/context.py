@@ -14,9 +14,22 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from engine.models import PERSON, SOURCE_LABELS, UNIT
+from engine.models import PERSON, UNIT
 from engine.workcalendar import WorkCalendar
 from notifiers.config import Office
+
+
+# How a document names where an item came from, before its title: 领导批示件“…”.
+SOURCE_PHRASES = {
+    "instruction": "领导批示件",
+    "meeting": "会议议定事项",
+    "key_task": "重点工作",
+    "proposal": "建议提案",
+    "hotline": "热线投诉件",
+    "inspection": "巡视整改事项",
+    "petition": "信访事项",
+    "other": "",
+}
 
 
 def directory(conn: Connection) -> tuple[dict[str, dict], dict[str, dict]]:
@@ -95,7 +108,7 @@ def build(
         context.update({
             "item": {
                 **item,
-                "source_label": SOURCE_LABELS.get(item["source"], item["source"]),
+                "source_label": SOURCE_PHRASES.get(item["source"], ""),
                 "lead_unit_name": unit_name(item["lead_unit"]),
                 "co_unit_names": [unit_name(code) for code in item["co_units"] or ()],
                 "lead_leader_name": person(item["lead_leader"]),

@@ -84,6 +84,12 @@ def cn_datetime(value: datetime | None, tz: ZoneInfo | None = None) -> str:
     return text + f"{local.hour}时" + (f"{local.minute:02d}分" if local.minute else "")
 
 
+def sentence(text: str) -> str:
+    """Text as a sentence: a full stop added unless it already ends with punctuation."""
+    text = str(text).strip()
+    return text if not text or text[-1] in "。！？；：.!?;:…）)”" else text + "。"
+
+
 class Renderer:
     """Templates loaded once per process; the admin's folder comes before the package's."""
 
@@ -99,6 +105,7 @@ class Renderer:
         for env in (self.plain, self.html):
             env.filters["cn_date"] = lambda value: cn_date(value, tz)
             env.filters["cn_datetime"] = lambda value: cn_datetime(value, tz)
+            env.filters["sentence"] = sentence
         self._docx_bytes: bytes | None = None
 
     def has_kind(self, kind: str) -> bool:

@@ -98,6 +98,7 @@ def settings(db_kind, tmp_path, request) -> Settings:
     return Settings(
         db_url=new_database_url(db_kind, tmp_path, request),
         audit_key_path=tmp_path / "keys" / "audit.key",
+        tables={"notices": {"outbox": str(tmp_path / "outbox")}},
     )
 
 
