@@ -18,7 +18,6 @@ from engine.models import PERSON, UNIT
 from engine.workcalendar import WorkCalendar
 from notifiers.config import Office
 
-
 # How a document names where an item came from, before its title: 领导批示件“…”.
 SOURCE_PHRASES = {
     "instruction": "领导批示件",

@@ -25,7 +25,8 @@ CASES = [
     ("assignment", "assignment", {"event": "created"}),
     ("reminder", "reminder", {"step": "remind_3", "label": "期限前3个工作日提醒"}),
     ("urging", "urging", {"step": "urge"}),
-    ("warning-yellow", "warning", {"values": {"level": "yellow", "reason": "已到办理期限仍未报结"}}),
+    ("warning-yellow", "warning", {"values": {"level": "yellow",
+                                              "reason": "已到办理期限仍未报结"}}),
     ("warning-red", "warning", {"values": {"level": "red", "reason": "逾期5个工作日仍未报结"}}),
     ("interview", "interview", {
         "event": "summon", "values": {"reason": "逾期10个工作日仍未报结",
