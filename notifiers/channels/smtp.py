@@ -77,7 +77,7 @@ class SmtpChannel:
 
     def _attach(self, mail: EmailMessage, notice: dict, index: int) -> None:
         stem = f"{index:02d}-{notice['doc_number'] or notice['kind']}"
-        mail.add_attachment(notice["body_html"].encode(), maintype="text", subtype="html",
+        mail.add_attachment(notice["body_html"], subtype="html", charset="utf-8",
                             filename=f"{stem}.html")
         if self.with_docx:
             data = self.renderer.docx(Document.from_json(notice["document"]))

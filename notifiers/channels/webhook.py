@@ -47,6 +47,7 @@ class WebhookChannel:
                 answer = response.read(65536)
                 status = response.status
         except urllib.error.HTTPError as err:
+            err.close()  # the error carries the open response
             text = f"HTTP {err.code} {err.reason}"
             if err.code in RETRY_STATUS or err.code >= 500:
                 raise Transient(text) from None

@@ -234,7 +234,13 @@ def test_a_second_sqlite_daemon_refuses_and_the_first_stops_on_sigterm(office, s
                         "--interval", "3600") as third:
         wait_for(lambda: {t["step"]: t["status"] for t in service.timers(item_id)}["red"]
                  == FIRED, "the red warning", daemon=third)
+        # each tick is followed by delivery: the notices reach the outbox folder
+        wait_for(lambda: {n["status"] for n in service.notices(item_id)} == {"sent"},
+                 "the notices delivered", daemon=third)
         assert third.stop() == 0, third.log()
+    outbox = Path(database).with_name("duban-outbox")
+    assert {f"timer_{item_id}_{step}_1" for step in ("yellow", "urge", "red")} <= {
+        p.name for p in outbox.iterdir()}
     assert [t["status"] for t in service.timers(item_id)].count(PENDING) == 1  # escalate
     assert service.verify_audit().ok
     assert service.check_rebuild().ok

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -59,6 +60,7 @@ class Hook:
     port: int = 0
     answers: dict[str, tuple[int, dict]] = field(default_factory=dict)
     received: list[dict] = field(default_factory=list)
+    delays: dict[str, float] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -74,6 +76,7 @@ def web_server():
             body = json.loads(self.rfile.read(length) or b"null")
             hook.received.append({"path": self.path, "headers": dict(self.headers),
                                   "body": body})
+            time.sleep(hook.delays.get(self.path, 0))
             status, answer = hook.answers.get(self.path, (200, {}))
             data = json.dumps(answer).encode()
             self.send_response(status)

@@ -1,0 +1,254 @@
+"""Delivery over real channels on loopback: the outbox folder, SMTP, webhooks; retries,
+dead letters, requeue, digests; a sender killed mid-batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.directory import NewPerson
+from notifiers.channels.smtp import message_id
+from notifiers.queries import requeue
+from notifiers.sender import deliver
+from tests.conftest import ADMIN, local
+from tests.notifiers.conftest import notifying
+
+ROOT = Path(__file__).resolve().parents[2]
+SQLITE_ONLY = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+
+
+def statuses(service, item_id):
+    return [n["status"] for n in service.notices(item_id)]
+
+
+def test_the_file_channel_writes_each_notice_once(office, tmp_path):
+    item_id = office.item()
+    office.fire("wang", item_id, "sign")
+    office.fire("zhao", item_id, "warn", level="yellow", reason="进展偏慢")
+    report = deliver(office.service)
+    assert (report.sent, report.failed, report.dead) == (2, 0, 0)
+    folders = sorted(p.name for p in (tmp_path / "outbox").iterdir())
+    assert folders == [f"event_{item_id}_created_assignment",
+                       f"event_{item_id}_warn_3_warning"]
+    warning = tmp_path / "outbox" / folders[1]
+    assert sorted(p.name for p in warning.iterdir()) == [
+        "meta.json", "notice.html", "notice.md", "notice.txt"]
+    assert "黄色预警" in (warning / "notice.txt").read_text(encoding="utf-8")
+    meta = json.loads((warning / "meta.json").read_text(encoding="utf-8"))
+    assert meta["doc_number"] == "督办〔2026〕2号" and meta["to"] == ["wang", "zhou"]
+    assert deliver(office.service).sent == 0  # nothing left to send
+    assert statuses(office.service, item_id) == ["sent", "sent"]
+    sent = [e for e in office.service.history(item_id) if e["event"] == "sent"]
+    assert [e["payload"]["channel"] for e in sent] == ["file", "file"]
+    assert office.service.verify_audit().ok
+
+
+@SQLITE_ONLY
+def test_mail_goes_to_each_person_with_a_message_id_from_its_key(
+        settings, clock, tmp_path, mail_server):
+    office = notifying(settings, clock, tmp_path,
+                       notices={"channels": ["file", "smtp"], "attach_docx": True},
+                       smtp={"host": "127.0.0.1", "port": mail_server.port,
+                             "sender": "duban@jyj.example.cn"})
+    service = office.service
+    service.add_person(ADMIN, NewPerson("sun", "孙承办", "AQK", ("handler",),
+                                        email="sun@aqk.example.cn"))
+    item_id = office.item(unit="AQK", title="校车安全<检查>")
+    report = deliver(service)
+    assert (report.sent, report.dead) == (2, 0)  # the folder, and sun (郑承办 has no address)
+    [mail] = mail_server.messages
+    notice = service.notices(item_id)[0]
+    key = f"event:{item_id}:created:assignment#smtp:sun@aqk.example.cn"
+    assert mail["Message-ID"] == message_id(key, "duban@jyj.example.cn")
+    assert mail["To"] == "孙承办 <sun@aqk.example.cn>"
+    assert mail["Subject"] == f"{notice['title']}（督办〔2026〕1号）"
+    assert "校车安全<检查>" in mail.get_body(("plain",)).get_content()
+    attachments = {part.get_filename(): part for part in mail.iter_attachments()}
+    assert set(attachments) == {"01-督办〔2026〕1号.html", "01-督办〔2026〕1号.docx"}
+    assert "校车安全&lt;检查&gt;" in attachments["01-督办〔2026〕1号.html"].get_content()
+
+
+@SQLITE_ONLY
+def test_a_refused_address_is_dead_at_once_and_can_be_requeued(
+        settings, clock, tmp_path, mail_server):
+    office = notifying(settings, clock, tmp_path, notices={"channels": ["smtp"]},
+                       smtp={"host": "127.0.0.1", "port": mail_server.port,
+                             "sender": "duban@jyj.example.cn"})
+    service = office.service
+    service.add_person(ADMIN, NewPerson("sun", "孙承办", "AQK", ("handler",),
+                                        email="nobody@aqk.example.cn"))
+    item_id = office.item(unit="AQK")
+    mail_server.refuse = "550 5.1.1 mailbox unavailable"
+    report = deliver(service)
+    assert (report.sent, report.dead) == (0, 1)
+    [dead] = service.notices(item_id)
+    assert dead["status"] == "dead" and "550" in dead["last_error"]
+    assert [e["event"] for e in service.history(item_id) if e["action"] == "notice"] == [
+        "created", "dead"]
+    mail_server.refuse = None
+    requeue(service, "zhao", dead["id"])
+    assert deliver(service).sent == 1 and len(mail_server.messages) == 1
+    assert statuses(service, item_id) == ["sent"]
+
+
+@SQLITE_ONLY
+def test_webhooks_speak_json_wecom_and_dingtalk(settings, clock, tmp_path, web_server):
+    office = notifying(settings, clock, tmp_path, notices={"channels": ["webhook"]})
+    service = office.service
+    service.set_unit_webhook(ADMIN, "JJK", web_server.url("/plain"))
+    service.set_unit_webhook(ADMIN, "AQK", web_server.url("/wecom"), "wecom")
+    service.set_unit_webhook(ADMIN, "SYZ", web_server.url("/ding"), "dingtalk")
+    web_server.answers["/wecom"] = (200, {"errcode": 0, "errmsg": "ok"})
+    for unit in ("JJK", "AQK", "SYZ"):
+        office.item(unit=unit, title="排查")
+    assert deliver(service).sent == 3
+    by_path = {r["path"]: r for r in web_server.received}
+    plain, wecom, ding = by_path["/plain"], by_path["/wecom"], by_path["/ding"]
+    assert plain["headers"]["Idempotency-Key"] == "event:1:created:assignment#webhook:JJK"
+    assert plain["body"]["doc_number"] == "督办〔2026〕1号"
+    assert "关于交办“排查”的通知" in plain["body"]["text"]
+    assert wecom["body"]["msgtype"] == "markdown"
+    assert wecom["body"]["markdown"]["content"].startswith("### 关于交办“排查”的通知")
+    assert ding["body"]["markdown"]["title"] == "关于交办“排查”的通知"
+
+
+@SQLITE_ONLY
+def test_server_errors_are_retried_with_backoff_then_dead(settings, clock, tmp_path,
+                                                         web_server):
+    office = notifying(settings, clock, tmp_path,
+                       notices={"channels": ["webhook"], "max_attempts": 3,
+                                "backoff_seconds": 60})
+    service = office.service
+    service.set_unit_webhook(ADMIN, "JJK", web_server.url("/flaky"))
+    web_server.answers["/flaky"] = (500, {})
+    item_id = office.item()
+    assert deliver(service).failed == 1
+    [delivery] = service_deliveries(service, item_id)
+    wait = delivery["next_attempt_at"] - clock.now()
+    assert timedelta(seconds=30) <= wait <= timedelta(seconds=60)  # 60 s with jitter
+    assert deliver(service).failed == 0  # not due yet: nothing is sent
+    clock.advance(seconds=61)
+    assert deliver(service).failed == 1
+    [delivery] = service_deliveries(service, item_id)
+    assert timedelta(seconds=60) <= delivery["next_attempt_at"] - clock.now() \
+        <= timedelta(seconds=120)  # doubled
+    clock.advance(seconds=121)
+    assert deliver(service).dead == 1  # the third attempt was the last
+    assert len(web_server.received) == 3
+    assert {r["headers"]["Idempotency-Key"] for r in web_server.received} == {
+        f"event:{item_id}:created:assignment#webhook:JJK"}
+    with service.reading() as conn:
+        from notifiers.queries import list_notices
+
+        dead = list_notices(conn, status="dead")
+    assert [n["id"] for n in dead] == [service.notices(item_id)[0]["id"]]
+    assert "HTTP 500" in dead[0]["last_error"]
+    web_server.answers["/flaky"] = (200, {})
+    requeue(service, "zhao", dead[0]["id"])
+    assert deliver(service).sent == 1
+    assert [e["event"] for e in service.history(item_id) if e["action"] == "notice"] == [
+        "created", "failed", "failed", "dead", "requeued", "sent"]
+
+
+@SQLITE_ONLY
+def test_a_client_error_is_permanent(settings, clock, tmp_path, web_server):
+    office = notifying(settings, clock, tmp_path, notices={"channels": ["webhook"]})
+    office.service.set_unit_webhook(ADMIN, "JJK", web_server.url("/gone"), "wecom")
+    web_server.answers["/gone"] = (400, {})
+    office.item()
+    assert deliver(office.service).dead == 1 and len(web_server.received) == 1
+    office.service.set_unit_webhook(ADMIN, "AQK", web_server.url("/robot"), "wecom")
+    web_server.answers["/robot"] = (200, {"errcode": 93000, "errmsg": "invalid webhook url"})
+    office.item(unit="AQK")
+    assert deliver(office.service).dead == 1
+
+
+@SQLITE_ONLY
+def test_a_days_mail_to_one_person_is_one_digest(settings, clock, tmp_path, mail_server):
+    office = notifying(settings, clock, tmp_path,
+                       notices={"channels": ["smtp"], "digest_at": "16:30"},
+                       smtp={"host": "127.0.0.1", "port": mail_server.port,
+                             "sender": "duban@jyj.example.cn"})
+    service = office.service
+    service.add_person(ADMIN, NewPerson("sun", "孙承办", "AQK", ("handler",),
+                                        email="sun@aqk.example.cn"))
+    first, second = office.item(unit="AQK", title="甲"), office.item(unit="AQK", title="乙")
+    assert deliver(service).sent == 0  # 09:00: held for the digest
+    clock.set(local("2026-11-02 16:30"))
+    assert deliver(service).sent == 2
+    [mail] = mail_server.messages
+    assert mail["Subject"] == "督办通知汇总（2026-11-02，共2件）"
+    body = mail.get_body(("plain",)).get_content()
+    assert "关于交办“甲”的通知" in body and "关于交办“乙”的通知" in body
+    assert len(list(mail.iter_attachments())) == 2
+    assert statuses(service, first) == statuses(service, second) == ["sent"]
+
+
+def service_deliveries(service, item_id):
+    from notifiers.queries import notice
+
+    with service.reading() as conn:
+        return notice(conn, service.notices(item_id)[0]["id"])["deliveries"]
+
+
+SENDER = """
+import sys
+from pathlib import Path
+from engine.clock import FixedClock
+from engine.service import Service
+from engine.settings import Settings
+from engine.timeutil import from_iso
+from notifiers import sender
+
+settings = Settings(db_url=sys.argv[1], audit_key_path=Path(sys.argv[2]),
+                    tables={"notices": {"outbox": sys.argv[3], "channels": ["file", "webhook"]}})
+service = Service(settings, FixedClock(from_iso(sys.argv[4])))
+sender.deliver(service, batch_size=20)
+"""
+
+
+@SQLITE_ONLY
+def test_a_sender_killed_mid_batch_loses_nothing_and_repeats_nothing(
+        settings, clock, tmp_path, web_server):
+    office = notifying(settings, clock, tmp_path,
+                       notices={"channels": ["file", "webhook"], "lease_seconds": 300})
+    office.service.set_unit_webhook(ADMIN, "JJK", web_server.url("/slow"))
+    web_server.delays["/slow"] = 0.05
+    total = 60
+    for n in range(total):
+        office.item(title=f"事项{n}")
+    outbox = tmp_path / "outbox"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-c", SENDER, settings.db_url, str(settings.audit_key_path),
+            str(outbox), clock.now().isoformat()]
+    process = subprocess.Popen(args, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while len(web_server.received) < 25 and time.monotonic() < deadline \
+            and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert 25 <= len(web_server.received) < total, "killed too late to test anything"
+    # A restart within the lease leaves the claimed batch alone; after it, sends the rest.
+    later = clock.now() + timedelta(seconds=301)
+    args[-1] = later.isoformat()
+    subprocess.run(args, env=env, cwd=ROOT, check=True, timeout=120)
+    clock.set(later)
+    assert statuses(office.service, 1) == ["sent"]
+    assert all(statuses(office.service, i) == ["sent"] for i in range(1, total + 1))
+    keys = [r["headers"]["Idempotency-Key"] for r in web_server.received]
+    assert set(keys) == {f"event:{i}:created:assignment#webhook:JJK" for i in range(1, total + 1)}
+    assert len(list(outbox.iterdir())) == total  # one folder per notice, no leftovers
+    for item_id in range(1, total + 1):  # each delivery recorded as sent exactly once
+        sent = [e["payload"]["channel"] for e in office.service.history(item_id)
+                if e["action"] == "notice" and e["event"] == "sent"]
+        assert sorted(sent) == ["file", "webhook"], item_id
+    assert office.service.verify_audit().ok
