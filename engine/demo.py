@@ -72,7 +72,10 @@ def demo_path(db: str | None, config: str | None) -> Path:
 def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str], None]) -> Path:
     path = demo_path(db, config)
     _clear_old_demo(path)
-    settings = replace(load_settings(config_file=config), db_url=f"sqlite:///{path}")
+    base = load_settings(config_file=config)
+    # The demo's notices go to its own outbox folder only, never to a real mail server.
+    tables = {"office": DEMO_OFFICE, "notices": {"outbox": str(demo_outbox(path))}}
+    settings = replace(base, db_url=f"sqlite:///{path}", tables=tables)
     clock = FixedClock(datetime(2026, 11, 2, 0, 30, tzinfo=UTC))  # 08:30 in Beijing
     service = Service(settings, clock)
     story = Story(service, clock, echo)
@@ -82,9 +85,19 @@ def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str],
         service.close()
     echo("")
     echo(f"演示库: {path}")
+    echo(f"发件箱: {demo_outbox(path)}")
     echo(f"继续体验, 例如: duban --db {path} --as wang_f item show 3")
     echo(f"              duban --db {path} --as zhao_m item history 7")
     return path
+
+
+DEMO_OFFICE = {"name": "市教育局督查室", "contact": "赵敏", "phone": "0571-87000000",
+               "accountability_to": "市教育局党组、市人民政府",
+               "circular_to": "局机关各科室、直属各学校"}
+
+
+def demo_outbox(path: Path) -> Path:
+    return path.with_name(path.stem + "-outbox")
 
 
 def _clear_old_demo(path: Path) -> None:
@@ -102,6 +115,9 @@ def _clear_old_demo(path: Path) -> None:
         raise SetupError(f"{path} 已存在且不是演示库, 演示不会覆盖它: 请用 --db 指定另一个路径")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    import shutil
+
+    shutil.rmtree(demo_outbox(path), ignore_errors=True)
 
 
 class Story:
@@ -111,6 +127,7 @@ class Story:
         self.service, self.clock, self.echo = service, clock, echo
         self.tz = service.tz
         self.timer_steps = 0
+        self.delivered = 0
 
     def at(self, text: str) -> None:
         """Move the clock; the daemon's timers fire whatever fell due meanwhile."""
@@ -121,6 +138,13 @@ class Story:
             if step["status"] == "fired":
                 self.say(f"定时: 事项{step['item_id']} {step['note']}")
         self.timer_steps += report.fired
+        self.deliver()
+
+    def deliver(self) -> None:
+        """The daemon sends what the tick and the commands wrote to the outbox."""
+        from notifiers.sender import deliver
+
+        self.delivered += deliver(self.service, keep_outcomes=False).sent
 
     def say(self, text: str) -> None:
         local = self.clock.now().astimezone(self.tz)
@@ -231,6 +255,7 @@ class Story:
 
         self.echo("")
         self.ledger()
+        self.deliver()
         report = service.verify_audit()
         rebuild = service.check_rebuild()
         self.echo("")
@@ -241,6 +266,20 @@ class Story:
             f"{chain}; 由事件重建 {rebuild.items_checked} 个事项, {replay}"
         )
         self.echo(f"定时步骤(提醒、预警、催办、调度)自动触发 {self.timer_steps} 次")
+        self.echo(f"通知 {self.delivered} 份(交办通知、提醒函、督办函、预警通知、约谈通知书、"
+                  "问责建议等)已编号并写入发件箱")
+        self.show_interview()
+
+    def show_interview(self) -> None:
+        """One of the documents, as the unit head received it."""
+        from notifiers import queries
+
+        with self.service.reading() as conn:
+            found = queries.list_notices(conn, kind="interview", limit=1)
+            text = queries.notice(conn, found[0]["id"])["body_text"] if found else None
+        if text:
+            self.echo("")
+            self.echo(text.rstrip())
 
     def ledger(self) -> None:
         from rich.console import Console

@@ -158,7 +158,7 @@ class Service:
             txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer,
                       self.calendar_for(conn), self.settings.closing_time, self.outbox)
             yield txn
-            writer.seal(txn.now)
+            self._finish(txn)
 
     @contextmanager
     def system_transaction(self) -> Iterator[Txn]:
@@ -170,7 +170,14 @@ class Service:
             txn = Txn(conn, self.clock.now(), self.tz, access.SYSTEM, self.registry, writer,
                       self.calendar_for(conn), self.settings.closing_time, self.outbox)
             yield txn
-            writer.seal(txn.now)
+            self._finish(txn)
+
+    def _finish(self, txn: Txn) -> None:
+        """The end of every write: the notices written get their documents and numbers, then
+        the audit events are chained and signed."""
+        if self._outbox is not None:
+            self._outbox.flush(txn.conn, txn.audit)
+        txn.audit.seal(txn.now)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:

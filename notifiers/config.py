@@ -33,6 +33,7 @@ class Office:
     phone: str = ""
     # 问责建议 go to the education authority and the local government (主送).
     accountability_to: str = "教育局党组、本级人民政府"
+    circular_to: str = "各有关单位"  # 主送 of a circular (通报)
 
     @property
     def signed_by(self) -> str:

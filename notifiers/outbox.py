@@ -75,8 +75,27 @@ class Outbox:
             notice_id = conn.execute(insert(NOTICE).returning(NOTICE.c.id), row).scalar_one()
         except IntegrityError:
             raise Conflict(f"通知 {key} 已由另一进程同时写入, 请重试") from None
-        self.materialize(conn, audit, {**row, "id": notice_id}, item, now, tz, calendar, actor)
+        # Rendered and numbered at the end of the transaction (``flush``): the number's row
+        # lock is then held only while the transaction finishes, not while it works.
+        item_then = dict(item) if item is not None else None
+        _waiting(conn).append(({**row, "id": notice_id}, item_then, now, tz, calendar, actor))
         return notice_id
+
+    def flush(self, conn: Connection, audit: AuditWriter) -> int:
+        """Render, number and plan the deliveries of the notices this transaction wrote.
+        Called by the service just before the audit seal; returns how many."""
+        waiting = _waiting(conn)
+        if not waiting:
+            return 0
+        conn.info.pop(WAITING, None)
+        # A savepoint rolled back (a failed timer step) may have taken some rows with it.
+        ids = [entry[0]["id"] for entry in waiting]
+        alive = set(conn.execute(select(NOTICE.c.id).where(NOTICE.c.id.in_(ids))).scalars())
+        done = 0
+        for notice, item, now, tz, calendar, actor in waiting:
+            if notice["id"] in alive:
+                done += self.materialize(conn, audit, notice, item, now, tz, calendar, actor)
+        return done
 
     def materialize(
         self,
@@ -152,6 +171,7 @@ class Outbox:
             paragraphs=body.paragraphs, signature=office.signed_by, date=cn_date(now, tz),
             cc="、".join(ctx["cc_names"]),
             contact=f"{office.contact} {office.phone}".strip(),
+            table=body.table, table_after=body.table_after,
         )
 
     def replan(self, conn: Connection, notice: Mapping[str, Any], item: Mapping[str, Any] | None,
@@ -206,6 +226,19 @@ class Outbox:
                         plan("webhook", unit["webhook"], f":{unit['code']}",
                              unit["webhook_style"] or "json")
         return planned
+
+
+WAITING = "duban_outbox_waiting"
+
+
+def _waiting(conn: Connection) -> list[tuple]:
+    """The notices written in the connection's current transaction, not yet rendered."""
+    marker = conn.get_transaction()
+    entry = conn.info.get(WAITING)
+    if entry is None or entry[0] is not marker:
+        entry = (marker, [])
+        conn.info[WAITING] = entry
+    return entry[1]
 
 
 def digest_instant(now: datetime, tz: ZoneInfo, calendar: WorkCalendar, at: time) -> datetime:

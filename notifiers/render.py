@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,15 +44,19 @@ class Document:
     date: str  # 2026年11月25日
     cc: str = ""  # 抄送
     contact: str = ""
+    table: tuple[tuple[str, ...], ...] = ()  # a header row, then rows (the circular's ranking)
+    table_after: int = 1  # shown after this many paragraphs
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["paragraphs"] = list(self.paragraphs)
+        data["table"] = [list(row) for row in self.table]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Document:
-        return cls(**{**data, "paragraphs": tuple(data["paragraphs"])})
+        table = tuple(tuple(str(cell) for cell in row) for row in data.get("table", ()))
+        return cls(**{**data, "paragraphs": tuple(data["paragraphs"]), "table": table})
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class Body:
     recipient: str | None
     numbered: bool
     paragraphs: tuple[str, ...]
+    table: tuple[tuple[str, ...], ...] = ()
+    table_after: int = 1
 
 
 def cn_date(value: datetime | None, tz: ZoneInfo | None = None) -> str:
@@ -90,6 +97,18 @@ def sentence(text: str) -> str:
     return text if not text or text[-1] in "。！？；：.!?;:…）)”" else text + "。"
 
 
+def aligned(table: Sequence[Sequence[str]]) -> list[str]:
+    """A table as lines of text, columns padded to the display width of Chinese text."""
+    widths = [max(_width(row[n]) for row in table) for n in range(len(table[0]))] if table else []
+    return ["  ".join(cell + " " * (width - _width(cell))
+                      for cell, width in zip(row, widths, strict=False)).rstrip()
+            for row in table]
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 class Renderer:
     """Templates loaded once per process; the admin's folder comes before the package's."""
 
@@ -106,6 +125,7 @@ class Renderer:
             env.filters["cn_date"] = lambda value: cn_date(value, tz)
             env.filters["cn_datetime"] = lambda value: cn_datetime(value, tz)
             env.filters["sentence"] = sentence
+            env.filters["aligned"] = aligned
         self._docx_bytes: bytes | None = None
 
     def has_kind(self, kind: str) -> bool:
@@ -134,6 +154,8 @@ class Renderer:
             recipient=str(module.recipient) if getattr(module, "recipient", None) else None,
             numbered=bool(getattr(module, "numbered", True)),
             paragraphs=paragraphs(str(module)),
+            table=tuple(tuple(str(cell) for cell in row) for row in getattr(module, "table", ())),
+            table_after=int(getattr(module, "table_after", 1)),
         )
 
     def text(self, document: Document) -> str:

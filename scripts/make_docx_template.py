@@ -51,6 +51,31 @@ def red_rule(paragraph) -> None:
     paragraph._p.get_or_add_pPr().append(borders)
 
 
+def body_paragraphs(document, which: str) -> None:
+    line(document, f"{{%p for paragraph in {which} %}}")
+    body = line(document, "{{ paragraph }}")
+    body.paragraph_format.first_line_indent = Pt(32)
+    body.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    line(document, "{%p endfor %}")
+
+
+def ranking_table(document) -> None:
+    """The circular's table, columns and rows as given (docxtpl's tr/tc loops)."""
+    line(document, "{%p if table %}")
+    table = document.add_table(rows=4, cols=3)
+    table.style = "Table Grid"
+    cells = (("{%tc for cell in table[0] %}", "{{ cell }}", "{%tc endfor %}"),
+             ("{%tr for row in table[1:] %}", "", ""),
+             ("{%tc for cell in row %}", "{{ cell }}", "{%tc endfor %}"),
+             ("{%tr endfor %}", "", ""))
+    for row, texts in zip(table.rows, cells, strict=True):
+        for cell, text in zip(row.cells, texts, strict=True):
+            paragraph = cell.paragraphs[0]
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run(paragraph, text, size=12)
+    line(document, "{%p endif %}")
+
+
 def main() -> None:
     document = Document()
     section = document.sections[0]
@@ -65,11 +90,9 @@ def main() -> None:
     line(document, "{{ title }}", center, font=TITLE_FONT, size=22)
     line(document, "")
     line(document, "{{ recipient }}：")
-    line(document, "{%p for paragraph in paragraphs %}")
-    body = line(document, "{{ paragraph }}")
-    body.paragraph_format.first_line_indent = Pt(32)
-    body.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-    line(document, "{%p endfor %}")
+    body_paragraphs(document, "paragraphs[:table_after]")
+    ranking_table(document)
+    body_paragraphs(document, "paragraphs[table_after:]")
     line(document, "")
     line(document, "{{ signature }}", right)
     line(document, "{{ date }}", right)

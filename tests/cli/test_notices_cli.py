@@ -7,7 +7,7 @@ import io
 import pytest
 from docx import Document as WordDocument
 
-from tests.cli.test_cli import Cli, cli  # noqa: F401  (the fixture)
+from tests.cli.conftest import Cli
 
 pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 

@@ -100,6 +100,48 @@ def test_every_kind_matches_its_reviewed_golden_files(golden_office):
     assert internal and all(n["doc_number"] is None for n in internal)
 
 
+CIRCULAR = {
+    "period": "2026年11月",
+    "totals": {"items": 42, "closed": 37, "on_time_rate": 0.9286, "overdue": 3},
+    "instruction_rate": 1.0,
+    "columns": ["排名", "单位", "事项", "按期办结率", "逾期", "预警", "约谈", "得分"],
+    "rows": [["1", "市第一中学", "12", "100.0%", "0", "0", "0", "98.5"],
+             ["2", "安全稳定科", "9", "88.9%", "1", "1", "0", "86.0"],
+             ["3", "基础教育科", "21", "85.7%", "2", "3", "1", "79.5"]],
+    "good": ["市第一中学"],
+    "slow": [{"unit": "基础教育科", "items": [
+        {"id": 7, "title": "学生资助资金按时足额发放", "overdue_workdays": 6},
+        {"id": 9, "title": "校园欺凌专项治理", "overdue_workdays": 2}]}],
+}
+
+
+def test_the_circular_ranks_commends_and_names(golden_office):
+    office = golden_office
+    with office.service.system_transaction() as txn:
+        txn.outbox.enqueue(txn.conn, txn.audit, item=None, kind="circular", key="circular:2026-11",
+                           to=["zhou", "ma"], cc=["chen"], payload=CIRCULAR, now=txn.now,
+                           tz=txn.tz, calendar=txn.calendar, actor="zhao")
+    with office.service.reading() as conn:
+        from notifiers.queries import list_notices, notice
+
+        circular = notice(conn, list_notices(conn, kind="circular")[0]["id"])
+    assert circular["doc_number"] == "督通〔2026〕1号"  # the circulars' own sequence
+    mismatched = []
+    for suffix, body in (("txt", circular["body_text"]), ("md", circular["body_markdown"]),
+                         ("html", circular["body_html"])):
+        path = GOLDEN / f"circular.{suffix}"
+        if UPDATE:
+            path.write_text(body, encoding="utf-8")
+        elif path.read_text(encoding="utf-8") != body:
+            mismatched.append(path.name)
+    assert mismatched == []
+    word = WordDocument(io.BytesIO(office.service.outbox.renderer.docx(
+        Document.from_json(circular["document"]))))
+    [table] = word.tables
+    assert [cell.text for cell in table.rows[1].cells] == CIRCULAR["rows"][0]
+    assert len(table.rows) == 4
+
+
 def test_official_format_parts_are_in_place(golden_office):
     office = golden_office
     item_id = office.item(title="学生资助资金按时足额发放", lead_leader="chen")

@@ -1,0 +1,64 @@
+"""The real CLI in a subprocess, against an office set up through the service API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from engine.clock import SystemClock
+from engine.directory import NewPerson
+from engine.service import Service
+
+DUBAN = str(Path(sys.executable).with_name("duban"))
+
+
+class Cli:
+    """Runs ``duban`` as the operating-system user ``clerk`` against one database."""
+
+    def __init__(self, db_url: str, tmp_path: Path) -> None:
+        self.env = {
+            **os.environ,
+            "DUBAN_DB": db_url,
+            "DUBAN_AUDIT_KEY": str(tmp_path / "audit.key"),
+            "DUBAN_CONFIG": str(tmp_path / "absent.toml"),
+            "USER": "clerk",
+            "LOGNAME": "clerk",
+        }
+        for name in ("DUBAN_AS", "DUBAN_NOW"):
+            self.env.pop(name, None)
+
+    def run(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        done = subprocess.run([DUBAN, *args], env=self.env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+        return done
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def error(self, *args: str, code: int) -> str:
+        done = self.run(*args, code=code)
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        return lines[0]
+
+
+@pytest.fixture
+def cli(settings, tmp_path) -> Cli:
+    """An office set up through the service API (quick); the tests then use the real CLI."""
+    runner = Cli(settings.db_url, tmp_path)
+    runner.run("init", "--admin-name", "办公室管理员")
+    service = Service(replace(settings, audit_key_path=tmp_path / "audit.key"), SystemClock())
+    service.add_unit("clerk", "DCS", "局督查室")
+    service.add_unit("clerk", "JJK", "基础教育科")
+    service.add_person("clerk", NewPerson("zhao", "赵敏", "DCS", ("supervisor",)))
+    service.add_person("clerk", NewPerson("wang", "王芳", "JJK", ("handler",)))
+    service.close()
+    return runner
