@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine.models import NOTICE, UNIT, Role
+from engine.models import NOTICE, Role
 from engine.timers import Recipient
 from notifiers.context import directory
 
@@ -43,7 +43,8 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
     """Logins for recipient roles. An away person's deputy receives in their place (AB岗)."""
     if not who:
         return []
-    people = _active_people(txn)
+    units, everyone = directory(txn.conn)
+    people = [person for person in everyone.values() if person["active"]]
     by_login = {p["login"]: p for p in people}
     logins: list[str] = []
     for recipient in who:
@@ -53,8 +54,7 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
             chosen = [p["login"] for p in people
                       if p["unit_code"] == item["lead_unit"] and Role.handler in p["roles"]]
         elif recipient is Recipient.unit_head:
-            head = txn.conn.execute(
-                select(UNIT.c.head_login).where(UNIT.c.code == item["lead_unit"])).scalar()
+            head = units.get(item["lead_unit"], {}).get("head_login")
             chosen = [head] if head else [
                 p["login"] for p in people
                 if p["unit_code"] == item["lead_unit"] and Role.unit_head in p["roles"]]
@@ -69,11 +69,6 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
             if target not in logins:
                 logins.append(target)
     return logins
-
-
-def _active_people(txn: Txn) -> list[dict[str, Any]]:
-    """Everyone active, read once per transaction (a batch of firings asks many times)."""
-    return [person for person in directory(txn.conn)[1].values() if person["active"]]
 
 
 def for_item(conn, item_id: int) -> list[dict[str, Any]]:

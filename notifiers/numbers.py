@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Integer, bindparam
 
 from engine.models import DOC_SEQUENCE
 
 _UPSERT: dict[str, Any] = {}
 
 
-def next_number(conn: Connection, prefix: str, year: int) -> int:
-    return conn.execute(_upsert(conn.dialect.name), {"prefix": prefix, "year": year,
-                                                      "last": 1}).scalar_one()
+def take(conn: Connection, prefix: str, year: int, count: int = 1) -> int:
+    """Take ``count`` consecutive numbers; returns the first."""
+    last = conn.execute(_upsert(conn.dialect.name),
+                        {"prefix": prefix, "year": year, "last": count, "step": count}).scalar_one()
+    return last - count + 1
 
 
 def format_number(prefix: str, year: int, number: int) -> str:
@@ -39,6 +41,7 @@ def _upsert(dialect_name: str) -> Any:
             from sqlalchemy.dialects.sqlite import insert
         base = insert(DOC_SEQUENCE)
         statement = _UPSERT[dialect_name] = base.on_conflict_do_update(
-            index_elements=["prefix", "year"], set_={"last": DOC_SEQUENCE.c.last + 1}
+            index_elements=["prefix", "year"],
+            set_={"last": DOC_SEQUENCE.c.last + bindparam("step", type_=Integer)}
         ).returning(DOC_SEQUENCE.c.last)
     return statement

@@ -9,16 +9,17 @@ template is fixed (also notices written before this part existed).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, time
 from email.utils import formataddr
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from engine.errors import Conflict, DubanError
+from engine.errors import DubanError
 from engine.models import DELIVERY, NOTICE
 from engine.workcalendar import WorkCalendar
 from notifiers import context, numbers
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("duban.outbox")
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 NO_CHANNEL = "没有可用的送达渠道或地址"
+NUMBER_SLOT = "\ue000文号\ue000"  # private-use marks: no template or escaping produces them
 
-NOTICE_ID_BY_KEY = select(NOTICE.c.id).where(NOTICE.c.key == bindparam("key"))
 RENDERED = update(NOTICE).where(NOTICE.c.id == bindparam("_id")).values(
     doc_number=bindparam("doc_number"), title=bindparam("title"),
     document=bindparam("document"), body_text=bindparam("body_text"),
@@ -65,16 +66,13 @@ class Outbox:
         actor: str,
     ) -> int | None:
         """Write one notice unless its key exists; returns its id, or None if it existed."""
-        if conn.execute(NOTICE_ID_BY_KEY, {"key": key}).first() is not None:
-            return None
         cc = [login for login in cc if login not in to]  # nobody gets the same notice twice
         row = {"key": key, "item_id": item["id"] if item else None, "kind": kind,
                "recipients": list(to), "cc": cc, "payload": dict(payload),
                "status": PENDING, "created_at": now}
-        try:
-            notice_id = conn.execute(insert(NOTICE).returning(NOTICE.c.id), row).scalar_one()
-        except IntegrityError:
-            raise Conflict(f"通知 {key} 已由另一进程同时写入, 请重试") from None
+        notice_id = conn.execute(_insert_once(conn.dialect.name), row).scalar()
+        if notice_id is None:
+            return None  # this step or event already notified
         # Rendered and numbered at the end of the transaction (``flush``): the number's row
         # lock is then held only while the transaction finishes, not while it works.
         item_then = dict(item) if item is not None else None
@@ -91,94 +89,96 @@ class Outbox:
         # A savepoint rolled back (a failed timer step) may have taken some rows with it.
         ids = [entry[0]["id"] for entry in waiting]
         alive = set(conn.execute(select(NOTICE.c.id).where(NOTICE.c.id.in_(ids))).scalars())
-        done = 0
-        for notice, item, now, tz, calendar, actor in waiting:
-            if notice["id"] in alive:
-                done += self.materialize(conn, audit, notice, item, now, tz, calendar, actor)
-        return done
+        return self.materialize(conn, audit, [e for e in waiting if e[0]["id"] in alive])
 
-    def materialize(
+    def materialize(self, conn: Connection, audit: AuditWriter, entries: list[tuple]) -> int:
+        """Render written notices, number them and plan their deliveries; returns how many.
+
+        Entries are (notice row, item, now, tz, calendar, actor). Everything is rendered with
+        a placeholder for the number first, so a template that fails takes no number: that
+        notice stays pending with the error and the others go on. Numbers are then taken in
+        one statement per prefix and year, and put in place."""
+        ready: list[tuple[dict, Document, list[str], list[dict], tuple | None, tuple]] = []
+        for entry in entries:
+            notice, item, now, tz, calendar, actor = entry
+            try:
+                document, series = self.compose(conn, notice, item, now, tz, calendar)
+                bodies = [self.renderer.text(document), self.renderer.markdown(document),
+                          self.renderer.html_page(document)]
+                deliveries = self._deliveries(conn, notice, now, tz, calendar)
+            except DubanError as err:
+                log.warning("通知 %s 未能生成: %s", notice["key"], err.message)
+                conn.execute(update(NOTICE).where(NOTICE.c.id == notice["id"]).values(
+                    last_error=err.message[:800]))
+                continue
+            ready.append((notice, document, bodies, deliveries, series, entry))
+        if not ready:
+            return 0
+        wanted = Counter(series for *_, series, _ in ready if series is not None)
+        first = {series: numbers.take(conn, *series, count) for series, count in wanted.items()}
+        rows, planned = [], []
+        for notice, document, bodies, deliveries, series, entry in ready:
+            number = None
+            if series is not None:
+                number = numbers.format_number(*series, first[series])
+                first[series] += 1
+            document = replace(document, doc_number=number)
+            text, markdown, html = (body.replace(NUMBER_SLOT, number or "") for body in bodies)
+            rows.append({"_id": notice["id"], "doc_number": number, "title": document.title[:400],
+                         "document": document.as_json(), "body_text": text,
+                         "body_markdown": markdown, "body_html": html,
+                         "status": PENDING if deliveries else DEAD,
+                         "last_error": None if deliveries else NO_CHANNEL})
+            planned.extend(deliveries)
+            now, actor = entry[2], entry[5]
+            audit.append(at=now, actor=actor, action="notice", item_id=notice["item_id"],
+                         event="created" if deliveries else DEAD,
+                         reason=document.title if deliveries else NO_CHANNEL,
+                         payload={"notice": notice["id"], "key": notice["key"],
+                                  "kind": notice["kind"], "doc_number": number,
+                                  "to": list(notice["recipients"]), "cc": list(notice["cc"]),
+                                  "deliveries": [(d["channel"], d["target"])
+                                                 for d in deliveries]})
+        conn.execute(RENDERED, rows)
+        if planned:
+            conn.execute(insert(DELIVERY), planned)
+        return len(rows)
+
+    def compose(
         self,
         conn: Connection,
-        audit: AuditWriter,
         notice: Mapping[str, Any],
         item: Mapping[str, Any] | None,
         now: datetime,
         tz: ZoneInfo,
         calendar: WorkCalendar,
-        actor: str,
-    ) -> bool:
-        """Render and number a written notice and plan its deliveries. False when its
-        template failed: the notice stays pending with the error, the caller goes on."""
-        try:
-            with conn.begin_nested():  # a failed render gives its document number back
-                document = self.document(conn, notice, item, now, tz, calendar)
-                deliveries = self._deliveries(conn, notice, document, now, tz, calendar)
-                status = PENDING if deliveries else DEAD
-                conn.execute(RENDERED, {
-                    "_id": notice["id"], "doc_number": document.doc_number,
-                    "title": document.title[:400], "document": document.as_json(),
-                    "body_text": self.renderer.text(document),
-                    "body_markdown": self.renderer.markdown(document),
-                    "body_html": self.renderer.html_page(document),
-                    "status": status, "last_error": None if deliveries else NO_CHANNEL,
-                })
-                if deliveries:
-                    conn.execute(insert(DELIVERY), deliveries)
-        except DubanError as err:
-            log.warning("通知 %s 未能生成: %s", notice["key"], err.message)
-            conn.execute(update(NOTICE).where(NOTICE.c.id == notice["id"]).values(
-                last_error=err.message[:800]))
-            return False
-        audit.append(at=now, actor=actor, action="notice", item_id=notice["item_id"],
-                     event="created" if deliveries else DEAD,
-                     reason=document.title if deliveries else NO_CHANNEL,
-                     payload={"notice": notice["id"], "key": notice["key"],
-                              "kind": notice["kind"], "doc_number": document.doc_number,
-                              "to": list(notice["recipients"]), "cc": list(notice["cc"]),
-                              "deliveries": [(d["channel"], d["target"]) for d in deliveries]})
-        return True
-
-    def document(
-        self,
-        conn: Connection,
-        notice: Mapping[str, Any],
-        item: Mapping[str, Any] | None,
-        now: datetime,
-        tz: ZoneInfo,
-        calendar: WorkCalendar,
-        *,
-        take_number: bool = True,
-    ) -> Document:
-        """The notice as a document; ``take_number=False`` for a preview (number left blank)."""
+    ) -> tuple[Document, tuple[str, int] | None]:
+        """The notice as a document with a placeholder for its number, and the series
+        (prefix, year) its number comes from, or None for an unnumbered note."""
         office = self.config.office
         ctx = context.build(conn, item, notice["payload"], notice["recipients"], notice["cc"],
                             now=now, tz=tz, calendar=calendar, office=office)
         body = self.renderer.body(notice["kind"], ctx)
-        number = None
+        series = None
         if body.numbered:
             prefix = office.circular_prefix if notice["kind"] == "circular" else office.doc_prefix
-            year = now.astimezone(tz).year
-            if take_number:
-                number = numbers.format_number(prefix, year,
-                                               numbers.next_number(conn, prefix, year))
-            else:
-                number = numbers.blank_number(prefix, year)
+            series = (prefix, now.astimezone(tz).year)
         default_recipient = ctx["item"]["lead_unit_name"] if item else "、".join(ctx["to_names"])
-        return Document(
-            kind=notice["kind"], label=body.label, issuer=office.name, doc_number=number,
+        document = Document(
+            kind=notice["kind"], label=body.label, issuer=office.name,
+            doc_number=NUMBER_SLOT if series else None,
             title=body.title, recipient=body.recipient or default_recipient,
             paragraphs=body.paragraphs, signature=office.signed_by, date=cn_date(now, tz),
             cc="、".join(ctx["cc_names"]),
             contact=f"{office.contact} {office.phone}".strip(),
             table=body.table, table_after=body.table_after,
         )
+        return document, series
 
     def replan(self, conn: Connection, notice: Mapping[str, Any], item: Mapping[str, Any] | None,
                now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> int:
         """Plan deliveries again for a notice that had none (no channel or address then)."""
-        document = Document.from_json(notice["document"])
-        deliveries = self._deliveries(conn, notice, document, now, tz, calendar)
+        deliveries = self._deliveries(conn, notice, now, tz, calendar)
         if deliveries:
             conn.execute(insert(DELIVERY), deliveries)
         return len(deliveries)
@@ -187,7 +187,6 @@ class Outbox:
         self,
         conn: Connection,
         notice: Mapping[str, Any],
-        document: Document,
         now: datetime,
         tz: ZoneInfo,
         calendar: WorkCalendar,
@@ -226,6 +225,23 @@ class Outbox:
                         plan("webhook", unit["webhook"], f":{unit['code']}",
                              unit["webhook_style"] or "json")
         return planned
+
+
+_INSERT_ONCE: dict[str, Any] = {}
+
+
+def _insert_once(dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, built once per dialect (imported
+    on first use: the PostgreSQL dialect module alone costs a command ~40 ms at start-up)."""
+    statement = _INSERT_ONCE.get(dialect_name)
+    if statement is None:
+        if dialect_name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = _INSERT_ONCE[dialect_name] = dialect_insert(NOTICE).on_conflict_do_nothing(
+            index_elements=["key"]).returning(NOTICE.c.id)
+    return statement
 
 
 WAITING = "duban_outbox_waiting"

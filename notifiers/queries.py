@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, func, select, update
 from engine import items
 from engine.errors import InvalidInput, NotFound, Refused
 from engine.models import DELIVERY, NOTICE, Role
+from notifiers import numbers
 from notifiers.outbox import DEAD, FAILED, NO_CHANNEL, PENDING
 from notifiers.render import Document
 from notifiers.sender import summarize
@@ -84,8 +86,10 @@ def preview(service: Service, item_id: int, kind: str, fmt: str) -> str | bytes:
         item = items.load(conn, item_id)
         draft = {"id": 0, "key": "preview", "item_id": item_id, "kind": kind,
                  "recipients": [], "cc": [], "payload": {}}
-        document = outbox.document(conn, draft, item, now, service.tz, service.calendar_for(conn),
-                                   take_number=False)
+        document, series = outbox.compose(conn, draft, item, now, service.tz,
+                                          service.calendar_for(conn))
+    if series is not None:  # a draft's number is left blank
+        document = replace(document, doc_number=numbers.blank_number(*series))
     if fmt == "docx":
         return outbox.renderer.docx(document)
     return outbox.renderer.render(document, fmt)

@@ -14,7 +14,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ class Document:
     table_after: int = 1  # shown after this many paragraphs
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in DOCUMENT_FIELDS}
         data["paragraphs"] = list(self.paragraphs)
         data["table"] = [list(row) for row in self.table]
         return data
@@ -57,6 +57,9 @@ class Document:
     def from_json(cls, data: Mapping[str, Any]) -> Document:
         table = tuple(tuple(str(cell) for cell in row) for row in data.get("table", ()))
         return cls(**{**data, "paragraphs": tuple(data["paragraphs"]), "table": table})
+
+
+DOCUMENT_FIELDS = tuple(Document.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

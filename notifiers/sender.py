@@ -84,6 +84,7 @@ def deliver(
                 break
             report.batches += 1
             results = _send_all(channels, claimed, outbox.config, service)
+            channels.commit()  # durable before recorded as delivered
             _record(service, results, outbox.config, report, keep_outcomes)
             if len(claimed) < batch_size:
                 break
@@ -115,6 +116,11 @@ class Channels:
             else:
                 raise Permanent(f"未知渠道 {name}")
         return self._built[name]
+
+    def commit(self) -> None:
+        for channel in self._built.values():
+            if hasattr(channel, "commit"):
+                channel.commit()
 
     def close(self) -> None:
         smtp = self._built.get("smtp")
@@ -268,11 +274,10 @@ def render_waiting(service: Service, limit: int = 200) -> int:
                 select(NOTICE).where(NOTICE.c.document.is_(None), NOTICE.c.status == PENDING,
                                      NOTICE.c.id > after)
                 .order_by(NOTICE.c.id).limit(limit)).mappings()]
-            for notice in waiting:
-                item = items.load(txn.conn, notice["item_id"]) if notice["item_id"] else None
-                if service.outbox.materialize(txn.conn, txn.audit, notice, item, txn.now,
-                                              txn.tz, txn.calendar, txn.actor.login):
-                    done += 1
+            entries = [(notice, items.load(txn.conn, notice["item_id"])
+                        if notice["item_id"] else None, txn.now, txn.tz, txn.calendar,
+                        txn.actor.login) for notice in waiting]
+            done += service.outbox.materialize(txn.conn, txn.audit, entries)
         if len(waiting) < limit:
             return done
         after = waiting[-1]["id"]

@@ -1,15 +1,17 @@
-"""The outbox folder: each notice a folder named by its key, renamed into place at once.
+"""The outbox folder: each notice as ``<key>.txt`` (the document) and ``<key>.html`` (for
+printing on A4; and ``<key>.docx`` if configured), each written aside and renamed into place.
 
-Readers never see a half-written notice, and a notice already there is not written again, so
-a sender that died after writing and before recording is harmless.
+Readers never see a half-written file. The text is renamed last, so its presence means the
+notice is complete and is not written again: a sender that died after writing and before
+recording is harmless. The files of a batch are made durable together (one ``syncfs`` of the
+outbox's file system, see ``commit``) before the sender records them as delivered.
 """
 
 from __future__ import annotations
 
-import json
+import ctypes
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from notifiers.channels import Outgoing, Transient
@@ -29,48 +31,37 @@ class FileChannel:
         self.with_docx = with_docx
 
     def send(self, message: Outgoing) -> str:
-        final = self.outbox / folder_name(message.notice["key"])
-        if final.exists():
-            return f"已在发件箱 {final.name}"
+        stem = folder_name(message.notice["key"])
+        marker = self.outbox / f"{stem}.txt"
+        if marker.exists():
+            return f"已在发件箱 {marker.name}"
         notice = message.notice
-        files = {
-            "notice.txt": notice["body_text"].encode(),
-            "notice.md": notice["body_markdown"].encode(),
-            "notice.html": notice["body_html"].encode(),
-            "meta.json": json.dumps(
-                {"key": notice["key"], "kind": notice["kind"], "doc_number": notice["doc_number"],
-                 "title": notice["title"], "item_id": notice["item_id"],
-                 "to": notice["recipients"], "cc": notice["cc"]},
-                ensure_ascii=False, indent=2).encode(),
-        }
+        files = {f"{stem}.html": notice["body_html"].encode()}
         if self.with_docx:
-            files["notice.docx"] = self.renderer.docx(Document.from_json(notice["document"]))
+            files[f"{stem}.docx"] = self.renderer.docx(Document.from_json(notice["document"]))
+        files[marker.name] = notice["body_text"].encode()  # last: its presence means complete
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.outbox))
             for name, data in files.items():
-                with open(staging / name, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            try:
-                os.rename(staging, final)
-            except OSError:
-                if not final.exists():
-                    raise
-                # another sender put it there first: the notice is delivered once
-                for name in files:
-                    (staging / name).unlink()
-                staging.rmdir()
-            _sync_folder(self.outbox)
+                staging = self.outbox / f".{name}.tmp"
+                staging.write_bytes(data)
+                os.replace(staging, self.outbox / name)
         except OSError as err:
             raise Transient(f"写入发件箱失败: {err}") from None
-        return f"已写入发件箱 {final.name}"
+        return f"已写入发件箱 {marker.name}"
+
+    def commit(self) -> None:
+        """Make everything written so far durable, before it is recorded as delivered."""
+        if self.outbox.exists():
+            sync_filesystem(self.outbox)
 
 
-def _sync_folder(path: Path) -> None:
+def sync_filesystem(path: Path) -> None:
+    """syncfs(2) on the file system holding ``path`` (Linux); sync(2) elsewhere."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
+            os.sync()
     finally:
         os.close(fd)

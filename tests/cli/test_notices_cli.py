@@ -50,8 +50,8 @@ def test_notices_from_the_command_line(office_cli, tmp_path):
     assert len(cli.json("--as", "zhao", "notices", "list")) == 2  # the preview wrote nothing
     sent = cli.run("--as", "zhao", "notices", "send").stdout
     assert "送达 2, 失败待重试 0, 无法送达 0" in sent
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        f"event_{item}_created_assignment", f"event_{item}_warn_3_warning"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.txt")) == [
+        f"event_{item}_created_assignment.txt", f"event_{item}_warn_3_warning.txt"]
     assert cli.json("--as", "zhao", "notices", "list", "--dead") == []
     assert "已送达" in cli.error("--as", "zhao", "notices", "requeue", str(warning["id"]),
                                  code=3)

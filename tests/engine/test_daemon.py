@@ -239,7 +239,7 @@ def test_a_second_sqlite_daemon_refuses_and_the_first_stops_on_sigterm(office, s
                  "the notices delivered", daemon=third)
         assert third.stop() == 0, third.log()
     outbox = Path(database).with_name("duban-outbox")
-    assert {f"timer_{item_id}_{step}_1" for step in ("yellow", "urge", "red")} <= {
+    assert {f"timer_{item_id}_{step}_1.txt" for step in ("yellow", "urge", "red")} <= {
         p.name for p in outbox.iterdir()}
     assert [t["status"] for t in service.timers(item_id)].count(PENDING) == 1  # escalate
     assert service.verify_audit().ok

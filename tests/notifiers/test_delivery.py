@@ -3,7 +3,6 @@ dead letters, requeue, digests; a sender killed mid-batch."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -35,19 +34,24 @@ def test_the_file_channel_writes_each_notice_once(office, tmp_path):
     office.fire("zhao", item_id, "warn", level="yellow", reason="进展偏慢")
     report = deliver(office.service)
     assert (report.sent, report.failed, report.dead) == (2, 0, 0)
-    folders = sorted(p.name for p in (tmp_path / "outbox").iterdir())
-    assert folders == [f"event_{item_id}_created_assignment",
-                       f"event_{item_id}_warn_3_warning"]
-    warning = tmp_path / "outbox" / folders[1]
-    assert sorted(p.name for p in warning.iterdir()) == [
-        "meta.json", "notice.html", "notice.md", "notice.txt"]
-    assert "黄色预警" in (warning / "notice.txt").read_text(encoding="utf-8")
-    meta = json.loads((warning / "meta.json").read_text(encoding="utf-8"))
-    assert meta["doc_number"] == "督办〔2026〕2号" and meta["to"] == ["wang", "zhou"]
+    outbox = tmp_path / "outbox"
+    assert sorted(p.name for p in outbox.iterdir()) == [
+        f"event_{item_id}_created_assignment.html", f"event_{item_id}_created_assignment.txt",
+        f"event_{item_id}_warn_3_warning.html", f"event_{item_id}_warn_3_warning.txt"]
+    text = (outbox / f"event_{item_id}_warn_3_warning.txt").read_text(encoding="utf-8")
+    assert text == office.service.notices(item_id)[1]["body_text"]
+    assert "督办〔2026〕2号" in text and "黄色预警" in text
+    html = (outbox / f"event_{item_id}_warn_3_warning.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    # a crash after writing, before recording: sent again, the file is not written twice
+    (outbox / f"event_{item_id}_warn_3_warning.txt").write_text("原件", encoding="utf-8")
+    requeue_all(office.service)
+    assert deliver(office.service).sent == 2
+    assert (outbox / f"event_{item_id}_warn_3_warning.txt").read_text(encoding="utf-8") == "原件"
     assert deliver(office.service).sent == 0  # nothing left to send
     assert statuses(office.service, item_id) == ["sent", "sent"]
     sent = [e for e in office.service.history(item_id) if e["event"] == "sent"]
-    assert [e["payload"]["channel"] for e in sent] == ["file", "file"]
+    assert [e["payload"]["channel"] for e in sent] == ["file", "file", "file", "file"]
     assert office.service.verify_audit().ok
 
 
@@ -63,7 +67,7 @@ def test_mail_goes_to_each_person_with_a_message_id_from_its_key(
                                         email="sun@aqk.example.cn"))
     item_id = office.item(unit="AQK", title="校车安全<检查>")
     report = deliver(service)
-    assert (report.sent, report.dead) == (2, 0)  # the folder, and sun (郑承办 has no address)
+    assert (report.sent, report.dead) == (2, 0)  # the outbox, and sun (郑承办 has no address)
     [mail] = mail_server.messages
     notice = service.notices(item_id)[0]
     key = f"event:{item_id}:created:assignment#smtp:sun@aqk.example.cn"
@@ -192,6 +196,14 @@ def test_a_days_mail_to_one_person_is_one_digest(settings, clock, tmp_path, mail
     assert statuses(service, first) == statuses(service, second) == ["sent"]
 
 
+def requeue_all(service):
+    """As if the sender had died after sending and before recording: every delivery due."""
+    from engine.models import DELIVERY
+
+    with service.db.write() as conn:
+        conn.execute(DELIVERY.update().values(status="pending", attempts=0))
+
+
 def service_deliveries(service, item_id):
     from notifiers.queries import notice
 
@@ -246,7 +258,7 @@ def test_a_sender_killed_mid_batch_loses_nothing_and_repeats_nothing(
     assert all(statuses(office.service, i) == ["sent"] for i in range(1, total + 1))
     keys = [r["headers"]["Idempotency-Key"] for r in web_server.received]
     assert set(keys) == {f"event:{i}:created:assignment#webhook:JJK" for i in range(1, total + 1)}
-    assert len(list(outbox.iterdir())) == total  # one folder per notice, no leftovers
+    assert len(list(outbox.iterdir())) == 2 * total  # text and HTML per notice, no leftovers
     for item_id in range(1, total + 1):  # each delivery recorded as sent exactly once
         sent = [e["payload"]["channel"] for e in office.service.history(item_id)
                 if e["action"] == "notice" and e["event"] == "sent"]
