@@ -146,7 +146,7 @@ def fire(
     if not event.fires_from(item["state"]):
         raise Refused(_not_now(workflow, item, event.label, txn))
     values = _parse_values(txn, workflow, event, raw_values)
-    ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, values)
+    ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, values, txn.calendar)
     for guard in event.guards:
         message = guard(ctx)
         if message:

@@ -97,7 +97,11 @@ class Item(SQLModel, table=True):
     """A supervision item (督办事项) and where it stands in its workflow."""
 
     __tablename__ = "item"
-    __table_args__ = (Index("ix_item_unit_state", "lead_unit", "state"),)
+    __table_args__ = (
+        Index("ix_item_unit_state", "lead_unit", "state"),
+        Index("ix_item_current_deadline", "current_deadline"),
+        Index("ix_item_created_at", "created_at"),
+    )
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     workflow: str = Field(max_length=64)
     workflow_version: int
@@ -151,6 +155,7 @@ AUDIT_EVENT = Table(
     Column("payload", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Index("ix_audit_event_at", "at"),
 )
 
 # "The chain had this head at this sequence", signed with a key kept outside the database.

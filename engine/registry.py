@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -22,7 +23,7 @@ from transitions import Machine
 from engine.errors import NotFound, SetupError
 from engine.fields import STANDARD_FIELDS
 from engine.models import Role
-from engine.workflow import ANY_STATE, Workflow
+from engine.workflow import ANY_STATE, State, Workflow
 
 RESERVED_EVENT_NAMES = {"created", "edited", "refused", "migrated"}
 
@@ -84,6 +85,13 @@ class Registry:
 
     def all_latest(self) -> list[Workflow]:
         return [self.latest(name) for name in self.names()]
+
+    def all_versions(self) -> list[Workflow]:
+        return list(self._by_key.values())
+
+    def state_names(self, test: Callable[[State], bool]) -> set[str]:
+        """Names of the states, in any workflow and version, that pass ``test``."""
+        return {state.name for wf in self._by_key.values() for state in wf.states if test(state)}
 
     def machine(self, workflow: Workflow) -> Machine:
         key = (workflow.name, workflow.version)

@@ -198,3 +198,15 @@ def restart_clock() -> Effect:
         draft.set("clock_start", ctx.now)
 
     return effect
+
+
+def judge_signing(workdays: int = 1, stamp_key: str = "signed_at") -> Effect:
+    """Signed in time means: within ``workdays`` working days of assignment (or transfer)."""
+
+    def effect(ctx: EventContext, draft: Draft) -> None:
+        draft.set_attr(stamp_key, ctx.now.isoformat())
+        assigned = draft["state_since"].astimezone(ctx.tz).date()
+        limit = ctx.calendar.add_workdays(assigned, workdays)
+        draft.set_attr("signed_on_time", ctx.now.astimezone(ctx.tz).date() <= limit)
+
+    return effect

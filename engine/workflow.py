@@ -30,6 +30,11 @@ class State:
     name: str
     label: str
     final: bool = False
+    done: bool = False  # the work is done (verified), even if not yet closed
+
+    @property
+    def finished(self) -> bool:
+        return self.final or self.done
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class EventContext:
     roles: frozenset[Role]
     item: Mapping[str, Any]
     values: Mapping[str, Any]
+    calendar: Any = None  # engine.workcalendar.WorkCalendar, for effects that count workdays
 
 
 class Draft:
@@ -137,6 +143,7 @@ class Workflow:
     timers: tuple[Any, ...] = ()
     on_create: tuple[Notify, ...] = ()  # notices sent when an item is created
     creator_roles: tuple[Role, ...] = (Role.supervisor,)
+    yellow_workdays: int = 3  # the ledger shows yellow this many working days before the deadline
 
     def state(self, name: str) -> State:
         for state in self.states:

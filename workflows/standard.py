@@ -13,6 +13,7 @@ from engine.rules import (
     attr_is_not,
     count,
     judge_on_time,
+    judge_signing,
     later_than_deadline,
     later_than_now,
     move_to_unit,
@@ -81,7 +82,7 @@ WORKFLOW = Workflow(
         State("in_progress", "办理中"),
         State("extension_requested", "延期待批"),
         State("reported", "已报结"),
-        State("verified", "已核查"),
+        State("verified", "已核查", done=True),
         State("closed", "已销号", final=True),
         State("declined", "已退回交办"),
     ),
@@ -91,8 +92,9 @@ WORKFLOW = Workflow(
     events=(
         Event(
             "sign", "签收", ("assigned",), "in_progress", UNIT_SIDE,
-            effects=(record_actor("owner"),),
-            description="承办单位签收; 首位签收人成为本事项的责任人(首问责任制)。",
+            effects=(record_actor("owner"), judge_signing(workdays=1)),
+            description=("承办单位签收(1个工作日内为按时); "
+                         "首位签收人成为本事项的责任人(首问责任制)。"),
         ),
         Event(
             "decline", "退回交办", ("assigned",), "declined", UNIT_SIDE,
@@ -149,7 +151,8 @@ WORKFLOW = Workflow(
         Event(
             "verify", "核查通过", ("reported",), "verified", OFFICE,
             accepts=("note",),
-            effects=(set_attr("verification", from_field="note"), judge_on_time()),
+            effects=(set_attr("verification", from_field="note"), judge_on_time(),
+                     stamp("verified_at")),
         ),
         Event(
             "reject", "退回重办", ("reported",), "in_progress", OFFICE,

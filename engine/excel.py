@@ -1,0 +1,309 @@
+"""Excel in and out: the ledger as a workbook, and task lists (任务清单) read from one.
+
+A task list is checked whole before anything is written: every problem is reported at once
+(一次性告知: row, column, what is wrong), and nothing is imported unless every row is valid.
+Header names are matched as offices write them, ignoring spaces, line breaks and order; an
+exported ledger reads back as a task list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.errors import InvalidInput
+from engine.items import NewItem
+from engine.ledger import COLOURS, FOLLOW_UP
+from engine.models import SOURCE_LABELS
+from engine.timeutil import END_OF_DAY
+
+# Each field and the header names offices use for it (compared without spaces).
+HEADERS: dict[str, tuple[str, ...]] = {
+    "title": ("事项", "事项名称", "督办事项", "任务", "任务名称", "工作任务", "重点任务"),
+    "goal": ("目标", "工作目标", "目标任务"),
+    "measures": ("工作举措", "举措", "主要措施", "工作措施", "具体措施"),
+    "leader": ("牵头领导", "分管领导", "责任领导"),
+    "unit": ("责任单位", "牵头单位", "承办单位", "主办单位"),
+    "co_units": ("协办单位", "配合单位", "参与单位"),
+    "deadline": ("完成时限", "办理时限", "完成时间", "时限", "期限"),
+    "source": ("来源", "任务来源", "事项来源"),
+}
+REQUIRED = ("title", "unit", "deadline")
+LABELS = {"title": "事项", "goal": "目标", "measures": "工作举措", "leader": "牵头领导",
+          "unit": "责任单位", "co_units": "协办单位", "deadline": "完成时限", "source": "来源"}
+SPLIT_UNITS = re.compile(r"[、,，;；/\s]+")
+CN_DATE = re.compile(r"^(\d{4})\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?$")
+FILLS = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE"}
+
+
+@dataclass
+class Problem:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"第 {self.row} 行" if self.row else "表头"
+        return f"{where}{f' [{self.column}]' if self.column else ''}: {self.message}"
+
+
+@dataclass
+class TaskList:
+    items: list[NewItem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    rows: int = 0
+
+
+class ImportProblems(InvalidInput):
+    """The whole report of a task list that cannot be imported."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:20])
+        more = f"; 另有 {len(problems) - 20} 处" if len(problems) > 20 else ""
+        super().__init__(f"任务清单有 {len(problems)} 处问题, 未导入任何事项: {shown}{more}")
+
+
+def _normal(text: Any) -> str:
+    return re.sub(r"\s+", "", str(text or "")).replace("（", "(").replace("）", ")")
+
+
+def read_task_list(
+    path: Path,
+    *,
+    units: Mapping[str, str],
+    people: Mapping[str, str],
+    tz: ZoneInfo,
+    parse_deadline: Callable[[str], datetime],
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> TaskList:
+    """Read and check a task list. ``units`` maps code → name, ``people`` login → name;
+    ``parse_deadline`` reads a text deadline ("10个工作日", "2026-12-31")."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(path, data_only=True, read_only=False)
+    except (OSError, InvalidFileException, KeyError, ValueError) as err:
+        raise InvalidInput(f"无法读取 Excel 文件 {path}: {err}") from None
+    sheet = _task_sheet(book)
+    result = TaskList()
+    header_row, columns = _find_header(sheet, result.problems)
+    if header_row is None:
+        return result
+    unit_by = _lookup(units)
+    person_by = _lookup(people)
+    source_by = {_normal(label): kind.value for kind, label in SOURCE_LABELS.items()}
+    source_by.update({kind.value: kind.value for kind in SOURCE_LABELS})
+    total = max(sheet.max_row - header_row, 0)
+    for offset, cells in enumerate(sheet.iter_rows(min_row=header_row + 1, values_only=True)):
+        row_number = header_row + 1 + offset
+        values = {name: cells[index] if index < len(cells) else None
+                  for name, index in columns.items()}
+        if all(value is None or str(value).strip() == "" for value in values.values()):
+            continue
+        result.rows += 1
+        item = _read_row(row_number, values, unit_by, person_by, source_by, tz, parse_deadline,
+                         result.problems)
+        if item is not None:
+            result.items.append(item)
+        if offset % 500 == 0:
+            progress(offset, total)
+    progress(total, total)
+    if result.rows == 0 and not result.problems:
+        result.problems.append(Problem(0, "", "表中没有任何事项"))
+    return result
+
+
+def _task_sheet(book: Any) -> Any:
+    for name in ("任务清单", "台账"):
+        if name in book.sheetnames:
+            return book[name]
+    return book.worksheets[0]
+
+
+def _find_header(sheet: Any, problems: list[Problem]) -> tuple[int | None, dict[str, int]]:
+    """The first of the top rows naming at least two known columns."""
+    wanted = {_normal(alias): name for name, aliases in HEADERS.items() for alias in aliases}
+    for row_number, cells in enumerate(sheet.iter_rows(min_row=1, max_row=6, values_only=True), 1):
+        columns: dict[str, int] = {}
+        for index, cell in enumerate(cells):
+            name = wanted.get(_normal(cell))
+            if name is not None and name not in columns:
+                columns[name] = index
+        if len(columns) < 2:
+            continue
+        for merged in sheet.merged_cells.ranges:
+            if merged.min_row <= row_number <= merged.max_row:
+                problems.append(Problem(0, "", f"表头有合并单元格 {merged.coord}: 请取消合并, "
+                                               "每列一个表头"))
+        missing = [LABELS[name] for name in REQUIRED if name not in columns]
+        if missing:
+            problems.append(Problem(0, "", f"缺少必需的列: {'、'.join(missing)}"))
+        return (None, {}) if problems else (row_number, columns)
+    problems.append(Problem(0, "", "找不到表头: 前 6 行中应有 事项、责任单位、完成时限 等列名"))
+    return None, {}
+
+
+def _lookup(names: Mapping[str, str]) -> dict[str, str | None]:
+    """Code or name → code; a name two entries share maps to None (ambiguous)."""
+    found: dict[str, str | None] = {}
+    for code, name in names.items():
+        key = _normal(name)
+        found[key] = None if key in found and found[key] != code else code
+    for code in names:
+        found[_normal(code)] = code
+    return found
+
+
+def _read_row(row: int, values: Mapping[str, Any], unit_by: Mapping[str, str | None],
+              person_by: Mapping[str, str | None], source_by: Mapping[str, str], tz: ZoneInfo,
+              parse_deadline: Callable[[str], datetime],
+              problems: list[Problem]) -> NewItem | None:
+    before = len(problems)
+
+    def bad(name: str, message: str) -> None:
+        problems.append(Problem(row, LABELS[name], message))
+
+    title = str(values.get("title") or "").strip()
+    if not title:
+        bad("title", "事项不能为空")
+    unit = _match(values.get("unit"), unit_by, "unit", "单位", bad)
+    if values.get("unit") in (None, ""):
+        bad("unit", "责任单位不能为空")
+    co_units = []
+    for name in SPLIT_UNITS.split(str(values.get("co_units") or "").strip()):
+        if name:
+            code = _match(name, unit_by, "co_units", "单位", bad)
+            if code:
+                co_units.append(code)
+    leader = _match(values.get("leader"), person_by, "leader", "人员", bad) \
+        if values.get("leader") not in (None, "") else None
+    deadline = _deadline(values.get("deadline"), tz, parse_deadline, bad)
+    source_text = _normal(values.get("source"))
+    source = source_by.get(source_text, None) if source_text else "other"
+    if source is None:
+        known = "、".join(SOURCE_LABELS.values())
+        bad("source", f"未知来源“{values.get('source')}”; 可用: {known}")
+    if len(problems) > before:
+        return None
+    return NewItem(title=title, lead_unit=unit, deadline=deadline,
+                   goal=str(values.get("goal") or "").strip(),
+                   measures=str(values.get("measures") or "").strip(),
+                   source=source, lead_leader=leader, co_units=tuple(co_units))
+
+
+def _match(raw: Any, table: Mapping[str, str | None], name: str, what: str,
+           bad: Callable[[str, str], None]) -> str | None:
+    if raw in (None, ""):
+        return None
+    key = _normal(raw)
+    if key not in table:
+        bad(name, f"未知{what}“{raw}”")
+        return None
+    if table[key] is None:
+        bad(name, f"“{raw}”对应多个{what}, 请改用代码")
+        return None
+    return table[key]
+
+
+def _deadline(raw: Any, tz: ZoneInfo, parse_deadline: Callable[[str], datetime],
+              bad: Callable[[str, str], None]) -> datetime | None:
+    if raw in (None, ""):
+        bad("deadline", "完成时限不能为空")
+        return None
+    if isinstance(raw, datetime):
+        moment = raw if raw.time() != time(0, 0) else datetime.combine(raw.date(), END_OF_DAY)
+        return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+    if isinstance(raw, date):
+        return datetime.combine(raw, END_OF_DAY, tzinfo=tz)
+    text = str(raw).strip()
+    match = CN_DATE.match(text)
+    if match:
+        try:
+            day = date(*(int(part) for part in match.groups()))
+        except ValueError:
+            bad("deadline", f"日期不存在“{text}”")
+            return None
+        return datetime.combine(day, END_OF_DAY, tzinfo=tz)
+    try:
+        return parse_deadline(text)
+    except InvalidInput as err:
+        bad("deadline", f"无法识别“{text}”({err.message})")
+        return None
+
+
+# -- export -----------------------------------------------------------------------------------
+
+LEDGER_COLUMNS = (
+    ("编号", 6), ("事项", 36), ("目标", 24), ("工作举措", 24), ("牵头领导", 10), ("责任单位", 16),
+    ("协办单位", 16), ("完成时限", 18), ("来源", 12), ("原定时限", 18), ("时限说明", 14),
+    ("工作流", 10), ("状态", 10), ("剩余工作日", 10), ("颜色", 6), ("跟踪问效", 16),
+    ("最新进展", 30), ("下一步由", 12),
+)
+
+
+def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict[str, Any]],
+                 people: Mapping[str, str], tz: ZoneInfo) -> int:
+    """The ledger, the clear-to-zero view and the follow-up classes, one sheet each."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "台账"
+    bold = Font(bold=True)
+    follow: dict[str, int] = {}
+    count = 0
+
+    def local(value: datetime) -> datetime:
+        return value.astimezone(tz).replace(tzinfo=None)
+
+    def header(target: Any, columns: Iterable[tuple[str, int]]) -> None:
+        for index, (title, width) in enumerate(columns, 1):
+            cell = target.cell(row=1, column=index, value=title)
+            cell.font = bold
+            cell.alignment = Alignment(horizontal="center")
+            target.column_dimensions[get_column_letter(index)].width = width
+        target.freeze_panes = "A2"
+
+    header(sheet, LEDGER_COLUMNS)
+    for row in rows:
+        count += 1
+        follow[row["follow_up"]] = follow.get(row["follow_up"], 0) + 1
+        values = [
+            row["id"], row["title"], row["goal"], row["measures"],
+            people.get(row["lead_leader"] or "", row["lead_leader"] or ""),
+            row["lead_unit_name"], "、".join(row["co_unit_names"]),
+            local(row["current_deadline"]), row["source_label"], local(row["original_deadline"]),
+            "暂定(节假日未公布)" if row["deadline_provisional"] else (row["deadline_reason"] or ""),
+            row["workflow"], row["state_label"], row["workdays_left"], COLOURS[row["colour"]],
+            FOLLOW_UP[row["follow_up"]], row["last_progress"], row["next_actor"],
+        ]
+        sheet.append(values)
+        line = sheet.max_row
+        for column in (8, 10):
+            sheet.cell(row=line, column=column).number_format = "yyyy-mm-dd hh:mm"
+        if row["colour"]:
+            sheet.cell(row=line, column=15).fill = PatternFill(
+                "solid", fgColor=FILLS[row["colour"]])
+    zero = book.create_sheet("清零")
+    header(zero, (("单位", 18), ("未销号", 8), ("逾期", 8), ("最早时限", 18), ("最早的事项", 60)))
+    for unit in clear:
+        zero.append([unit["unit_name"], unit["open"], unit["overdue"], local(unit["oldest"]),
+                     "；".join(f"{i['id']} {i['title']}" for i in unit["items"])])
+    classes = book.create_sheet("跟踪问效")
+    header(classes, (("分类", 20), ("事项数", 10)))
+    for key, label in FOLLOW_UP.items():
+        classes.append([label, follow.get(key, 0)])
+    try:
+        book.save(path)
+    except OSError as err:
+        raise InvalidInput(f"无法写入 {path}: {err.strerror}") from None
+    return count

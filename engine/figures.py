@@ -1,0 +1,178 @@
+"""The period figures per unit or per leader, computed in SQL (never item by item in Python).
+
+For a period [start, end):
+- items due in the period (by their current deadline): how many, done, done on time (the
+  finally accepted report before the current deadline), overdue (not done, deadline passed),
+  satisfaction where items were rated, and 批示件 (leaders' instructions) on their own;
+- items assigned in the period: signed in time (within the workflow's signing limit);
+- events in the period, from the audit log: yellow and red warnings, interviews,
+  accountability cases, redos, reports, extensions, returns and transfers.
+Units are the items' current lead units (a transferred item counts for the unit holding it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, case, func, select
+
+from engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
+from engine.periods import Period
+from engine.registry import Registry
+
+SATISFIED = ("满意", "基本满意")
+COUNTED_EVENTS = ("warn", "summon", "hold_accountable", "reject", "report",
+                  "approve_extension", "decline", "transfer")
+
+
+@dataclass
+class Figures:
+    """One unit's (or leader's) figures for a period."""
+
+    key: str
+    name: str
+    items: int = 0
+    done: int = 0
+    on_time: int = 0
+    overdue: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    instructions: int = 0
+    instructions_on_time: int = 0
+    assigned: int = 0
+    signed_on_time: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+
+    def count(self, event: str) -> int:
+        return self.events.get(event, 0)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.items if self.items else None
+
+    @property
+    def signing_rate(self) -> float | None:
+        return self.signed_on_time / self.assigned if self.assigned else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
+
+    @property
+    def redo_rate(self) -> float | None:
+        reports = self.count("report")
+        return self.count("reject") / reports if reports else None
+
+    @property
+    def instruction_rate(self) -> float | None:
+        return self.instructions_on_time / self.instructions if self.instructions else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "name": self.name, "items": self.items, "done": self.done,
+            "on_time": self.on_time, "overdue": self.overdue,
+            "on_time_rate": self.on_time_rate, "signing_rate": self.signing_rate,
+            "satisfaction_rate": self.satisfaction_rate, "redo_rate": self.redo_rate,
+            "instruction_rate": self.instruction_rate,
+            "yellow_warnings": self.count("warn:yellow"), "red_warnings": self.count("warn:red"),
+            "interviews": self.count("summon"), "accountability": self.count("hold_accountable"),
+            "redos": self.count("reject"), "extensions": self.count("approve_extension"),
+            "returns": self.count("decline"), "transfers": self.count("transfer"),
+        }
+
+
+def _flag(expr: Any) -> Any:
+    return func.sum(case((expr, 1), else_=0))
+
+
+def period_figures(
+    conn: Connection,
+    registry: Registry,
+    period: Period,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    by: str = "unit",
+) -> list[Figures]:
+    """Figures per unit (``by="unit"``) or per lead leader (``by="leader"``), by key."""
+    start, end = period.bounds(tz)
+    group = ITEM.c.lead_unit if by == "unit" else ITEM.c.lead_leader
+    finished = registry.state_names(lambda s: s.finished)
+    attrs = ITEM.c.attrs
+    on_time = attrs["on_time"].as_boolean().is_(True)
+    done = ITEM.c.state.in_(finished)
+    satisfaction = attrs["satisfaction"].as_string()
+    cutoff = min(now, end)
+    due = conn.execute(
+        select(group.label("key"), func.count().label("items"),
+               _flag(done).label("done"), _flag(and_(done, on_time)).label("on_time"),
+               _flag(and_(~done, ITEM.c.current_deadline < cutoff)).label("overdue"),
+               _flag(satisfaction.is_not(None)).label("rated"),
+               _flag(satisfaction.in_(SATISFIED)).label("satisfied"),
+               _flag(ITEM.c.source == "instruction").label("instructions"),
+               _flag(and_(ITEM.c.source == "instruction", done, on_time))
+               .label("instructions_on_time"))
+        .where(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end)
+        .group_by(group)
+    ).mappings().all()
+    signing = conn.execute(
+        select(group.label("key"), func.count().label("assigned"),
+               _flag(attrs["signed_on_time"].as_boolean().is_(True)).label("signed_on_time"))
+        .where(ITEM.c.created_at >= start, ITEM.c.created_at < end)
+        .group_by(group)
+    ).mappings().all()
+    level = AUDIT_EVENT.c.payload["values"]["level"].as_string()
+    events = conn.execute(
+        select(group.label("key"), AUDIT_EVENT.c.event, level.label("level"),
+               func.count().label("n"))
+        .select_from(AUDIT_EVENT.join(ITEM, ITEM.c.id == AUDIT_EVENT.c.item_id))
+        .where(AUDIT_EVENT.c.at >= start, AUDIT_EVENT.c.at < end,
+               AUDIT_EVENT.c.action == "event", AUDIT_EVENT.c.event.in_(COUNTED_EVENTS))
+        .group_by(group, AUDIT_EVENT.c.event, level)
+    ).mappings().all()
+
+    names = _names(conn, by)
+    result: dict[str, Figures] = {}
+
+    def get(key: str | None) -> Figures:
+        key = key or "—"
+        if key not in result:
+            result[key] = Figures(key, names.get(key, key))
+        return result[key]
+
+    for row in due:
+        figures = get(row["key"])
+        for name in ("items", "done", "on_time", "overdue", "rated", "satisfied",
+                     "instructions", "instructions_on_time"):
+            setattr(figures, name, int(row[name] or 0))
+    for row in signing:
+        figures = get(row["key"])
+        figures.assigned, figures.signed_on_time = row["assigned"], int(row["signed_on_time"] or 0)
+    for row in events:
+        name = f"warn:{row['level']}" if row["event"] == "warn" else row["event"]
+        figures = get(row["key"])
+        figures.events[name] = figures.events.get(name, 0) + row["n"]
+    return sorted(result.values(), key=lambda f: f.key)
+
+
+def totals(rows: list[Figures]) -> Figures:
+    """The whole office: the sum of every unit's figures."""
+    total = Figures("*", "合计")
+    for row in rows:
+        for name in ("items", "done", "on_time", "overdue", "rated", "satisfied",
+                     "instructions", "instructions_on_time", "assigned", "signed_on_time"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+        for event, n in row.events.items():
+            total.events[event] = total.events.get(event, 0) + n
+    return total
+
+
+def _names(conn: Connection, by: str) -> dict[str, str]:
+    if by == "unit":
+        return dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+    return dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
+
+

@@ -1,0 +1,200 @@
+"""The ledger (台账): every item with where it stands, and the clear-to-zero view.
+
+Filtering, ordering and counting happen in SQL; only the page being shown is enriched in
+Python (working days left, colour, the follow-up class, who acts next), so a page costs the
+same over a thousand items or a million.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, func, select
+
+from engine.models import ITEM, SOURCE_LABELS, UNIT, Role
+from engine.periods import Period
+from engine.registry import Registry
+from engine.workcalendar import WorkCalendar
+
+IDLE_WORKDAYS = 10  # 跟踪问效: no action for this many working days means nobody is acting
+COLOURS = {"green": "绿", "yellow": "黄", "red": "红", "": "—"}
+FOLLOW_UP = {
+    "done": "已办结: 查效果",
+    "progress": "办理中: 查进度",
+    "not_started": "未启动: 查原因",
+    "idle": "无人推动: 查责任",
+}
+UNIT_SIDE = {Role.handler, Role.unit_head}
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    unit: str | None = None
+    leader: str | None = None
+    state: str | None = None
+    source: str | None = None
+    overdue: bool = False
+    period: Period | None = None  # deadlines falling in the period
+    open_only: bool = False
+    workflow: str | None = None
+
+
+def query(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo) -> Any:
+    """The ledger's SELECT with the filter applied, ordered by deadline."""
+    finished = registry.state_names(lambda state: state.finished)
+    stmt = select(ITEM).order_by(ITEM.c.current_deadline, ITEM.c.id)
+    conditions = []
+    if flt.unit:
+        conditions.append(ITEM.c.lead_unit == flt.unit)
+    if flt.leader:
+        conditions.append(ITEM.c.lead_leader == flt.leader)
+    if flt.state:
+        conditions.append(ITEM.c.state == flt.state)
+    if flt.source:
+        conditions.append(ITEM.c.source == flt.source)
+    if flt.workflow:
+        conditions.append(ITEM.c.workflow == flt.workflow)
+    if flt.overdue:
+        conditions.append(and_(ITEM.c.current_deadline < now, ITEM.c.state.not_in(finished)))
+    if flt.open_only:
+        conditions.append(ITEM.c.state.not_in(registry.state_names(lambda s: s.final)))
+    if flt.period is not None:
+        start, end = flt.period.bounds(tz)
+        conditions.append(and_(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end))
+    return stmt.where(*conditions) if conditions else stmt
+
+
+def page(
+    conn: Connection,
+    registry: Registry,
+    flt: LedgerFilter,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    limit: int | None = 200,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    stmt = query(registry, flt, now, tz)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    rows = [dict(row) for row in conn.execute(stmt).mappings()]
+    return enrich(conn, registry, rows, now=now, tz=tz, calendar=calendar)
+
+
+def enrich(
+    conn: Connection,
+    registry: Registry,
+    rows: list[dict[str, Any]],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+) -> list[dict[str, Any]]:
+    """Add what a reader of the ledger wants to each row: names, days, colour, next step."""
+    units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+    today = now.astimezone(tz).date()
+    for row in rows:
+        workflow = registry.get(row["workflow"], row["workflow_version"])
+        state = workflow.state(row["state"])
+        due = row["current_deadline"].astimezone(tz).date()
+        if due >= today:
+            left = calendar.count_workdays(today, due)
+        else:
+            left = -calendar.count_workdays(due, today)
+        row["workdays_left"] = left
+        row["state_label"] = state.label
+        row["source_label"] = SOURCE_LABELS.get(row["source"], row["source"])
+        row["lead_unit_name"] = units.get(row["lead_unit"], row["lead_unit"])
+        row["co_unit_names"] = [units.get(code, code) for code in row["co_units"] or ()]
+        row["colour"] = colour(row, state.finished, left, workflow.yellow_workdays, now)
+        row["follow_up"] = follow_up(row, state.finished, workflow.initial, calendar, today, tz)
+        row["next_actor"] = next_actor(workflow, row["state"])
+        row["last_progress"] = row["attrs"].get("last_progress", "")
+    return rows
+
+
+def colour(row: Mapping[str, Any], finished: bool, left: int, yellow_workdays: int,
+           now: datetime) -> str:
+    """Red when overdue or warned red; yellow near the deadline or warned yellow; else green."""
+    if finished:
+        return ""
+    warning = row["attrs"].get("warning")
+    if row["current_deadline"] < now or warning == "red":
+        return "red"
+    if left <= yellow_workdays or warning == "yellow":
+        return "yellow"
+    return "green"
+
+
+def follow_up(row: Mapping[str, Any], finished: bool, initial: str, calendar: WorkCalendar,
+              today: Any, tz: ZoneInfo) -> str:
+    """跟踪问效: what the office checks for this item."""
+    if finished:
+        return "done"
+    idle_since = row["updated_at"].astimezone(tz).date()
+    if calendar.count_workdays(idle_since, today) >= IDLE_WORKDAYS:
+        return "idle"
+    if row["state"] == initial or "owner" not in row["attrs"]:
+        return "not_started"
+    return "progress"
+
+
+def next_actor(workflow: Any, state: str) -> str:
+    """Who moves the item on from this state: the unit, the office, or nobody."""
+    roles: set[Role] = set()
+    for event in workflow.events:
+        if event.dest is not None and event.dest != state and event.fires_from(state) \
+                and "*" not in event.source:
+            roles |= set(event.roles)
+    if not roles:
+        return "—"
+    if roles & UNIT_SIDE and not roles - UNIT_SIDE:
+        return "承办单位"
+    if roles & UNIT_SIDE:
+        return "承办单位/督查室"
+    return "督查室"
+
+
+def clear_to_zero(conn: Connection, registry: Registry, now: datetime,
+                  per_unit: int = 5) -> list[dict[str, Any]]:
+    """解决一个、销号一个、及时清零: open items per unit, most first; each unit's oldest
+    deadlines first. Two grouped queries, whatever the number of items."""
+    final = registry.state_names(lambda s: s.final)
+    finished = registry.state_names(lambda s: s.finished)
+    open_items = ITEM.c.state.not_in(final)
+    overdue = and_(ITEM.c.current_deadline < now, ITEM.c.state.not_in(finished))
+    counts = conn.execute(
+        select(ITEM.c.lead_unit, func.count().label("open"),
+               func.sum(func.cast(overdue, ITEM.c.version.type)).label("overdue"),
+               func.min(ITEM.c.current_deadline).label("oldest"))
+        .where(open_items).group_by(ITEM.c.lead_unit)
+        .order_by(func.count().desc(), ITEM.c.lead_unit)
+    ).mappings().all()
+    units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+    ranked = (
+        select(ITEM.c.id, ITEM.c.title, ITEM.c.lead_unit, ITEM.c.current_deadline,
+               func.row_number().over(partition_by=ITEM.c.lead_unit,
+                                      order_by=(ITEM.c.current_deadline, ITEM.c.id))
+               .label("n"))
+        .where(open_items).subquery()
+    )
+    oldest: dict[str, list[dict[str, Any]]] = {}
+    for row in conn.execute(select(ranked).where(ranked.c.n <= per_unit)
+                            .order_by(ranked.c.lead_unit, ranked.c.n)).mappings():
+        oldest.setdefault(row["lead_unit"], []).append(
+            {"id": row["id"], "title": row["title"], "deadline": row["current_deadline"]})
+    return [{"unit": row["lead_unit"], "unit_name": units.get(row["lead_unit"], row["lead_unit"]),
+             "open": row["open"], "overdue": int(row["overdue"] or 0), "oldest": row["oldest"],
+             "items": oldest.get(row["lead_unit"], [])} for row in counts]
+
+
+def count(conn: Connection, registry: Registry, flt: LedgerFilter, now: datetime,
+          tz: ZoneInfo) -> int:
+    stmt = query(registry, flt, now, tz).order_by(None).subquery()
+    return conn.execute(select(func.count()).select_from(stmt)).scalar_one()
+
