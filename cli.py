@@ -736,9 +736,12 @@ def print_items(app: App, rows: list[dict[str, Any]]) -> None:
                ["编号", "标题", "状态", "承办单位", "期限"])
 
 
-from notifiers.commands import notices  # noqa: E402  (only click at import time)
+from commands.ledger import COMMANDS as LEDGER_COMMANDS  # noqa: E402  (only click imported)
+from notifiers.commands import notices  # noqa: E402
 
 cli.add_command(notices)
+for _command in LEDGER_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

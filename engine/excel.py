@@ -54,7 +54,7 @@ class Problem:
 
 @dataclass
 class TaskList:
-    items: list[NewItem] = field(default_factory=list)
+    items: list[tuple[int, NewItem]] = field(default_factory=list)  # (row, item)
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0
 
@@ -84,12 +84,14 @@ def read_task_list(
 ) -> TaskList:
     """Read and check a task list. ``units`` maps code → name, ``people`` login → name;
     ``parse_deadline`` reads a text deadline ("10个工作日", "2026-12-31")."""
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(path, data_only=True, read_only=False)
-    except (OSError, InvalidFileException, KeyError, ValueError) as err:
+    except (OSError, InvalidFileException, BadZipFile, KeyError, ValueError) as err:
         raise InvalidInput(f"无法读取 Excel 文件 {path}: {err}") from None
     sheet = _task_sheet(book)
     result = TaskList()
@@ -111,7 +113,7 @@ def read_task_list(
         item = _read_row(row_number, values, unit_by, person_by, source_by, tz, parse_deadline,
                          result.problems)
         if item is not None:
-            result.items.append(item)
+            result.items.append((row_number, item))
         if offset % 500 == 0:
             progress(offset, total)
     progress(total, total)
@@ -234,7 +236,7 @@ def _deadline(raw: Any, tz: ZoneInfo, parse_deadline: Callable[[str], datetime],
     try:
         return parse_deadline(text)
     except InvalidInput as err:
-        bad("deadline", f"无法识别“{text}”({err.message})")
+        bad("deadline", err.message)
         return None
 
 

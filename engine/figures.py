@@ -7,7 +7,8 @@ For a period [start, end):
 - items assigned in the period: signed in time (within the workflow's signing limit);
 - events in the period, from the audit log: yellow and red warnings, interviews,
   accountability cases, redos, reports, extensions, returns and transfers.
-Units are the items' current lead units (a transferred item counts for the unit holding it).
+Units are the items' current lead units (a transferred item counts for the unit holding it),
+except returns (退回交办), which count for the unit that sent the item back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, func, literal, select
 
 from engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
 from engine.periods import Period
@@ -125,14 +126,24 @@ def period_figures(
         .group_by(group)
     ).mappings().all()
     level = AUDIT_EVENT.c.payload["values"]["level"].as_string()
+    in_period = (AUDIT_EVENT.c.at >= start, AUDIT_EVENT.c.at < end,
+                 AUDIT_EVENT.c.action == "event")
     events = conn.execute(
         select(group.label("key"), AUDIT_EVENT.c.event, level.label("level"),
                func.count().label("n"))
         .select_from(AUDIT_EVENT.join(ITEM, ITEM.c.id == AUDIT_EVENT.c.item_id))
-        .where(AUDIT_EVENT.c.at >= start, AUDIT_EVENT.c.at < end,
-               AUDIT_EVENT.c.action == "event", AUDIT_EVENT.c.event.in_(COUNTED_EVENTS))
+        .where(*in_period, AUDIT_EVENT.c.event.in_(COUNTED_EVENTS),
+               *([AUDIT_EVENT.c.event != "decline"] if by == "unit" else []))
         .group_by(group, AUDIT_EVENT.c.event, level)
     ).mappings().all()
+    if by == "unit":  # a return counts for the unit that sent the item back, not the next one
+        events = [*events, *conn.execute(
+            select(PERSON.c.unit_code.label("key"), AUDIT_EVENT.c.event,
+                   literal(None).label("level"), func.count().label("n"))
+            .select_from(AUDIT_EVENT.join(PERSON, PERSON.c.login == AUDIT_EVENT.c.actor))
+            .where(*in_period, AUDIT_EVENT.c.event == "decline")
+            .group_by(PERSON.c.unit_code, AUDIT_EVENT.c.event)
+        ).mappings().all()]
 
     names = _names(conn, by)
     result: dict[str, Figures] = {}

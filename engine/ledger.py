@@ -113,7 +113,7 @@ def enrich(
         row["co_unit_names"] = [units.get(code, code) for code in row["co_units"] or ()]
         row["colour"] = colour(row, state.finished, left, workflow.yellow_workdays, now)
         row["follow_up"] = follow_up(row, state.finished, workflow.initial, calendar, today, tz)
-        row["next_actor"] = next_actor(workflow, row["state"])
+        row["next_actor"] = state.waiting_on or next_actor(workflow, row["state"])
         row["last_progress"] = row["attrs"].get("last_progress", "")
     return rows
 
@@ -145,7 +145,7 @@ def follow_up(row: Mapping[str, Any], finished: bool, initial: str, calendar: Wo
 
 
 def next_actor(workflow: Any, state: str) -> str:
-    """Who moves the item on from this state: the unit, the office, or nobody."""
+    """Who moves the item on from this state: the unit if it can, else the office."""
     roles: set[Role] = set()
     for event in workflow.events:
         if event.dest is not None and event.dest != state and event.fires_from(state) \
@@ -153,11 +153,7 @@ def next_actor(workflow: Any, state: str) -> str:
             roles |= set(event.roles)
     if not roles:
         return "—"
-    if roles & UNIT_SIDE and not roles - UNIT_SIDE:
-        return "承办单位"
-    if roles & UNIT_SIDE:
-        return "承办单位/督查室"
-    return "督查室"
+    return "承办单位" if roles & UNIT_SIDE else "督查室"
 
 
 def clear_to_zero(conn: Connection, registry: Registry, now: datetime,

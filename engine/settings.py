@@ -19,8 +19,8 @@ from engine.timeutil import DEFAULT_TIMEZONE
 ENV_PREFIX = "DUBAN_"
 FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone", "closing_time")
 # Tables of the settings file read by other parts (``notifiers.config``): [office], [notices],
-# [smtp]. Their keys are checked where they are used.
-FILE_TABLES = ("office", "notices", "smtp")
+# [smtp], [assessment]. Their keys are checked where they are used.
+FILE_TABLES = ("office", "notices", "smtp", "assessment")
 
 
 def _platform_dirs() -> tuple[Path, Path]:

@@ -31,6 +31,7 @@ class State:
     label: str
     final: bool = False
     done: bool = False  # the work is done (verified), even if not yet closed
+    waiting_on: str = ""  # who moves it on, as the ledger says it; guessed from events if empty
 
     @property
     def finished(self) -> bool:

@@ -80,7 +80,7 @@ WORKFLOW = Workflow(
     states=(
         State("assigned", "已交办"),
         State("in_progress", "办理中"),
-        State("extension_requested", "延期待批"),
+        State("extension_requested", "延期待批", waiting_on="督查室"),
         State("reported", "已报结"),
         State("verified", "已核查", done=True),
         State("closed", "已销号", final=True),

@@ -1,0 +1,1 @@
+"""Command groups of the ``duban`` CLI beyond the core ones in ``cli.py``."""

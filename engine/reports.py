@@ -1,0 +1,141 @@
+"""What the office reads and sends from the whole database: the ledger, the clear-to-zero
+view, the period figures, the assessment and its circular, Excel in and out.
+
+Functions take the service, as the ticker does; reads use one read transaction, writes one
+write transaction (an import is all or nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from engine import assessment, excel, figures, items, ledger
+from engine.access import Identity
+from engine.errors import Conflict, InvalidInput, Refused
+from engine.models import PERSON, UNIT, Role
+from engine.periods import Period
+
+if TYPE_CHECKING:
+    from engine.service import Service
+
+
+def ledger_page(service: Service, flt: ledger.LedgerFilter, *, limit: int | None = 200,
+                offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """A page of the ledger, and how many items the filter matches in all."""
+    now = service.clock.now()
+    with service.reading() as conn:
+        rows = ledger.page(conn, service.registry, flt, now=now, tz=service.tz,
+                           calendar=service.calendar_for(conn), limit=limit, offset=offset)
+        total = ledger.count(conn, service.registry, flt, now, service.tz)
+    return rows, total
+
+
+def clear_to_zero(service: Service, per_unit: int = 5) -> list[dict[str, Any]]:
+    with service.reading() as conn:
+        return ledger.clear_to_zero(conn, service.registry, service.clock.now(), per_unit)
+
+
+def period_figures(service: Service, period: Period, by: str = "unit") -> list[figures.Figures]:
+    with service.reading() as conn:
+        return figures.period_figures(conn, service.registry, period,
+                                      now=service.clock.now(), tz=service.tz, by=by)
+
+
+def weights(service: Service) -> assessment.Weights:
+    return assessment.weights_from(service.settings.tables.get("assessment", {}))
+
+
+def assess(service: Service, period: Period) -> assessment.Assessment:
+    chosen = weights(service)
+    with service.reading() as conn:
+        return assessment.assess(conn, service.registry, period, chosen,
+                                 now=service.clock.now(), tz=service.tz)
+
+
+def circular(service: Service, actor: str | Identity, period: Period) -> dict[str, Any]:
+    """Write the period's circular (通报) as a notice to every ranked unit's head, copied to
+    the leaders; delivered like every notice. One circular per period."""
+    chosen = weights(service)
+
+    def work(txn: Any) -> dict[str, Any]:
+        if not txn.actor.has(Role.supervisor):
+            raise Refused(f"{txn.actor.name}无权发布通报: 只有督查员可以")
+        result = assessment.assess(txn.conn, service.registry, period, chosen, now=txn.now,
+                                   tz=txn.tz)
+        if not result.standings:
+            raise InvalidInput(f"{period.label}没有可通报的事项")
+        payload = assessment.circular_payload(txn.conn, service.registry, result, now=txn.now,
+                                              tz=txn.tz, calendar=txn.calendar)
+        codes = [s.figures.key for s in result.standings]
+        heads = [login for (login,) in txn.conn.execute(
+            select(UNIT.c.head_login).where(UNIT.c.code.in_(codes), UNIT.c.head_login.is_not(None))
+            .order_by(UNIT.c.code))]
+        leaders = [p["login"] for p in txn.conn.execute(
+            select(PERSON.c.login, PERSON.c.roles).where(PERSON.c.active)
+            .order_by(PERSON.c.login)).mappings() if Role.lead_leader in p["roles"]]
+        key = f"circular:{period.code}"
+        written = txn.outbox.enqueue(txn.conn, txn.audit, item=None, kind="circular", key=key,
+                                     to=heads, cc=leaders, payload=payload, now=txn.now,
+                                     tz=txn.tz, calendar=txn.calendar, actor=txn.actor.login)
+        if written is None:
+            raise Conflict(f"{period.label}的通报已经发布过")
+        return {"notice": written, "key": key, "payload": payload, "to": heads, "cc": leaders}
+
+    return service._write(actor, "circular", work)
+
+
+def export_ledger(service: Service, flt: ledger.LedgerFilter, path: Path) -> int:
+    rows, _ = ledger_page(service, flt, limit=None)
+    with service.reading() as conn:
+        people = dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
+    return excel.write_ledger(path, rows, clear_to_zero(service), people, service.tz)
+
+
+def import_task_list(
+    service: Service,
+    actor: str | Identity,
+    path: Path,
+    *,
+    workflow: str = "standard",
+    progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+) -> list[int]:
+    """Check the whole workbook, then create every item in one transaction, or none."""
+    from engine.deadlines import compute
+
+    now = service.clock.now()
+    with service.reading() as conn:
+        units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+        people = dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
+        calendar = service.calendar_for(conn)
+
+    def deadline(text: str):
+        return compute(text, now, calendar, service.tz, service.settings.closing_time).at
+
+    found = excel.read_task_list(path, units=units, people=people, tz=service.tz,
+                                 parse_deadline=deadline,
+                                 progress=lambda done, total: progress("检查", done, total))
+    for row, item in found.items:  # what the engine would refuse, reported with its row
+        if item.deadline <= now:
+            found.problems.append(excel.Problem(row, "完成时限", "完成时限已经过去"))
+        if item.lead_unit in item.co_units:
+            found.problems.append(excel.Problem(row, "协办单位", "协办单位不能包含责任单位"))
+    if found.problems:
+        found.problems.sort(key=lambda p: p.row)
+        raise excel.ImportProblems(found.problems)
+
+    def work(txn: Any) -> list[int]:
+        created = []
+        total = len(found.items)
+        for n, (_, spec) in enumerate(found.items, 1):
+            spec = replace(spec, workflow=workflow)
+            created.append(items.create(txn, spec)["id"])
+            if n % 200 == 0 or n == total:
+                progress("导入", n, total)
+        return created
+
+    return service._write(actor, "import", work)
