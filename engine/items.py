@@ -16,16 +16,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from engine import deadlines, notices, timer_store
-from engine.access import Actor, get_actor, role_names, roles_on_item
+from engine.access import Actor, role_names, roles_on_item
 from engine.audit import canonical
 from engine.deadlines import Deadline
 from engine.errors import Conflict, InvalidInput, NotFound, Refused
 from engine.fields import to_json
-from engine.models import ITEM, UNIT, Role, SourceKind
+from engine.models import ITEM, Role, SourceKind
 from engine.timers import Recipient
 from engine.timeutil import iso
 from engine.validation import clean_text
 from engine.workflow import Draft, EventContext, Notify, Workflow
+from notifiers.context import directory
 
 if TYPE_CHECKING:
     from engine.service import Txn
@@ -80,7 +81,9 @@ def snapshot(item: Mapping[str, Any]) -> dict[str, Any]:
     return canonical(dict(item))
 
 
-def create(txn: Txn, spec: NewItem) -> dict[str, Any]:
+def create(txn: Txn, spec: NewItem, *, notify: bool = True) -> dict[str, Any]:
+    """Register an item. ``notify=False`` leaves out its own notices (an import sends each
+    unit one list instead)."""
     workflow = txn.registry.latest(spec.workflow)
     _require_creator(txn, workflow)
     deadline = _new_deadline(txn, spec.deadline)
@@ -114,8 +117,9 @@ def create(txn: Txn, spec: NewItem) -> dict[str, Any]:
         to_state=workflow.initial,
         payload={"item": snapshot(row)},
     )
-    timer_store.reconcile(txn, row, workflow)
-    _notify(txn, row, workflow.on_create, "created", {"event": "created"})
+    timer_store.reconcile(txn, row, workflow, new=True)
+    if notify:
+        _notify(txn, row, workflow.on_create, "created", {"event": "created"})
     return row
 
 
@@ -347,8 +351,8 @@ def _new_deadline(txn: Txn, given: datetime | str) -> Deadline:
 
 def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, Any]:
     units = {spec.lead_unit, *spec.co_units}
-    known = set(txn.conn.execute(select(UNIT.c.code).where(UNIT.c.code.in_(units))).scalars())
-    problems = [f"未知单位 {code}" for code in sorted(units - known)]
+    known_units, people = directory(txn.conn)  # read once per transaction (imports)
+    problems = [f"未知单位 {code}" for code in sorted(units - set(known_units))]
     if spec.lead_unit in spec.co_units:
         problems.append("协办单位不能包含牵头(主办)单位")
     if spec.source not in SourceKind.__members__:
@@ -356,7 +360,8 @@ def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, 
     if deadline <= txn.now:
         problems.append("办理期限已经过去")
     if spec.lead_leader is not None:
-        if get_actor(txn.conn, spec.lead_leader) is None:
+        leader = people.get(spec.lead_leader)
+        if leader is None or not leader["active"]:
             problems.append(f"未知牵头领导 {spec.lead_leader}")
     if spec.parent_id is not None:
         load(txn.conn, spec.parent_id)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, case, func, select
 
 from engine.models import ITEM, SOURCE_LABELS, UNIT, Role
 from engine.periods import Period
@@ -45,7 +45,7 @@ class LedgerFilter:
 
 def query(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo) -> Any:
     """The ledger's SELECT with the filter applied, ordered by deadline."""
-    finished = registry.state_names(lambda state: state.finished)
+    unfinished = registry.state_names(lambda state: not state.finished)
     stmt = select(ITEM).order_by(ITEM.c.current_deadline, ITEM.c.id)
     conditions = []
     if flt.unit:
@@ -59,9 +59,9 @@ def query(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo) ->
     if flt.workflow:
         conditions.append(ITEM.c.workflow == flt.workflow)
     if flt.overdue:
-        conditions.append(and_(ITEM.c.current_deadline < now, ITEM.c.state.not_in(finished)))
-    if flt.open_only:
-        conditions.append(ITEM.c.state.not_in(registry.state_names(lambda s: s.final)))
+        conditions.append(and_(ITEM.c.current_deadline < now, ITEM.c.state.in_(unfinished)))
+    if flt.open_only:  # "in" the open states, not "not in" the final ones: an index range
+        conditions.append(ITEM.c.state.in_(registry.state_names(lambda s: not s.final)))
     if flt.period is not None:
         start, end = flt.period.bounds(tz)
         conditions.append(and_(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end))
@@ -159,34 +159,28 @@ def next_actor(workflow: Any, state: str) -> str:
 def clear_to_zero(conn: Connection, registry: Registry, now: datetime,
                   per_unit: int = 5) -> list[dict[str, Any]]:
     """解决一个、销号一个、及时清零: open items per unit, most first; each unit's oldest
-    deadlines first. Two grouped queries, whatever the number of items."""
-    final = registry.state_names(lambda s: s.final)
-    finished = registry.state_names(lambda s: s.finished)
-    open_items = ITEM.c.state.not_in(final)
-    overdue = and_(ITEM.c.current_deadline < now, ITEM.c.state.not_in(finished))
+    deadlines first. One grouped query over the open items' index, then a short indexed
+    query per unit."""
+    open_states = registry.state_names(lambda s: not s.final)
+    unfinished = registry.state_names(lambda s: not s.finished)
+    open_items = ITEM.c.state.in_(open_states)
+    overdue = and_(ITEM.c.current_deadline < now, ITEM.c.state.in_(unfinished))
     counts = conn.execute(
         select(ITEM.c.lead_unit, func.count().label("open"),
-               func.sum(func.cast(overdue, ITEM.c.version.type)).label("overdue"),
+               func.sum(case((overdue, 1), else_=0)).label("overdue"),
                func.min(ITEM.c.current_deadline).label("oldest"))
         .where(open_items).group_by(ITEM.c.lead_unit)
         .order_by(func.count().desc(), ITEM.c.lead_unit)
     ).mappings().all()
     units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
-    ranked = (
-        select(ITEM.c.id, ITEM.c.title, ITEM.c.lead_unit, ITEM.c.current_deadline,
-               func.row_number().over(partition_by=ITEM.c.lead_unit,
-                                      order_by=(ITEM.c.current_deadline, ITEM.c.id))
-               .label("n"))
-        .where(open_items).subquery()
-    )
-    oldest: dict[str, list[dict[str, Any]]] = {}
-    for row in conn.execute(select(ranked).where(ranked.c.n <= per_unit)
-                            .order_by(ranked.c.lead_unit, ranked.c.n)).mappings():
-        oldest.setdefault(row["lead_unit"], []).append(
-            {"id": row["id"], "title": row["title"], "deadline": row["current_deadline"]})
+    oldest = (select(ITEM.c.id, ITEM.c.title, ITEM.c.current_deadline)
+              .where(ITEM.c.lead_unit == bindparam("unit"), open_items)
+              .order_by(ITEM.c.current_deadline, ITEM.c.id).limit(per_unit))
     return [{"unit": row["lead_unit"], "unit_name": units.get(row["lead_unit"], row["lead_unit"]),
              "open": row["open"], "overdue": int(row["overdue"] or 0), "oldest": row["oldest"],
-             "items": oldest.get(row["lead_unit"], [])} for row in counts]
+             "items": [{"id": i["id"], "title": i["title"], "deadline": i["current_deadline"]}
+                       for i in conn.execute(oldest, {"unit": row["lead_unit"]}).mappings()]}
+            for row in counts]
 
 
 def count(conn: Connection, registry: Registry, flt: LedgerFilter, now: datetime,

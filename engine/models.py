@@ -101,6 +101,9 @@ class Item(SQLModel, table=True):
         Index("ix_item_unit_state", "lead_unit", "state"),
         Index("ix_item_current_deadline", "current_deadline"),
         Index("ix_item_created_at", "created_at"),
+        # the ledger: open items by state, per unit in deadline order
+        Index("ix_item_state_unit_deadline", "state", "lead_unit", "current_deadline"),
+        Index("ix_item_unit_deadline", "lead_unit", "current_deadline"),
     )
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     workflow: str = Field(max_length=64)

@@ -89,7 +89,7 @@ class Registry:
     def all_versions(self) -> list[Workflow]:
         return list(self._by_key.values())
 
-    def state_names(self, test: Callable[[State], bool]) -> set[str]:
+    def state_names(self, test: Callable[[State], bool] = lambda state: True) -> set[str]:
         """Names of the states, in any workflow and version, that pass ``test``."""
         return {state.name for wf in self._by_key.values() for state in wf.states if test(state)}
 

@@ -129,13 +129,38 @@ def import_task_list(
         raise excel.ImportProblems(found.problems)
 
     def work(txn: Any) -> list[int]:
-        created = []
+        created: list[dict[str, Any]] = []
         total = len(found.items)
         for n, (_, spec) in enumerate(found.items, 1):
             spec = replace(spec, workflow=workflow)
-            created.append(items.create(txn, spec)["id"])
+            created.append(items.create(txn, spec, notify=False))
             if n % 200 == 0 or n == total:
                 progress("导入", n, total)
-        return created
+        _notify_units(txn, created, path.stem)
+        return [item["id"] for item in created]
 
     return service._write(actor, "import", work)
+
+
+def _notify_units(txn: Any, created: list[dict[str, Any]], list_name: str) -> None:
+    """防止增加基层负担: one 交办通知 per unit listing its tasks, not one per task."""
+    from engine import notices
+    from engine.timers import Recipient
+    from engine.timeutil import local_text
+
+    units = dict(txn.conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    for item in created:
+        by_unit.setdefault(item["lead_unit"], []).append(item)
+    for code, unit_items in by_unit.items():
+        first = unit_items[0]
+        rows = [[str(item["id"]), item["title"], local_text(item["current_deadline"], txn.tz)[:10],
+                 "、".join(units.get(c, c) for c in item["co_units"])] for item in unit_items]
+        txn.outbox.enqueue(
+            txn.conn, txn.audit, item=None, kind="assignment_list",
+            key=f"import:{first['id']}:{code}",
+            to=notices.resolve(txn, first, (Recipient.handlers, Recipient.unit_head)), cc=[],
+            payload={"list_name": f"《{list_name}》", "unit": code,
+                     "unit_name": units.get(code, code), "rows": rows,
+                     "items": [item["id"] for item in unit_items]},
+            now=txn.now, tz=txn.tz, calendar=txn.calendar, actor=txn.actor.login)

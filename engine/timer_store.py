@@ -29,14 +29,16 @@ SET_STATUS = (update(TIMER).where(TIMER.c.id == bindparam("_id"))
 INSERT_TIMER = insert(TIMER)
 
 
-def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow) -> None:
+def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
+              new: bool = False) -> None:
+    """Bring the item's timer rows in line with its plan; ``new``: it has none yet."""
     if not workflow.timers:
         return
     wanted = {
         (step.step, step.deadline_version): step
         for step in plan(item, workflow.timers, txn.calendar, txn.tz, txn.now)
     }
-    existing = {
+    existing = {} if new else {
         (row.step, row.deadline_version): row
         for row in txn.conn.execute(TIMERS_OF_ITEM, {"item_id": item["id"]})
     }

@@ -69,6 +69,17 @@ def test_a_task_list_is_read_as_offices_write_it(office, tmp_path):
     assert (second["lead_unit"], second["source"]) == ("JJK", "other")
     assert second["current_deadline"] == local("2026-12-20 23:59:59")
     assert third["current_deadline"] == local("2026-11-16 23:59:59")  # 10 working days on
+    # one 交办通知 per unit listing its tasks, none per task (防止增加基层负担)
+    assert all(office.service.notices(i) == [] for i in created)
+    with office.service.reading() as conn:
+        from notifiers.queries import list_notices, notice
+
+        listed = [notice(conn, n["id"]) for n in list_notices(conn, kind="assignment_list")]
+    assert sorted(n["payload"]["unit"] for n in listed) == ["AQK", "JJK", "SYZ"]
+    aqk = next(n for n in listed if n["payload"]["unit"] == "AQK")
+    assert aqk["recipients"] == ["zheng"] and aqk["doc_number"].startswith("督办〔2026〕")
+    assert "现将《tasks》中由你单位牵头办理的1项任务交办如下" in aqk["body_text"]
+    assert "开展冬季校园安全隐患大排查" in aqk["body_text"]
 
 
 def test_a_bad_task_list_reports_every_problem_and_writes_nothing(office, tmp_path):
