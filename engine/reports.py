@@ -131,11 +131,10 @@ def import_task_list(
     def work(txn: Any) -> list[int]:
         created: list[dict[str, Any]] = []
         total = len(found.items)
-        for n, (_, spec) in enumerate(found.items, 1):
-            spec = replace(spec, workflow=workflow)
-            created.append(items.create(txn, spec, notify=False))
-            if n % 200 == 0 or n == total:
-                progress("导入", n, total)
+        specs = [replace(spec, workflow=workflow) for _, spec in found.items]
+        for first in range(0, total, 1000):
+            created.extend(items.create_many(txn, specs[first:first + 1000]))
+            progress("导入", len(created), total)
         _notify_units(txn, created, path.stem)
         return [item["id"] for item in created]
 

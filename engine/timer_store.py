@@ -68,6 +68,15 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
         txn.conn.execute(INSERT_TIMER, new_rows)
 
 
+def new_rows(txn: Txn, item: Mapping[str, Any], workflow: Workflow) -> list[dict[str, Any]]:
+    """The timer rows of a new item's plan, for the caller to insert with others."""
+    return [
+        {"item_id": item["id"], "step": step.step, "deadline_version": step.deadline_version,
+         "due_at": step.due_at, "status": PENDING, "created_at": txn.now}
+        for step in plan(item, workflow.timers, txn.calendar, txn.tz, txn.now)
+    ]
+
+
 def item_timers(conn, item_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(select(TIMER).where(TIMER.c.item_id == item_id)
                         .order_by(TIMER.c.due_at, TIMER.c.id))

@@ -12,7 +12,6 @@ from engine.excel import ImportProblems
 from engine.ledger import LedgerFilter
 from tests.conftest import local
 
-pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 FIELDS = ("title", "lead_unit", "current_deadline", "goal", "measures", "source", "lead_leader",
           "co_units")
 
