@@ -254,12 +254,12 @@ def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict
                  people: Mapping[str, str], tz: ZoneInfo) -> int:
     """The ledger, the clear-to-zero view and the follow-up classes, one sheet each."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "台账"
+    book = Workbook(write_only=True)  # streamed: a million rows without a million cells
+    sheet = book.create_sheet("台账")
     bold = Font(bold=True)
     follow: dict[str, int] = {}
     count = 0
@@ -268,33 +268,38 @@ def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict
         return value.astimezone(tz).replace(tzinfo=None)
 
     def header(target: Any, columns: Iterable[tuple[str, int]]) -> None:
+        titles = []
         for index, (title, width) in enumerate(columns, 1):
-            cell = target.cell(row=1, column=index, value=title)
+            target.column_dimensions[get_column_letter(index)].width = width
+            cell = WriteOnlyCell(target, value=title)
             cell.font = bold
             cell.alignment = Alignment(horizontal="center")
-            target.column_dimensions[get_column_letter(index)].width = width
+            titles.append(cell)
         target.freeze_panes = "A2"
+        target.append(titles)
+
+    def when(value: datetime) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value=local(value))
+        cell.number_format = "yyyy-mm-dd hh:mm"
+        return cell
 
     header(sheet, LEDGER_COLUMNS)
+    fills = {name: PatternFill("solid", fgColor=rgb) for name, rgb in FILLS.items()}
     for row in rows:
         count += 1
         follow[row["follow_up"]] = follow.get(row["follow_up"], 0) + 1
-        values = [
+        colour = WriteOnlyCell(sheet, value=COLOURS[row["colour"]])
+        if row["colour"]:
+            colour.fill = fills[row["colour"]]
+        sheet.append([
             row["id"], row["title"], row["goal"], row["measures"],
             people.get(row["lead_leader"] or "", row["lead_leader"] or ""),
             row["lead_unit_name"], "、".join(row["co_unit_names"]),
-            local(row["current_deadline"]), row["source_label"], local(row["original_deadline"]),
+            when(row["current_deadline"]), row["source_label"], when(row["original_deadline"]),
             "暂定(节假日未公布)" if row["deadline_provisional"] else (row["deadline_reason"] or ""),
-            row["workflow"], row["state_label"], row["workdays_left"], COLOURS[row["colour"]],
+            row["workflow"], row["state_label"], row["workdays_left"], colour,
             FOLLOW_UP[row["follow_up"]], row["last_progress"], row["next_actor"],
-        ]
-        sheet.append(values)
-        line = sheet.max_row
-        for column in (8, 10):
-            sheet.cell(row=line, column=column).number_format = "yyyy-mm-dd hh:mm"
-        if row["colour"]:
-            sheet.cell(row=line, column=15).fill = PatternFill(
-                "solid", fgColor=FILLS[row["colour"]])
+        ])
     zero = book.create_sheet("清零")
     header(zero, (("单位", 18), ("未销号", 8), ("逾期", 8), ("最早时限", 18), ("最早的事项", 60)))
     for unit in clear:

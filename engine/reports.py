@@ -90,10 +90,21 @@ def circular(service: Service, actor: str | Identity, period: Period) -> dict[st
 
 
 def export_ledger(service: Service, flt: ledger.LedgerFilter, path: Path) -> int:
-    rows, _ = ledger_page(service, flt, limit=None)
+    """The whole filtered ledger to a workbook, streamed: memory stays flat over any size."""
+    clear = clear_to_zero(service)
+    now = service.clock.now()
     with service.reading() as conn:
         people = dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
-    return excel.write_ledger(path, rows, clear_to_zero(service), people, service.tz)
+        calendar = service.calendar_for(conn)
+        stmt = ledger.query(service.registry, flt, now, service.tz)
+        result = conn.execution_options(yield_per=2000).execute(stmt).mappings()
+
+        def rows():
+            for chunk in result.partitions():
+                yield from ledger.enrich(conn, service.registry, [dict(r) for r in chunk],
+                                         now=now, tz=service.tz, calendar=calendar)
+
+        return excel.write_ledger(path, rows(), clear, people, service.tz)
 
 
 def import_task_list(
