@@ -17,7 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_index("ix_item_current_deadline", "item", ["current_deadline"])
     op.create_index("ix_item_created_at", "item", ["created_at"])
-    op.create_index("ix_audit_event_at", "audit_event", ["at"])
+    op.create_index("ix_audit_event_at", "audit_event", ["at", "action", "event", "item_id"])
     op.create_index("ix_item_state_unit_deadline", "item",
                     ["state", "lead_unit", "current_deadline"])
     op.create_index("ix_item_unit_deadline", "item", ["lead_unit", "current_deadline"])
