@@ -515,6 +515,48 @@ def workflow_show(app: App, name, mermaid, as_json) -> None:
         click.echo(f"  {e.label}({e.name}): {sources} → {dest}  由{role_names(e.roles)}办理{needs}")
 
 
+@workflow.command("migrate")
+@click.argument("name")
+@click.option("--from", "from_version", type=int, required=True, help="事项现在的版本")
+@click.option("--to", "to_version", type=int, required=True, help="迁移到的版本")
+@click.option("--map", "mapping", multiple=True, metavar="旧状态=新状态",
+              help="状态对照, 可重复; 同名状态无需给出")
+@click.option("--item", "item_ids", type=int, multiple=True, help="只迁移这些事项, 可重复")
+@click.option("--dry-run", is_flag=True, help="只检查并列出将迁移的事项数, 不做改动")
+@json_option
+@click.pass_obj
+def workflow_migrate(app: App, name, from_version, to_version, mapping, item_ids, dry_run,
+                     as_json) -> None:
+    """把运行中的事项从工作流的一个版本迁移到另一版本(按状态对照, 留痕, 重算定时步骤)。"""
+    from engine import views
+    from engine.errors import InvalidInput
+
+    pairs = {}
+    for entry in mapping:
+        old, sep, new = entry.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise InvalidInput(f"状态对照应写成 旧状态=新状态: {entry}")
+        pairs[old.strip()] = new.strip()
+    ids = list(item_ids) or None
+    if dry_run:
+        app.reader()
+        plan = app.service.migration_plan(name, from_version, to_version, pairs, ids)
+    else:
+        plan = app.service.migrate_workflow(app.actor(), name, from_version, to_version, pairs,
+                                            ids)
+    if as_json:
+        click.echo(views.to_json({"name": plan.name, "from": plan.from_version,
+                                  "to": plan.to_version, "items": plan.items,
+                                  "moves": {k: list(v) for k, v in plan.moves.items()},
+                                  "dry_run": dry_run}))
+        return
+    verb = "将迁移" if dry_run else "已迁移"
+    click.echo(f"{verb} {plan.items} 个事项: {name} "
+               f"第{plan.from_version}版 → 第{plan.to_version}版")
+    for old, (new, count) in plan.moves.items():
+        click.echo(f"  {old} → {new}: {count} 个")
+
+
 @cli.group()
 def calendar() -> None:
     """工作日历: 法定节假日与调休(国务院办公厅每年公布)。"""

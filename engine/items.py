@@ -182,7 +182,7 @@ def fire(
     for effect in event.effects:
         effect(ctx, draft)
     shown_values = {k: to_json(v) for k, v in values.items()}
-    saved = _save(txn, draft, action="event", event=event.name, reason=values.get("reason"),
+    saved = save(txn, draft, action="event", event=event.name, reason=values.get("reason"),
                   payload={"values": shown_values, **draft.notes})
     if notify and event.notices:
         _notify(txn, saved, event.notices, f"{event.name}:{saved['version']}",
@@ -213,7 +213,7 @@ def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
         label, limit, multiline = EDITABLE[name]
         draft.set(name, clean_text(raw, label, max_length=limit, required=name == "title",
                                    multiline=multiline))
-    return _save(txn, draft, action="edited")
+    return save(txn, draft, action="edited")
 
 
 RECALCULATED = "节假日安排公布后重算"
@@ -235,7 +235,7 @@ def recompute_provisional(txn: Txn) -> list[int]:
             draft.set("deadline_reason", RECALCULATED)
             moved.append(item_id)
         draft.set("deadline_provisional", again.provisional)
-        _save(txn, draft, action="recalculated", reason=RECALCULATED)
+        save(txn, draft, action="recalculated", reason=RECALCULATED)
         if item_id in moved:
             notices.request(txn, draft.values, "deadline_changed",
                             key=f"deadline:{item_id}:{draft['deadline_version']}",
@@ -292,7 +292,7 @@ def count_items(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(ITEM)).scalar_one()
 
 
-def _save(
+def save(
     txn: Txn,
     draft: Draft,
     *,
@@ -301,6 +301,7 @@ def _save(
     reason: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Write a changed item: version check, timetable, and the audit event with its changes."""
     before = draft.before
     draft.set("updated_at", txn.now)
     draft.set("version", before["version"] + 1)

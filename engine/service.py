@@ -333,6 +333,21 @@ class Service:
         with self.reading() as conn:
             return items.list_items(conn, final_states=finals, **filters)
 
+    def migrate_workflow(self, actor: ActorRef, name: str, from_version: int, to_version: int,
+                         mapping: Mapping[str, str], item_ids: list[int] | None = None) -> Any:
+        from engine import migrate
+
+        return self._write(actor, "workflow_migrate", lambda txn: migrate.migrate(
+            txn, name, from_version, to_version, mapping, item_ids))
+
+    def migration_plan(self, name: str, from_version: int, to_version: int,
+                       mapping: Mapping[str, str], item_ids: list[int] | None = None) -> Any:
+        from engine import migrate
+
+        with self.reading() as conn:
+            return migrate.plan(conn, self.registry.get(name, from_version),
+                                self.registry.get(name, to_version), mapping, item_ids)
+
     def history(self, item_id: int) -> list[dict[str, Any]]:
         with self.reading() as conn:
             items.load(conn, item_id)
