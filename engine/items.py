@@ -117,7 +117,14 @@ def create_many(txn: Txn, specs: list[NewItem]) -> list[dict[str, Any]]:
     return rows
 
 
+CREATE_LABELS = {"lead_leader": "牵头领导", "goal": "目标", "measures": "工作举措"}
+
+
 def _new_row(txn: Txn, spec: NewItem, workflow: Workflow) -> dict[str, Any]:
+    missing = [CREATE_LABELS.get(name, name) for name in workflow.create_requires
+               if not getattr(spec, name, None)]
+    if missing:
+        raise InvalidInput(f"{workflow.label}必须写明{'、'.join(missing)}")
     deadline = _new_deadline(txn, spec.deadline)
     return {
         **_checked_new_item(txn, spec, deadline.at),

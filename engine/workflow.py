@@ -145,6 +145,7 @@ class Workflow:
     on_create: tuple[Notify, ...] = ()  # notices sent when an item is created
     creator_roles: tuple[Role, ...] = (Role.supervisor,)
     yellow_workdays: int = 3  # the ledger shows yellow this many working days before the deadline
+    create_requires: tuple[str, ...] = ()  # what a new item must name, e.g. ("lead_leader",)
 
     def state(self, name: str) -> State:
         for state in self.states:
