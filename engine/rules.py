@@ -210,3 +210,55 @@ def judge_signing(workdays: int = 1, stamp_key: str = "signed_at") -> Effect:
         draft.set_attr("signed_on_time", ctx.now.astimezone(ctx.tz).date() <= limit)
 
     return effect
+
+
+def within_workdays(workdays: int, what: str) -> Guard:
+    """Only within ``workdays`` working days of entering the current state (e.g. a misrouted
+    order goes back within 2 working days of its assignment)."""
+
+    def guard(ctx: EventContext) -> str | None:
+        if ctx.calendar is None:
+            return None
+        entered = ctx.item["state_since"].astimezone(ctx.tz).date()
+        limit = ctx.calendar.add_workdays(entered, workdays)
+        if ctx.now.astimezone(ctx.tz).date() > limit:
+            return f"{what}须在{workdays}个工作日内(截至 {limit.isoformat()}), 已超过"
+        return None
+
+    return guard
+
+
+def attr_below(key: str, limit: int, message: str) -> Guard:
+    """Refused once a counted attribute reached ``limit`` (one extension, one redo)."""
+
+    def guard(ctx: EventContext) -> str | None:
+        return message if (ctx.item["attrs"].get(key) or 0) >= limit else None
+
+    return guard
+
+
+def at_most_workdays_later(field_name: str, workdays: int) -> Guard:
+    """A requested deadline no more than ``workdays`` working days after the current one."""
+
+    def guard(ctx: EventContext) -> str | None:
+        value = ctx.values.get(field_name)
+        if value is None or ctx.calendar is None:
+            return None
+        current = ctx.item["current_deadline"].astimezone(ctx.tz).date()
+        limit = ctx.calendar.add_workdays(current, workdays)
+        if value.astimezone(ctx.tz).date() > limit:
+            return f"最多延长{workdays}个工作日(至 {limit.isoformat()})"
+        return None
+
+    return guard
+
+
+def value_is_not(field_name: str, unwanted: Any, unless_attr: str, message: str) -> Guard:
+    """Refuse a value (e.g. 不满意) unless a counted attribute is already set (redone once)."""
+
+    def guard(ctx: EventContext) -> str | None:
+        if ctx.values.get(field_name) == unwanted and not ctx.item["attrs"].get(unless_attr):
+            return message
+        return None
+
+    return guard
