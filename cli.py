@@ -326,10 +326,13 @@ def item_show(app: App, item_id, as_json) -> None:
     login = app.reader()
     row = app.service.item(item_id)
     possible = app.service.possible_events(login, item_id)
+    children = app.service.children(item_id)
     if as_json:
-        click.echo(views.to_json({**row, "possible_events": [name for name, _ in possible]}))
+        click.echo(views.to_json({**row, "possible_events": [name for name, _ in possible],
+                                  "children": children}))
     else:
-        click.echo(views.item_detail(app.service.registry, row, app.service.tz, possible))
+        click.echo(views.item_detail(app.service.registry, row, app.service.tz, possible,
+                                     children))
 
 
 @item.command("list")

@@ -101,7 +101,10 @@ def _print_ledger(rows: list[dict[str, Any]], total: int, offset: int, tz: Any) 
         if row["deadline_provisional"]:
             deadline += "(暂定)"
         left = row["workdays_left"]
-        table.add_row(str(row["id"]), row["title"], row["source_label"], row["state_label"],
+        title = row["title"]
+        if row["children"]:
+            title += f" (子任务 {row['children']['closed']}/{row['children']['total']})"
+        table.add_row(str(row["id"]), title, row["source_label"], row["state_label"],
                       row["lead_unit_name"], deadline, f"逾期{-left}" if left < 0 else str(left),
                       COLOURS[row["colour"]], FOLLOW_UP[row["follow_up"]], row["next_actor"],
                       style=STYLES[row["colour"]])

@@ -295,6 +295,25 @@ def list_items(
     return [dict(row) for row in rows]
 
 
+def children(conn: Connection, parent_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Roll-up of sub-items per parent (任务拆解): how many, how many closed or finished by
+    state name, and the earliest deadline still open."""
+    rows = conn.execute(
+        select(ITEM.c.parent_id, ITEM.c.state, func.count(), func.min(ITEM.c.current_deadline))
+        .where(ITEM.c.parent_id.in_(parent_ids)).group_by(ITEM.c.parent_id, ITEM.c.state))
+    found: dict[int, dict[str, Any]] = {}
+    for parent_id, state, count, earliest in rows:
+        entry = found.setdefault(parent_id, {"total": 0, "by_state": {}, "next_deadline": None})
+        entry["total"] += count
+        entry["by_state"][state] = count
+        if state != "closed" and (entry["next_deadline"] is None
+                                  or earliest < entry["next_deadline"]):
+            entry["next_deadline"] = earliest
+    for entry in found.values():
+        entry["closed"] = entry["by_state"].get("closed", 0)
+    return found
+
+
 def count_items(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(ITEM)).scalar_one()
 
@@ -394,7 +413,9 @@ def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, 
         if leader is None or not leader["active"]:
             problems.append(f"未知牵头领导 {spec.lead_leader}")
     if spec.parent_id is not None:
-        load(txn.conn, spec.parent_id)
+        parent = load(txn.conn, spec.parent_id)
+        if deadline > parent["current_deadline"]:
+            problems.append(f"子任务期限不能晚于上级事项 {spec.parent_id} 的期限")
     if problems:  # 一次性告知
         raise InvalidInput("; ".join(problems))
     return {

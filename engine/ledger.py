@@ -98,7 +98,11 @@ def enrich(
     """Add what a reader of the ledger wants to each row: names, days, colour, next step."""
     units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
     today = now.astimezone(tz).date()
+    from engine.items import children
+
+    rolled = children(conn, [row["id"] for row in rows]) if rows else {}
     for row in rows:
+        row["children"] = rolled.get(row["id"])
         workflow = registry.get(row["workflow"], row["workflow_version"])
         state = workflow.state(row["state"])
         due = row["current_deadline"].astimezone(tz).date()

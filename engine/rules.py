@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.models import PERSON, UNIT, Role
+from engine.models import ITEM, PERSON, UNIT, Role
 from engine.timeutil import local_text
 from engine.workflow import Draft, Effect, EventContext, Guard
 
@@ -260,5 +260,20 @@ def value_is_not(field_name: str, unwanted: Any, unless_attr: str, message: str)
         if ctx.values.get(field_name) == unwanted and not ctx.item["attrs"].get(unless_attr):
             return message
         return None
+
+    return guard
+
+
+def children_in(states: tuple[str, ...], what: str) -> Guard:
+    """A parent (a broken-down key task) moves on only when every sub-item is in ``states``."""
+
+    def guard(ctx: EventContext) -> str | None:
+        from sqlalchemy import func
+
+        waiting = ctx.conn.execute(
+            select(func.count()).select_from(ITEM)
+            .where(ITEM.c.parent_id == ctx.item["id"], ITEM.c.state.not_in(states))
+        ).scalar_one()
+        return f"尚有 {waiting} 项子任务未办结, 不能{what}" if waiting else None
 
     return guard

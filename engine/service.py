@@ -348,6 +348,11 @@ class Service:
             return migrate.plan(conn, self.registry.get(name, from_version),
                                 self.registry.get(name, to_version), mapping, item_ids)
 
+    def children(self, item_id: int) -> dict[str, Any] | None:
+        """The roll-up of an item's sub-items, or None when it has none."""
+        with self.reading() as conn:
+            return items.children(conn, [item_id]).get(item_id)
+
     def history(self, item_id: int) -> list[dict[str, Any]]:
         with self.reading() as conn:
             items.load(conn, item_id)

@@ -75,6 +75,7 @@ def item_detail(
     item: Mapping[str, Any],
     tz: ZoneInfo,
     possible: Iterable[tuple[str, str]] = (),
+    children: Mapping[str, Any] | None = None,
 ) -> str:
     workflow = registry.get(item["workflow"], item["workflow_version"])
     deadline = local_text(item["current_deadline"], tz)
@@ -100,6 +101,13 @@ def item_detail(
         (ATTR_LABELS.get(key, key), ATTR_VALUES.get(str(value), str(value)))
         for key, value in sorted(item["attrs"].items())
     ]
+    if item["parent_id"]:
+        rows.append(("上级事项", str(item["parent_id"])))
+    if children:
+        rolled = f"{children['closed']}/{children['total']} 已销号"
+        if children["next_deadline"] is not None:
+            rolled += f", 最近的未销号期限 {local_text(children['next_deadline'], tz)}"
+        rows.append(("子任务", rolled))
     possible = list(possible)
     if possible:
         rows.append(("可办理", "、".join(f"{label}({name})" for name, label in possible)))
