@@ -103,6 +103,19 @@ def os_login() -> str:
         return str(os.getuid())
 
 
+def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """名称=值 pairs from repeated options."""
+    from engine.errors import InvalidInput
+
+    found = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"应写成 名称=值: {pair}")
+        found[name.strip()] = value.strip()
+    return found
+
+
 def json_option(command: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")(command)
 
@@ -300,10 +313,12 @@ def item() -> None:
 @click.option("--co-unit", "co_units", multiple=True, help="协办单位代码, 可重复")
 @click.option("--public", is_flag=True, help="在阳光督办公开")
 @click.option("--parent", "parent_id", type=int, help="上级事项编号(任务拆解)")
+@click.option("--field", "fields", multiple=True, metavar="名称=值",
+              help="工作流在交办时接受的字段, 如 category=选人用人, 可重复")
 @json_option
 @click.pass_obj
 def item_new(app: App, title, lead_unit, deadline, workflow, goal, measures, source, leader,
-             co_units, public, parent_id, as_json) -> None:
+             co_units, public, parent_id, fields, as_json) -> None:
     """交办新事项。"""
     from engine.items import NewItem
 
@@ -311,6 +326,7 @@ def item_new(app: App, title, lead_unit, deadline, workflow, goal, measures, sou
         title=title, lead_unit=lead_unit, workflow=workflow, goal=goal, measures=measures,
         deadline=deadline, source=source,
         lead_leader=leader, co_units=tuple(co_units), public=public, parent_id=parent_id,
+        attrs=parse_pairs(fields),
     )
     app.write_item(app.service.new_item(app.actor(), spec), as_json)
 
@@ -436,16 +452,10 @@ def item_events(app: App, item_id, as_json) -> None:
 
 
 def fire_event(app: App, item_id: int, event: str, as_json: bool, options: dict) -> None:
-    from engine.errors import InvalidInput
-
     expected = options.pop("expect_version", None)
     values = {name: value for name, value in options.items()
               if name != "extra_fields" and value is not None}
-    for pair in options.get("extra_fields") or ():
-        if "=" not in pair:
-            raise InvalidInput(f"--field 需写成 名称=值: {pair}")
-        key, value = pair.split("=", 1)
-        values[key.strip()] = value
+    values.update(parse_pairs(options.get("extra_fields") or ()))
     row = app.service.fire(app.actor(), item_id, event, values, expected)
     app.write_item(row, as_json, event)
 

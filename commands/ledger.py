@@ -135,8 +135,8 @@ def _rate(value: float | None) -> str:
 
 @click.command("assess")
 @click.option("--period", required=True, help="时段: 2026-11(月)、2026-Q4、2026-H2、2026(年)")
-@click.option("--by", type=click.Choice(["unit", "leader"]), default="unit", show_default=True,
-              help="按单位排名, 或按牵头领导列出")
+@click.option("--by", type=click.Choice(["unit", "leader", "category"]), default="unit",
+              show_default=True, help="按单位排名, 或按牵头领导、问题类别(巡视整改)列出")
 @_json
 @click.pass_obj
 def assess(app: Any, period, by, as_json) -> None:
@@ -148,13 +148,14 @@ def assess(app: Any, period, by, as_json) -> None:
 
     app.reader()
     chosen = _period(period)
-    if by == "leader":
-        rows = reports.period_figures(app.service, chosen, by="leader")
+    if by != "unit":
+        rows = reports.period_figures(app.service, chosen, by=by)
         if as_json:
             click.echo(views.to_json([row.as_json() for row in rows]))
             return
-        table = Table("牵头领导", "到期", "按期办结率", "逾期", "预警", "约谈", "问责",
-                      title=f"{chosen.label} 按牵头领导")
+        heading = "牵头领导" if by == "leader" else "问题类别"
+        table = Table(heading, "到期", "按期办结率", "逾期", "预警", "约谈", "问责",
+                      title=f"{chosen.label} 按{heading}")
         for row in rows:
             table.add_row(row.name, str(row.items), _rate(row.on_time_rate), str(row.overdue),
                           str(row.count("warn:yellow") + row.count("warn:red")),

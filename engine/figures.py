@@ -98,9 +98,11 @@ def period_figures(
     tz: ZoneInfo,
     by: str = "unit",
 ) -> list[Figures]:
-    """Figures per unit (``by="unit"``) or per lead leader (``by="leader"``), by key."""
+    """Figures per unit (``by="unit"``), per lead leader (``"leader"``) or per problem
+    category of inspection items (``"category"``), by key."""
     start, end = period.bounds(tz)
-    group = ITEM.c.lead_unit if by == "unit" else ITEM.c.lead_leader
+    group = {"unit": ITEM.c.lead_unit, "leader": ITEM.c.lead_leader,
+             "category": ITEM.c.attrs["category"].as_string()}[by]
     finished = registry.state_names(lambda s: s.finished)
     attrs = ITEM.c.attrs
     on_time = attrs["on_time"].as_boolean().is_(True)
@@ -188,6 +190,8 @@ def totals(rows: list[Figures]) -> Figures:
 def _names(conn: Connection, by: str) -> dict[str, str]:
     if by == "unit":
         return dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
-    return dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
+    if by == "leader":
+        return dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
+    return {}  # categories are their own names
 
 

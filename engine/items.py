@@ -8,7 +8,7 @@ number guards against two people moving it from the same state at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -53,6 +53,7 @@ class NewItem:
     co_units: tuple[str, ...] = ()
     public: bool = False
     parent_id: int | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)  # the workflow's create_fields
 
 
 ITEM_BY_ID = select(ITEM).where(ITEM.c.id == bindparam("item_id"))
@@ -128,6 +129,7 @@ def _new_row(txn: Txn, spec: NewItem, workflow: Workflow) -> dict[str, Any]:
     deadline = _new_deadline(txn, spec.deadline)
     return {
         **_checked_new_item(txn, spec, deadline.at),
+        "attrs": _initial_attrs(txn, workflow, spec.attrs),
         "workflow": workflow.name,
         "workflow_version": workflow.version,
         "state": workflow.initial,
@@ -139,12 +141,21 @@ def _new_row(txn: Txn, spec: NewItem, workflow: Workflow) -> dict[str, Any]:
         "deadline_version": 1,
         "state_since": txn.now,
         "clock_start": txn.now,
-        "attrs": {},
         "created_by": txn.actor.login,
         "created_at": txn.now,
         "updated_at": txn.now,
         "version": 1,
     }
+
+
+def _initial_attrs(txn: Txn, workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields a workflow takes at creation (an inspection problem's category), checked."""
+    unknown = sorted(set(given) - set(workflow.create_fields))
+    if unknown:
+        allowed = "、".join(workflow.create_fields) or "无"
+        raise InvalidInput(f"{workflow.label}不接受字段 {'、'.join(unknown)}; 可填: {allowed}")
+    return {name: to_json(workflow.field_spec(name).parse(value, txn.conn, txn.tz))
+            for name, value in given.items()}
 
 
 def _created(txn: Txn, row: dict[str, Any], workflow: Workflow) -> None:

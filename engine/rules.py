@@ -277,3 +277,23 @@ def children_in(states: tuple[str, ...], what: str) -> Guard:
         return f"尚有 {waiting} 项子任务未办结, 不能{what}" if waiting else None
 
     return guard
+
+
+def actor_in_unit(unit_code: str, inside: bool, message: str) -> Guard:
+    """Only people of (or not of) a unit: the inspection group confirms for the group."""
+
+    def guard(ctx: EventContext) -> str | None:
+        return None if (ctx.actor.unit_code == unit_code) == inside else message
+
+    return guard
+
+
+def attrs_set(keys: tuple[str, ...], labels: tuple[str, ...], what: str) -> Guard:
+    """Every one of ``keys`` recorded first, e.g. the three sign-offs before closing."""
+
+    def guard(ctx: EventContext) -> str | None:
+        missing = [label for key, label in zip(keys, labels, strict=True)
+                   if not ctx.item["attrs"].get(key)]
+        return f"{what}还需: {'、'.join(missing)}" if missing else None
+
+    return guard

@@ -146,6 +146,7 @@ class Workflow:
     creator_roles: tuple[Role, ...] = (Role.supervisor,)
     yellow_workdays: int = 3  # the ledger shows yellow this many working days before the deadline
     create_requires: tuple[str, ...] = ()  # what a new item must name, e.g. ("lead_leader",)
+    create_fields: tuple[str, ...] = ()  # fields given at creation, kept in the item's attrs
 
     def state(self, name: str) -> State:
         for state in self.states:
