@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, select
 from engine.errors import NotFound, Refused
 from engine.models import META, PERSON, ROLE_LABELS, UNIT, Role
 
-ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader)
+ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader, Role.co_unit)
 GLOBAL_ROLES = (Role.supervisor, Role.admin)
 
 # Built once: SQLAlchemy then reuses the compiled form instead of building a cache key per call.
@@ -136,6 +136,9 @@ def _relative_roles(
         return roles
     if (in_unit and actor.has(Role.unit_head)) or heads.head() == actor.login:
         roles.add(Role.unit_head)
+    if actor.unit_code in (item["co_units"] or ()) and (
+            actor.has(Role.handler) or actor.has(Role.unit_head)):
+        roles.add(Role.co_unit)
     return roles
 
 

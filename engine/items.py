@@ -212,8 +212,10 @@ def fire(
 def _notify(txn: Txn, item: Mapping[str, Any], wanted: tuple[Notify, ...], occasion: str,
             payload: dict[str, Any]) -> None:
     """The notices an event (or the creation) sends, keyed by the item version it made."""
-    for notice in wanted:
-        notices.request(txn, item, notice.kind, key=f"event:{item['id']}:{occasion}:{notice.kind}",
+    for n, notice in enumerate(wanted):
+        suffix = f":{n}" if n else ""  # a second notice of one kind (to other people)
+        notices.request(txn, item, notice.kind,
+                        key=f"event:{item['id']}:{occasion}:{notice.kind}{suffix}",
                         to=notice.to, cc=notice.cc, payload=payload)
 
 

@@ -24,6 +24,7 @@ class Role(StrEnum):
     lead_leader = "lead_leader"  # 牵头/分管领导
     supervisor = "supervisor"  # 督查室
     admin = "admin"  # 系统管理员
+    co_unit = "co_unit"  # 协办单位的承办人或负责人: only ever relative to an item
 
 
 ROLE_LABELS = {
@@ -32,6 +33,7 @@ ROLE_LABELS = {
     Role.lead_leader: "牵头领导",
     Role.supervisor: "督查员",
     Role.admin: "管理员",
+    Role.co_unit: "协办单位",
 }
 
 

@@ -60,6 +60,10 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
                 if p["unit_code"] == item["lead_unit"] and Role.unit_head in p["roles"]]
         elif recipient is Recipient.lead_leader:
             chosen = [item["lead_leader"]] if item["lead_leader"] else []
+        elif recipient is Recipient.co_units:
+            co_units = set(item["co_units"] or ())
+            chosen = [p["login"] for p in people
+                      if p["unit_code"] in co_units and Role.handler in p["roles"]]
         else:
             chosen = [p["login"] for p in people if Role.supervisor in p["roles"]]
         for login in chosen:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.deadlines import add_months
 from engine.workcalendar import WorkCalendar
 
 OFFICE_OPENS = time(9, 0)
@@ -30,6 +31,7 @@ class Anchor(StrEnum):
     elapsed = "elapsed"  # when a percentage of the working days to the deadline has passed
     entered = "entered"  # N working days after the item entered its current state
     monthly = "monthly"  # on a day of every month, while the item is in the timer's states
+    assigned = "assigned"  # N working days (or ``months``) after the item was assigned
 
 
 class Recipient(StrEnum):
@@ -38,6 +40,7 @@ class Recipient(StrEnum):
     unit_head = "unit_head"
     lead_leader = "lead_leader"
     supervisors = "supervisors"
+    co_units = "co_units"  # the handlers of the co-units (协办单位)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class TimerSpec:
     states: tuple[str, ...]
     anchor: Anchor = Anchor.deadline
     workdays: int = 0
+    months: int = 0  # Anchor.assigned only: calendar months, the day off moved to a workday
     percent: int | None = None
     day_of_month: int | None = None
     at: time = OFFICE_OPENS
@@ -116,6 +120,11 @@ def _due(
     if spec.anchor is Anchor.entered:
         entered = item["state_since"].astimezone(tz).date()
         return _at(calendar.add_workdays(entered, max(spec.workdays, 1)), spec.at, tz)
+    if spec.anchor is Anchor.assigned:
+        assigned = item["created_at"].astimezone(tz).date()
+        if spec.months:
+            return _at(calendar.next_workday(add_months(assigned, spec.months)), spec.at, tz)
+        return _at(calendar.add_workdays(assigned, max(spec.workdays, 1)), spec.at, tz)
     if spec.anchor is Anchor.elapsed:
         start = item["clock_start"].astimezone(tz).date()
         total = calendar.count_workdays(start, deadline.astimezone(tz).date())
