@@ -1,11 +1,13 @@
-"""``duban demo``: a municipal education bureau's November, walked through the engine.
+"""``duban demo``: a municipal education bureau's fourth quarter, walked through the engine.
 
 Builds a demo database (where ``--as`` works for everyone, so one user can play the whole
 office), registers the bureau's sections and schools, assigns items of every source the seeds
-describe and takes them through their lives on a simulated clock: on-time work, a report sent
-back, a misrouted hotline complaint, an extension, an overdue item warned and summoned, an
-accountability case with an error-tolerance exemption, a refused attempt. It ends with the
-ledger and a check of the audit chain.
+describe and takes them through their lives on a simulated clock with the daemon's timers:
+an inspection problem list with three-party sign-offs, a key task broken into milestones,
+leaders' instructions, forty hotline complaints, and a November of on-time work, a report sent
+back, a misrouted complaint, an extension, an overdue item warned and summoned, an
+accountability case with an error-tolerance exemption, a refused attempt (``demo_quarter``).
+It ends with the ledger, the quarter's assessment, the circular and the outbox.
 """
 
 from __future__ import annotations
@@ -76,18 +78,21 @@ def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str],
     # The demo's notices go to its own outbox folder only, never to a real mail server.
     tables = {"office": DEMO_OFFICE, "notices": {"outbox": str(demo_outbox(path))}}
     settings = replace(base, db_url=f"sqlite:///{path}", tables=tables)
-    clock = FixedClock(datetime(2026, 11, 2, 0, 30, tzinfo=UTC))  # 08:30 in Beijing
+    clock = FixedClock(datetime(2026, 10, 9, 0, 30, tzinfo=UTC))  # 08:30 in Beijing
     service = Service(settings, clock)
     story = Story(service, clock, echo)
     try:
         story.tell()
     finally:
         service.close()
+    shown, history = story.highlights
     echo("")
     echo(f"演示库: {path}")
     echo(f"发件箱: {demo_outbox(path)}")
-    echo(f"继续体验, 例如: duban --db {path} --as wang_f item show 3")
-    echo(f"              duban --db {path} --as zhao_m item history 7")
+    echo(f"继续体验, 例如: duban --db {path} --as wang_f item show {shown}")
+    echo(f"              duban --db {path} --as zhao_m item history {history}")
+    echo(f"              duban --db {path} --as zhao_m ledger --zero")
+    echo(f"              duban --db {path} --as zhao_m assess --period 2026-Q4")
     return path
 
 
@@ -120,6 +125,10 @@ def _clear_old_demo(path: Path) -> None:
     shutil.rmtree(demo_outbox(path), ignore_errors=True)
 
 
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
 class Story:
     """The demo's script: each step says in one line what happened in the office."""
 
@@ -128,6 +137,8 @@ class Story:
         self.tz = service.tz
         self.timer_steps = 0
         self.delivered = 0
+        self.quiet: set[int] = set()  # items whose timer steps are not told one by one
+        self.highlights = (1, 1)  # items worth a look afterwards
 
     def at(self, text: str) -> None:
         """Move the clock; the daemon's timers fire whatever fell due meanwhile."""
@@ -135,7 +146,7 @@ class Story:
         self.clock.set(target)
         report = self.service.tick()
         for step in report.steps:
-            if step["status"] == "fired":
+            if step["status"] == "fired" and step["item_id"] not in self.quiet:
                 self.say(f"定时: 事项{step['item_id']} {step['note']}")
         self.timer_steps += report.fired
         self.deliver()
@@ -165,7 +176,10 @@ class Story:
 
     def tell(self) -> None:
         service = self.service
-        self.echo("== 市教育局 2026 年 11 月督查督办演示 ==")
+        from engine.demo_quarter import Quarter
+
+        quarter = Quarter(self)
+        self.echo("== 市教育局 2026 年第四季度督查督办演示 ==")
         service.init(ADMIN, "系统管理员", demo=True)
         for code, name, parent in UNITS:
             service.add_unit(ADMIN, code, name, parent)
@@ -175,6 +189,9 @@ class Story:
             service.set_unit_head(ADMIN, code, head)
         service.set_away(ADMIN, "wang_f", None, deputy="liu_y")
         self.say(f"登记 {len(UNITS)} 个单位、{len(PEOPLE)} 名人员; 王芳的 B 岗为刘洋")
+        quarter.people()
+        quarter.october()
+        self.at("2026-11-02 08:30")
 
         safety = self.new("落实局长批示: 开展冬季校园安全隐患大排查", "AQK", "2026-11-20",
                           source="instruction", lead_leader="chen_jg",
@@ -213,6 +230,7 @@ class Story:
         self.act("sun_l", hotline, "verify", note="电话回访, 投诉人满意")
         self.act("sun_l", hotline, "close")
 
+        quarter.november_hotline()
         self.at("2026-11-09 10:00")
         service.set_away(ADMIN, "wang_f", parse_instant("2026-11-13", self.tz, end_of_day=True))
         self.say("王芳外出学习至 11-13, 由 B 岗刘洋代为办理")
@@ -252,9 +270,15 @@ class Story:
         self.act("sun_l", canteen, "verify", note="现场查看, 已投入使用")
         self.act("sun_l", canteen, "close")
         self.act("wang_f", community, "progress", note="已组建 12 个城乡学校共同体")
+        quarter.december()
+        self.highlights = (community, grants)
 
         self.echo("")
         self.ledger()
+        self.echo("")
+        self.assessment()
+        self.echo("")
+        self.circular()
         self.deliver()
         report = service.verify_audit()
         rebuild = service.check_rebuild()
@@ -267,8 +291,39 @@ class Story:
         )
         self.echo(f"定时步骤(提醒、预警、催办、调度)自动触发 {self.timer_steps} 次")
         self.echo(f"通知 {self.delivered} 份(交办通知、提醒函、督办函、预警通知、约谈通知书、"
-                  "问责建议等)已编号并写入发件箱")
-        self.show_interview()
+                  "问责建议、通报等)已编号并写入发件箱")
+
+    def assessment(self) -> None:
+        """The quarter's figures and ranking, as ``duban assess --period 2026-Q4`` shows."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from engine import reports
+        from engine.periods import parse_period
+
+        result = reports.assess(self.service, parse_period("2026-Q4"))
+        table = Table("排名", "单位", "到期", "按期办结率", "按时签收率", "逾期", "预警", "约谈",
+                      "满意率", "得分", title="2026年第四季度 考核")
+        for s in result.standings:
+            f = s.figures
+            table.add_row(str(s.rank), f.name, str(f.items), _rate(f.on_time_rate),
+                          _rate(f.signing_rate), str(f.overdue),
+                          str(f.count("warn:yellow") + f.count("warn:red")),
+                          str(f.count("summon")), _rate(f.satisfaction_rate), f"{s.score:.1f}")
+        Console(width=120).print(table)
+        total = result.total
+        self.echo(f"全局到期 {total.items} 件, 按期办结率 {_rate(total.on_time_rate)}; 领导批示件"
+                  f"按期办结率 {_rate(total.instruction_rate)}; 热线等回访满意率 "
+                  f"{_rate(total.satisfaction_rate)}")
+
+    def circular(self) -> None:
+        from engine import reports
+        from engine.periods import parse_period
+        from notifiers import queries
+
+        written = reports.circular(self.service, "zhao_m", parse_period("2026-Q4"))
+        with self.service.reading() as conn:
+            self.echo(queries.notice(conn, written["notice"])["body_text"].rstrip())
 
     def show_interview(self) -> None:
         """One of the documents, as the unit head received it."""
@@ -290,8 +345,11 @@ class Story:
 
         service = self.service
         now = self.clock.now()
-        table = Table("编号", "事项", "承办", "状态", "期限", "情况", title="督办台账(2026-11-25)")
+        table = Table("编号", "事项", "承办", "状态", "期限", "情况",
+                      title="督办台账(2027-01-04; 已回访办结的热线工单另计)")
         for item in service.items():
+            if item["workflow"] == "hotline" and item["state"] == "closed":
+                continue
             attrs = item["attrs"]
             marks = []
             if attrs.get("warning"):
@@ -304,7 +362,7 @@ class Story:
                 marks.append("已延期")
             if attrs.get("redos"):
                 marks.append("退回重办")
-            closed = item["state"] == "closed"
+            closed = item["state"] in ("closed", "verified")
             if not closed and item["current_deadline"] < now:
                 marks.append("逾期")
             table.add_row(str(item["id"]), item["title"], item["lead_unit"],

@@ -109,8 +109,16 @@ def test_demo_runs_and_its_database_verifies(tmp_path):
     runner.env["DUBAN_DB"] = str(demo_db)
     assert "审计链完整" in runner.run("audit", "verify").stdout
     items = runner.json("--as", "zhao_m", "item", "list")
-    assert len(items) == 7
+    assert len(items) == 56  # the quarter: 40 hotline orders, 16 other items
+    assert {i["workflow"] for i in items} == {
+        "standard", "hotline", "inspection", "instruction", "key_task"}
     assert {i["state"] for i in items} >= {"closed", "in_progress", "verified"}
+    assert "督通〔2027〕1号" in out and "2026年第四季度 考核" in out
+    ranked = runner.json("--as", "zhao_m", "--now", "2027-01-04 09:00", "assess", "--period",
+                         "2026-Q4")
+    assert ranked["total"]["satisfaction_rate"] == 1.0 and ranked["total"]["instruction_rate"] == 1
+    outbox = demo_db.with_name("demo-outbox")
+    assert len(list(outbox.glob("*.txt"))) > 200
     # Running again replaces the demo database, never a real one.
     runner.run("demo", "--db", str(demo_db))
     real = tmp_path / "real.db"
