@@ -75,7 +75,7 @@ def test_admin_workflow_folder_adds_a_workflow(tmp_path):
         )
     '''))
     registry = Registry.discover(folder)
-    assert registry.names() == ["petition", "standard"]
+    assert "petition" in registry.names() and "standard" in registry.names()
     assert registry.fire(registry.latest("petition"), "answer", "received") == "answered"
 
 
