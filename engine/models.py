@@ -256,6 +256,15 @@ DOC_SEQUENCE = Table(
     Column("last", Integer, nullable=False),
 )
 
+# Each workflow version's fingerprint, recorded when first used (engine/fingerprint.py).
+WORKFLOW_VERSION = Table(
+    "workflow_version", METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
 ITEM = Item.__table__
 UNIT = Unit.__table__
 PERSON = Person.__table__

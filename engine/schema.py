@@ -12,7 +12,7 @@ from sqlalchemy import Connection, inspect, text
 
 from engine.errors import SetupError
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

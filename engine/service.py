@@ -91,6 +91,7 @@ class Service:
         self._calendar_stamp: tuple[int, Any] | None = None
         self._calendar_checked = 0.0
         self._schema_checked = False
+        self._workflows_checked = False
         self._identified: dict[Identity, str] = {}
         self._outbox: Any = None
 
@@ -153,6 +154,7 @@ class Service:
         signer = self.signer
         with self.db.write() as conn:
             self._check_schema(conn)
+            self._check_workflows(conn)
             person = self._resolve(conn, actor)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
             txn = Txn(conn, self.clock.now(), self.tz, person, self.registry, writer,
@@ -166,6 +168,7 @@ class Service:
         signer = self.signer
         with self.db.write() as conn:
             self._check_schema(conn)
+            self._check_workflows(conn)
             writer = audit.AuditWriter(conn, signer, serialize=self.db.is_postgres)
             txn = Txn(conn, self.clock.now(), self.tz, access.SYSTEM, self.registry, writer,
                       self.calendar_for(conn), self.settings.closing_time, self.outbox)
@@ -402,6 +405,15 @@ class Service:
         if not self._schema_checked:
             schema.require_current(conn)
             self._schema_checked = True
+
+    def _check_workflows(self, conn: Connection) -> None:
+        """Once per process, in the first write: record new workflow versions, refuse an
+        edited version that running items use."""
+        if not self._workflows_checked:
+            from engine import fingerprint
+
+            fingerprint.check(conn, self.registry, self.clock.now())
+            self._workflows_checked = True
 
     def _resolve(self, conn: Connection, actor: ActorRef) -> Actor:
         if isinstance(actor, Identity):

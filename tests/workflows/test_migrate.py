@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from engine.errors import InvalidInput, Refused
+from engine.errors import InvalidInput, Refused, SetupError
+from engine.items import NewItem
 from engine.service import Service
 from tests.conftest import ADMIN, build_office, local
 
@@ -122,3 +123,22 @@ def test_migrating_from_the_command_line(cli, tmp_path):
                     "--map", "open=doing")
     assert (done["items"], done["moves"]) == (1, {"open": ["doing", 1]})
     assert cli.json("--as", "zhao", "item", "show", str(item))["workflow_version"] == 2
+
+
+def test_an_edited_version_that_items_use_is_refused(two_versions, settings, clock, tmp_path):
+    service, (running, _) = two_versions
+    service.fire("wang", running, "finish", {"report": "已整改"})  # records both versions
+    folder = tmp_path / "flows"
+    edited = V1.replace("workdays=-1", "workdays=-2")  # version 1 changed in place
+    write_flows(folder, edited, V2)
+    changed = Service(replace(settings, workflows_dir=folder), clock)
+    with pytest.raises(SetupError, match=r"rectify 第1版\(2 个事项在用\)"):
+        changed.new_item("zhao", NewItem(title="新", lead_unit="JJK", deadline="10个工作日",
+                                         workflow="rectify"))
+    changed.close()
+    # a version nobody uses may still be corrected
+    write_flows(folder, V1, V2.replace("workdays=-3", "workdays=-4"))
+    unused_fixed = Service(replace(settings, workflows_dir=folder), clock)
+    assert unused_fixed.new_item("zhao", NewItem(title="新", lead_unit="JJK",
+                                                 deadline="10个工作日", workflow="standard"))
+    unused_fixed.close()
