@@ -51,3 +51,17 @@ def test_answer_waits_for_co_units_then_graded_rated_and_answered_again(office):
     closed = office.fire("zhao", item_id, "rate", satisfaction="基本满意")
     assert (closed["state"], closed["attrs"]["satisfaction"]) == ("closed", "基本满意")
     assert office.service.verify_audit().ok and office.service.check_rebuild().ok
+
+
+def test_the_co_units_and_the_proposer_contact_are_chased(office):
+    item_id = proposal(office)
+    office.fire("wang", item_id, "sign")
+    office.clock.set(local("2026-11-23 09:00"))
+    assert [(s["step"], s["status"]) for s in office.service.tick().steps] == [
+        ("contact_due", "fired")]
+    office.fire("wang", item_id, "contact", note="已面商")
+    office.clock.set(local("2026-12-02 09:00"))
+    assert [(s["step"], s["status"]) for s in office.service.tick().steps] == [
+        ("co_views_due", "fired")]
+    chased = office.service.notices(item_id)[-1]
+    assert (chased["kind"], chased["recipients"]) == ("reminder", ["zheng"])
