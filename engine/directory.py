@@ -192,3 +192,16 @@ def _person_exists(conn: Connection, login: str) -> bool:
 def _require_person(conn: Connection, login: str) -> None:
     if not _person_exists(conn, login):
         raise NotFound(f"没有登录名为 {login} 的人员")
+
+
+def cached(conn: Connection) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(units by code, people by login), read once per transaction: a batch of timer firings
+    or an import resolves recipients and checks units many times."""
+    marker = conn.get_transaction()
+    found = conn.info.get("duban_directory")
+    if found is None or found[0] is not marker:
+        units = {row["code"]: dict(row) for row in conn.execute(select(UNIT)).mappings()}
+        people = {row["login"]: dict(row) for row in conn.execute(select(PERSON)).mappings()}
+        found = (marker, units, people)
+        conn.info["duban_directory"] = found
+    return found[1], found[2]

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from engine.db import dialect_statement
 from engine.errors import SetupError
 from engine.models import ITEM, WORKFLOW_VERSION
 from engine.registry import Registry
@@ -74,15 +75,6 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
-def _insert_once(dialect_name: str) -> Any:
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(WORKFLOW_VERSION).on_conflict_do_nothing(
-        index_elements=["name", "version"])
-
-
 def check(conn: Connection, registry: Registry, now: datetime) -> None:
     """Record new versions; refuse a changed definition of a version items are using."""
     stored = {(row.name, row.version): row.fingerprint
@@ -92,7 +84,8 @@ def check(conn: Connection, registry: Registry, now: datetime) -> None:
         key = (workflow.name, workflow.version)
         current = fingerprint(workflow)
         if key not in stored:  # two processes starting together both try: one row stays
-            conn.execute(_insert_once(conn.dialect.name), {
+            conn.execute(dialect_statement(conn, "workflow_version_once", lambda insert: insert(
+                WORKFLOW_VERSION).on_conflict_do_nothing(index_elements=["name", "version"])), {
                 "name": key[0], "version": key[1], "fingerprint": current, "recorded_at": now})
         elif stored[key] != current:
             in_use = conn.execute(select(func.count()).select_from(ITEM).where(

@@ -19,6 +19,7 @@ from engine import deadlines, notices, timer_store
 from engine.access import Actor, role_names, roles_on_item
 from engine.audit import canonical
 from engine.deadlines import Deadline
+from engine.directory import cached as cached_directory
 from engine.errors import Conflict, InvalidInput, NotFound, Refused
 from engine.fields import to_json
 from engine.models import ITEM, Role, SourceKind
@@ -26,7 +27,6 @@ from engine.timers import Recipient
 from engine.timeutil import iso
 from engine.validation import clean_text
 from engine.workflow import Draft, EventContext, Notify, Workflow
-from notifiers.context import directory
 
 if TYPE_CHECKING:
     from engine.service import Txn
@@ -413,7 +413,7 @@ def _new_deadline(txn: Txn, given: datetime | str) -> Deadline:
 
 def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, Any]:
     units = {spec.lead_unit, *spec.co_units}
-    known_units, people = directory(txn.conn)  # read once per transaction (imports)
+    known_units, people = cached_directory(txn.conn)  # read once per transaction (imports)
     problems = [f"未知单位 {code}" for code in sorted(units - set(known_units))]
     if spec.lead_unit in spec.co_units:
         problems.append("协办单位不能包含牵头(主办)单位")

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, bindparam, case, func, select
 
+from engine.items import children
 from engine.models import ITEM, SOURCE_LABELS, UNIT, Role
 from engine.periods import Period
 from engine.registry import Registry
@@ -98,8 +99,6 @@ def enrich(
     """Add what a reader of the ledger wants to each row: names, days, colour, next step."""
     units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
     today = now.astimezone(tz).date()
-    from engine.items import children
-
     rolled = children(conn, [row["id"] for row in rows]) if rows else {}
     for row in rows:
         row["children"] = rolled.get(row["id"])

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from engine.directory import cached as cached_directory
 from engine.models import NOTICE, Role
 from engine.timers import Recipient
-from notifiers.context import directory
 
 if TYPE_CHECKING:
     from engine.service import Txn
@@ -43,7 +43,7 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
     """Logins for recipient roles. An away person's deputy receives in their place (AB岗)."""
     if not who:
         return []
-    units, everyone = directory(txn.conn)
+    units, everyone = cached_directory(txn.conn)
     people = [person for person in everyone.values() if person["active"]]
     by_login = {p["login"]: p for p in people}
     logins: list[str] = []

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from engine.models import PERSON, UNIT
+from engine.directory import cached as directory
 from engine.workcalendar import WorkCalendar
 from notifiers.config import Office
 
@@ -29,22 +29,6 @@ SOURCE_PHRASES = {
     "petition": "信访事项",
     "other": "",
 }
-
-
-def directory(conn: Connection) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(units by code, people by login), cached for the current transaction."""
-    marker = conn.get_transaction()
-    cached = conn.info.get("duban_directory")
-    if cached is None or cached[0] is not marker:
-        units = {row["code"]: dict(row) for row in conn.execute(select(UNIT)).mappings()}
-        people = {row["login"]: dict(row) for row in conn.execute(select(PERSON)).mappings()}
-        cached = (marker, units, people)
-        conn.info["duban_directory"] = cached
-    return cached[1], cached[2]
-
-
-def forget_directory(conn: Connection) -> None:
-    conn.info.pop("duban_directory", None)
 
 
 def build(

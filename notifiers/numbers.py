@@ -11,14 +11,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam
 
+from engine.db import dialect_statement
 from engine.models import DOC_SEQUENCE
-
-_UPSERT: dict[str, Any] = {}
 
 
 def take(conn: Connection, prefix: str, year: int, count: int = 1) -> int:
     """Take ``count`` consecutive numbers; returns the first."""
-    last = conn.execute(_upsert(conn.dialect.name),
+    last = conn.execute(dialect_statement(conn, "doc_number", _upsert),
                         {"prefix": prefix, "year": year, "last": count, "step": count}).scalar_one()
     return last - count + 1
 
@@ -27,21 +26,13 @@ def format_number(prefix: str, year: int, number: int) -> str:
     return f"{prefix}〔{year}〕{number}号"
 
 
+def _upsert(insert: Any) -> Any:
+    return insert(DOC_SEQUENCE).on_conflict_do_update(
+        index_elements=["prefix", "year"],
+        set_={"last": DOC_SEQUENCE.c.last + bindparam("step", type_=Integer)},
+    ).returning(DOC_SEQUENCE.c.last)
+
+
 def blank_number(prefix: str, year: int) -> str:
     """A draft's number, left blank: 督办〔2026〕　号."""
     return f"{prefix}〔{year}〕　号"
-
-
-def _upsert(dialect_name: str) -> Any:
-    statement = _UPSERT.get(dialect_name)
-    if statement is None:
-        if dialect_name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        base = insert(DOC_SEQUENCE)
-        statement = _UPSERT[dialect_name] = base.on_conflict_do_update(
-            index_elements=["prefix", "year"],
-            set_={"last": DOC_SEQUENCE.c.last + bindparam("step", type_=Integer)}
-        ).returning(DOC_SEQUENCE.c.last)
-    return statement

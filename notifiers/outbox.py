@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from engine.db import dialect_statement
 from engine.errors import DubanError
 from engine.models import DELIVERY, NOTICE
 from engine.workcalendar import WorkCalendar
@@ -70,7 +71,9 @@ class Outbox:
         row = {"key": key, "item_id": item["id"] if item else None, "kind": kind,
                "recipients": list(to), "cc": cc, "payload": dict(payload),
                "status": PENDING, "created_at": now}
-        notice_id = conn.execute(_insert_once(conn.dialect.name), row).scalar()
+        notice_id = conn.execute(dialect_statement(conn, "notice_once", lambda insert: insert(
+            NOTICE).on_conflict_do_nothing(index_elements=["key"]).returning(NOTICE.c.id)),
+            row).scalar()
         if notice_id is None:
             return None  # this step or event already notified
         # Rendered and numbered at the end of the transaction (``flush``): the number's row
@@ -225,23 +228,6 @@ class Outbox:
                         plan("webhook", unit["webhook"], f":{unit['code']}",
                              unit["webhook_style"] or "json")
         return planned
-
-
-_INSERT_ONCE: dict[str, Any] = {}
-
-
-def _insert_once(dialect_name: str) -> Any:
-    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, built once per dialect (imported
-    on first use: the PostgreSQL dialect module alone costs a command ~40 ms at start-up)."""
-    statement = _INSERT_ONCE.get(dialect_name)
-    if statement is None:
-        if dialect_name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        statement = _INSERT_ONCE[dialect_name] = dialect_insert(NOTICE).on_conflict_do_nothing(
-            index_elements=["key"]).returning(NOTICE.c.id)
-    return statement
 
 
 WAITING = "duban_outbox_waiting"
