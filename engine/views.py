@@ -48,8 +48,26 @@ ATTR_LABELS = {
     "extensions": "延期次数",
     "redos": "退回重办次数",
     "transfers": "转办次数",
+    "reported_at": "报结时间",
+    "on_time": "按期办结",
+    "signed_at": "签收时间",
+    "signed_on_time": "按时签收",
+    "verified_at": "核查时间",
+    "satisfaction": "回访满意度",
+    "first_satisfaction": "首次回访",
+    "grade": "答复分类",
+    "co_views": "协办意见",
+    "contact": "面商情况",
+    "contacted_at": "面商时间",
+    "repeat_of": "重复投诉, 关联工单",
+    "category": "问题类别",
+    "term": "整改类型",
+    "unit_confirmed": "单位确认",
+    "group_confirmed": "巡视组确认",
+    "office_confirmed": "督查室确认",
 }
-ATTR_VALUES = {"yellow": "黄色", "red": "红色", "proposed": "问责中", "exempted": "容错免责"}
+ATTR_VALUES = {"yellow": "黄色", "red": "红色", "proposed": "问责中", "exempted": "容错免责",
+               "True": "是", "False": "否", "immediate": "立行立改", "long_term": "长期整改"}
 
 
 def to_json(value: Any) -> str:
@@ -97,10 +115,8 @@ def item_detail(
         ("公开", "是" if item["public"] else "否"),
         ("版本", str(item["version"])),
     ]
-    rows += [
-        (ATTR_LABELS.get(key, key), ATTR_VALUES.get(str(value), str(value)))
-        for key, value in sorted(item["attrs"].items())
-    ]
+    rows += [(ATTR_LABELS.get(key, key), _attr_text(key, value, tz))
+             for key, value in sorted(item["attrs"].items())]
     if item["parent_id"]:
         rows.append(("上级事项", str(item["parent_id"])))
     if children:
@@ -112,6 +128,18 @@ def item_detail(
     if possible:
         rows.append(("可办理", "、".join(f"{label}({name})" for name, label in possible)))
     return "\n".join(f"{label}: {value}" for label, value in rows)
+
+
+def _attr_text(key: str, value: Any, tz: ZoneInfo) -> str:
+    """An attribute as a reader wants it: instants local, flags and codes in words."""
+    if isinstance(value, str) and (key.endswith("_at") or key.endswith("_deadline")):
+        try:
+            return local_text(from_iso(value), tz)
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return ATTR_VALUES.get(str(value), str(value))
 
 
 def history_lines(
