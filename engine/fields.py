@@ -111,6 +111,9 @@ def to_json(value: Any) -> Any:
 
 
 WARNING_LEVELS = {"yellow": "黄色预警", "red": "红色预警"}
+# How a caller or proposer rated the answer; the first two count as satisfied in the figures.
+SATISFACTION_LEVELS = {"满意": "满意", "基本满意": "基本满意", "不满意": "不满意"}
+SATISFIED = ("满意", "基本满意")
 
 STANDARD_FIELDS: dict[str, FieldSpec] = {
     spec.name: spec
@@ -124,6 +127,7 @@ STANDARD_FIELDS: dict[str, FieldSpec] = {
         FieldSpec("level", "预警等级", FieldKind.choice, choices=WARNING_LEVELS),
         FieldSpec("at", "时间", FieldKind.instant),
         FieldSpec("place", "地点", FieldKind.text, max_length=200),
+        FieldSpec("satisfaction", "满意度", FieldKind.choice, choices=SATISFACTION_LEVELS),
     )
 }
 

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, case, func, select
 
+from engine.fields import SATISFIED
 from engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
 from engine.periods import Period
 from engine.registry import Registry
 
-SATISFIED = ("满意", "基本满意")
 COUNTED_EVENTS = ("warn", "summon", "hold_accountable", "reject", "report",
                   "approve_extension", "decline", "transfer")
 

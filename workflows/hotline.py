@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.fields import FieldKind, FieldSpec
+from engine.fields import FieldSpec
 from engine.models import Role
 from engine.rules import (
     at_most_workdays_later,
@@ -47,11 +47,7 @@ LIMITS = {"consultation": "3个工作日", "complaint": "5个工作日", "comple
 UNIT_SIDE = (Role.handler, Role.unit_head)
 OFFICE = (Role.supervisor,)
 CLOCK = ("assigned", "in_progress")
-SATISFACTION = {"满意": "满意", "基本满意": "基本满意", "不满意": "不满意"}
-FIELDS = (
-    FieldSpec("satisfaction", "回访满意度", FieldKind.choice, choices=SATISFACTION),
-    FieldSpec("related", "相关工单编号", max_length=20),
-)
+FIELDS = (FieldSpec("related", "相关工单编号", max_length=20),)
 
 
 def same_matter(ctx):

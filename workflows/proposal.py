@@ -34,7 +34,6 @@ CONTACT_WORKDAYS = 15
 ANSWER_AGAIN = "3个月"  # documented limit of a new answer; given as the redo's deadline
 GRADES = {"A": "A类(已解决或基本解决)", "B": "B类(正在解决或列入计划解决)",
           "C": "C类(因条件限制留作参考)", "D": "D类(留作参考)"}
-SATISFACTION = {"满意": "满意", "基本满意": "基本满意", "不满意": "不满意"}
 UNIT_SIDE = (Role.handler, Role.unit_head)
 OFFICE = (Role.supervisor,)
 WORKING = ("assigned", "handling", "contacted")
@@ -66,8 +65,7 @@ WORKFLOW = Workflow(
         State("closed", "已办结", final=True),
     ),
     initial="assigned",
-    fields=(FieldSpec("grade", "答复分类", FieldKind.choice, choices=GRADES),
-            FieldSpec("satisfaction", "提案人评价", FieldKind.choice, choices=SATISFACTION)),
+    fields=(FieldSpec("grade", "答复分类", FieldKind.choice, choices=GRADES),),
     on_create=(*STANDARD.on_create, Notify("assignment", to=(Recipient.co_units,))),
     timers=(
         TimerSpec("co_views_due", f"交办{CO_VIEW_MONTHS}个月: 协办意见到期", WORKING,
