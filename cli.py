@@ -59,10 +59,10 @@ class App:
     @property
     def service(self):
         if self._service is None:
-            from engine.clock import FixedClock, SystemClock
-            from engine.service import Service
-            from engine.settings import load_settings
-            from engine.timeutil import parse_instant, zone
+            from duban.engine.clock import FixedClock, SystemClock
+            from duban.engine.service import Service
+            from duban.engine.settings import load_settings
+            from duban.engine.timeutil import parse_instant, zone
 
             settings = load_settings(db=self.db, config_file=self.config)
             clock = SystemClock()
@@ -73,7 +73,7 @@ class App:
 
     def actor(self):
         """Who runs this command; the engine checks it inside the command's transaction."""
-        from engine.access import Identity
+        from duban.engine.access import Identity
 
         return Identity(os_login(), self.act_as)
 
@@ -82,7 +82,7 @@ class App:
         return self.service.identify(os_login(), self.act_as)
 
     def write_item(self, item: dict[str, Any], as_json: bool, event: str | None = None) -> None:
-        from engine import views
+        from duban.engine import views
 
         service = self.service
         if as_json:
@@ -105,7 +105,7 @@ def os_login() -> str:
 
 def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     """名称=值 pairs from repeated options."""
-    from engine.errors import InvalidInput
+    from duban.engine.errors import InvalidInput
 
     found = {}
     for pair in pairs:
@@ -151,7 +151,7 @@ def init(app: App, admin_name, as_json) -> None:
     """创建或升级数据库, 生成审计签名密钥; 可重复运行。"""
     result = app.service.init(os_login(), admin_name)
     if as_json:
-        from engine import views
+        from duban.engine import views
 
         click.echo(views.to_json(result.__dict__))
         return
@@ -206,7 +206,7 @@ def unit_head(app: App, code, login, as_json) -> None:
 @click.pass_obj
 def unit_webhook(app: App, code, url, style, remove, as_json) -> None:
     """设定单位的群机器人 Webhook 地址, 通知将同时推送到该群。"""
-    from engine.errors import InvalidInput
+    from duban.engine.errors import InvalidInput
 
     if remove == bool(url):
         raise InvalidInput("请给出 Webhook 地址, 或用 --remove 取消(二者选一)")
@@ -244,7 +244,7 @@ def person() -> None:
 @click.pass_obj
 def person_add(app: App, login, name, unit_code, roles, deputy, email, phone, as_json) -> None:
     """登记人员 LOGIN NAME(LOGIN 为其系统登录名)。"""
-    from engine.directory import NewPerson
+    from duban.engine.directory import NewPerson
 
     spec = NewPerson(login, name, unit_code, tuple(roles), deputy, email, phone)
     row = app.service.add_person(app.actor(), spec)
@@ -259,7 +259,7 @@ def person_add(app: App, login, name, unit_code, roles, deputy, email, phone, as
 @click.pass_obj
 def person_away(app: App, login, until, deputy, as_json) -> None:
     """标记人员不在岗, 期间由 B 岗代为办理。"""
-    from engine.timeutil import parse_instant
+    from duban.engine.timeutil import parse_instant
 
     moment = parse_instant(until, app.service.tz, end_of_day=True)
     row = app.service.set_away(app.actor(), login, moment, deputy)
@@ -320,7 +320,7 @@ def item() -> None:
 def item_new(app: App, title, lead_unit, deadline, workflow, goal, measures, source, leader,
              co_units, public, parent_id, fields, as_json) -> None:
     """交办新事项。"""
-    from engine.items import NewItem
+    from duban.engine.items import NewItem
 
     spec = NewItem(
         title=title, lead_unit=lead_unit, workflow=workflow, goal=goal, measures=measures,
@@ -337,7 +337,7 @@ def item_new(app: App, title, lead_unit, deadline, workflow, goal, measures, sou
 @click.pass_obj
 def item_show(app: App, item_id, as_json) -> None:
     """查看事项详情及当前可办理的操作。"""
-    from engine import views
+    from duban.engine import views
 
     login = app.reader()
     row = app.service.item(item_id)
@@ -366,7 +366,7 @@ def item_list(app: App, state, unit_code, workflow, open_only, limit, offset, as
     rows = app.service.items(state=state, unit=unit_code, workflow=workflow,
                              open_only=open_only, limit=limit, offset=offset)
     if as_json:
-        from engine import views
+        from duban.engine import views
 
         click.echo(views.to_json(rows))
         return
@@ -379,7 +379,7 @@ def item_list(app: App, state, unit_code, workflow, open_only, limit, offset, as
 @click.pass_obj
 def item_history(app: App, item_id, as_json) -> None:
     """事项的全部留痕记录。"""
-    from engine import views
+    from duban.engine import views
 
     app.reader()
     events = app.service.history(item_id)
@@ -421,8 +421,8 @@ def item_fire(app: App, item_id, event, as_json, **options) -> None:
 @click.pass_obj
 def item_timers(app: App, item_id, as_json) -> None:
     """事项的定时步骤(提醒、预警、催办)及其状态。"""
-    from engine import views
-    from engine.timeutil import local_text
+    from duban.engine import views
+    from duban.engine.timeutil import local_text
 
     app.reader()
     rows = app.service.timers(item_id)
@@ -442,7 +442,7 @@ def item_events(app: App, item_id, as_json) -> None:
     """当前身份对该事项可办理的操作。"""
     possible = app.service.possible_events(app.reader(), item_id)
     if as_json:
-        from engine import views
+        from duban.engine import views
 
         click.echo(views.to_json([{"event": n, "label": label} for n, label in possible]))
     elif possible:
@@ -501,8 +501,8 @@ def workflow_list(app: App, as_json) -> None:
 @click.pass_obj
 def workflow_show(app: App, name, mermaid, as_json) -> None:
     """查看工作流的状态、事件与权限。"""
-    from engine import diagram, views
-    from engine.access import role_names
+    from duban.engine import diagram, views
+    from duban.engine.access import role_names
 
     wf = app.service.registry.latest(name)
     if mermaid:
@@ -541,8 +541,8 @@ def workflow_show(app: App, name, mermaid, as_json) -> None:
 def workflow_migrate(app: App, name, from_version, to_version, mapping, item_ids, dry_run,
                      as_json) -> None:
     """把运行中的事项从工作流的一个版本迁移到另一版本(按状态对照, 留痕, 重算定时步骤)。"""
-    from engine import views
-    from engine.errors import InvalidInput
+    from duban.engine import views
+    from duban.engine.errors import InvalidInput
 
     pairs = {}
     for entry in mapping:
@@ -581,8 +581,8 @@ def calendar() -> None:
 @click.pass_obj
 def calendar_show(app: App, year, as_json) -> None:
     """某年的放假与调休安排及工作日数。"""
-    from engine import views
-    from engine.calendar_view import year_summary
+    from duban.engine import views
+    from duban.engine.calendar_view import year_summary
 
     summary = year_summary(app.service.calendar, year)
     if as_json:
@@ -604,7 +604,7 @@ def calendar_load(app: App, path, as_json) -> None:
     """加载某年的放假与调休安排(TOML 文件, 管理员), 并重算暂定期限。"""
     from pathlib import Path
 
-    from engine import views
+    from duban.engine import views
 
     result = app.service.load_calendar_year(app.actor(), Path(path))
     if as_json:
@@ -623,8 +623,8 @@ def calendar_load(app: App, path, as_json) -> None:
 @click.pass_obj
 def calendar_is_workday(app: App, day, as_json) -> None:
     """某日是否为工作日。"""
-    from engine import views
-    from engine.calendar_view import day_answer
+    from duban.engine import views
+    from duban.engine.calendar_view import day_answer
 
     answer = day_answer(app.service.calendar, day)
     if as_json:
@@ -641,8 +641,8 @@ def calendar_is_workday(app: App, day, as_json) -> None:
 @click.pass_obj
 def calendar_add(app: App, start, period, as_json) -> None:
     """从 START 起算期限 PERIOD, 如: duban calendar add 2026-02-10 "5 workdays"。"""
-    from engine import views
-    from engine.calendar_view import deadline_answer
+    from duban.engine import views
+    from duban.engine.calendar_view import deadline_answer
 
     service = app.service
     answer = deadline_answer(service.calendar, service.tz, start, period,
@@ -661,7 +661,7 @@ def calendar_add(app: App, start, period, as_json) -> None:
 @click.pass_obj
 def tick(app: App, batch, as_json) -> None:
     """处理一次到期的定时步骤(提醒、预警、催办); 配合 --now 可模拟时间。"""
-    from engine import views
+    from duban.engine import views
 
     report = app.service.tick(batch_size=batch)
     if as_json:
@@ -683,7 +683,7 @@ def tick(app: App, batch, as_json) -> None:
 @click.pass_obj
 def daemon(app: App, interval, batch, no_send) -> None:
     """后台常驻: 启动时及每隔 --interval 秒处理到期步骤并发送通知; SIGTERM 处理完当前一批后退出。"""
-    from engine.daemon import run_daemon
+    from duban.engine.daemon import run_daemon
 
     run_daemon(app.service, interval=interval, batch_size=batch, send=not no_send)
 
@@ -698,7 +698,7 @@ def audit() -> None:
 @click.pass_obj
 def audit_verify(app: App, as_json) -> None:
     """校验整条审计链与签名检查点; 发现问题时以非零状态退出。"""
-    from engine import views
+    from duban.engine import views
 
     report = app.service.verify_audit()
     if as_json:
@@ -724,7 +724,7 @@ def audit_verify(app: App, as_json) -> None:
 @click.pass_obj
 def audit_rebuild(app: App, item_id, as_json) -> None:
     """由审计事件重建事项, 与库中现状逐项比对。"""
-    from engine import views
+    from duban.engine import views
 
     report = app.service.check_rebuild(item_id)
     if as_json:
@@ -737,7 +737,7 @@ def audit_rebuild(app: App, item_id, as_json) -> None:
 
 
 def integrity_exit_code() -> int:
-    from engine.errors import IntegrityFailure
+    from duban.engine.errors import IntegrityFailure
 
     return IntegrityFailure.exit_code
 
@@ -747,7 +747,7 @@ def integrity_exit_code() -> int:
 @click.pass_obj
 def demo(app: App, demo_db) -> None:
     """建立一个市教育局的演示库, 走一遍交办、办理、预警、约谈、问责与销号。"""
-    from engine.demo import run_demo
+    from duban.engine.demo import run_demo
 
     run_demo(demo_db, config=app.config, echo=click.echo)
 
@@ -756,7 +756,7 @@ def demo(app: App, demo_db) -> None:
 
 def echo_record(row: dict[str, Any], as_json: bool, text: str) -> None:
     if as_json:
-        from engine import views
+        from duban.engine import views
 
         click.echo(views.to_json(row))
     else:
@@ -766,7 +766,7 @@ def echo_record(row: dict[str, Any], as_json: bool, text: str) -> None:
 def echo_table(rows: list[dict[str, Any]], as_json: bool, keys: list[str],
                headers: list[str]) -> None:
     if as_json:
-        from engine import views
+        from duban.engine import views
 
         click.echo(views.to_json(rows))
         return
@@ -780,8 +780,8 @@ def echo_table(rows: list[dict[str, Any]], as_json: bool, keys: list[str],
 
 
 def print_items(app: App, rows: list[dict[str, Any]]) -> None:
-    from engine.timeutil import local_text
-    from engine.views import state_label
+    from duban.engine.timeutil import local_text
+    from duban.engine.views import state_label
 
     service = app.service
     data = [{"id": r["id"], "title": r["title"], "state": state_label(service.registry, r),
@@ -791,8 +791,8 @@ def print_items(app: App, rows: list[dict[str, Any]]) -> None:
                ["编号", "标题", "状态", "承办单位", "期限"])
 
 
-from commands.ledger import COMMANDS as LEDGER_COMMANDS  # noqa: E402  (only click imported)
-from notifiers.commands import notices  # noqa: E402
+from duban.commands.ledger import COMMANDS as LEDGER_COMMANDS  # noqa: E402  (only click imported)
+from duban.notifiers.commands import notices  # noqa: E402
 
 cli.add_command(notices)
 for _command in LEDGER_COMMANDS:
@@ -822,7 +822,7 @@ def main() -> None:
 
 
 def report_failure(err: Exception) -> int:
-    from engine.errors import DubanError
+    from duban.engine.errors import DubanError
 
     if isinstance(err, DubanError):
         click.echo(f"错误: {err.message}", err=True)

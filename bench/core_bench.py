@@ -40,14 +40,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 from transitions import Machine
 
-from engine.clock import Clock, SystemClock
-from engine.directory import NewPerson
-from engine.items import NewItem, count_items
-from engine.models import ITEM
-from engine.registry import Registry
-from engine.service import Service
-from engine.settings import Settings
-from engine.workflow import ANY_STATE, Workflow
+from duban.engine.clock import Clock, SystemClock
+from duban.engine.directory import NewPerson
+from duban.engine.items import NewItem, count_items
+from duban.engine.models import ITEM
+from duban.engine.registry import Registry
+from duban.engine.service import Service
+from duban.engine.settings import Settings
+from duban.engine.workflow import ANY_STATE, Workflow
 
 T = TypeVar("T")
 
@@ -537,7 +537,7 @@ class CliResult:
 
 def prepare_cli_db(workdir: Path, items_needed: int) -> tuple[Path, list[int]]:
     """A database the ``duban`` command can sign items in, with the OS user as its admin."""
-    from cli import os_login  # the login the CLI itself will see
+    from duban.cli import os_login  # the login the CLI itself will see
 
     svc = build_office(workdir, "cli.db", SystemClock(), admin=os_login())
     item_ids = create_items(svc, items_needed, datetime.now(UTC) + timedelta(days=30))

@@ -25,11 +25,11 @@ from pathlib import Path
 from core_bench import START, UNITS, Row, bench_workdir, build_office, print_table, say
 from sqlalchemy import insert, text
 
-from engine import reports
-from engine.clock import FixedClock
-from engine.ledger import LedgerFilter
-from engine.models import AUDIT_EVENT, ITEM
-from engine.periods import parse_period
+from duban.engine import reports
+from duban.engine.clock import FixedClock
+from duban.engine.ledger import LedgerFilter
+from duban.engine.models import AUDIT_EVENT, ITEM
+from duban.engine.periods import parse_period
 
 TARGET_QUERY_S = 2.0
 TARGET_IMPORT_S = 10.0

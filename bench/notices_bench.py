@@ -34,12 +34,12 @@ from core_bench import (
 )
 from sqlalchemy import select
 
-from engine import notices
-from engine.clock import FixedClock
-from engine.models import ITEM, NOTICE
-from engine.timers import Recipient
-from notifiers.render import Document
-from notifiers.sender import deliver
+from duban.engine import notices
+from duban.engine.clock import FixedClock
+from duban.engine.models import ITEM, NOTICE
+from duban.engine.timers import Recipient
+from duban.notifiers.render import Document
+from duban.notifiers.sender import deliver
 
 TARGET_ENQUEUE = 1_000.0
 TARGET_DOCX = 20.0
@@ -135,7 +135,7 @@ def docx_rate(service, count: int) -> tuple[float, float]:
 def file_floor(folder: Path, service, count: int) -> float:
     """The same files written and renamed into place without the database, made durable the
     same way (one syncfs per batch)."""
-    from notifiers.channels.file import sync_filesystem
+    from duban.notifiers.channels.file import sync_filesystem
 
     with service.reading() as conn:
         rows = list(conn.execute(select(NOTICE.c.body_text, NOTICE.c.body_markdown,

@@ -47,14 +47,14 @@ from core_bench import (
 )
 from sqlalchemy import func, insert, select, text
 
-from engine import deadlines
-from engine.clock import FixedClock
-from engine.directory import NewPerson
-from engine.items import NewItem
-from engine.models import AUDIT_EVENT, ITEM, NOTICE, TIMER
-from engine.service import Service
-from engine.settings import Settings
-from engine.workcalendar import WorkCalendar
+from duban.engine import deadlines
+from duban.engine.clock import FixedClock
+from duban.engine.directory import NewPerson
+from duban.engine.items import NewItem
+from duban.engine.models import AUDIT_EVENT, ITEM, NOTICE, TIMER
+from duban.engine.service import Service
+from duban.engine.settings import Settings
+from duban.engine.workcalendar import WorkCalendar
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPERVISOR = "zhao"

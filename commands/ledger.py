@@ -18,7 +18,7 @@ def _json(command: Any) -> Any:
 
 
 def _period(text: str | None):
-    from engine.periods import parse_period
+    from duban.engine.periods import parse_period
 
     return parse_period(text) if text else None
 
@@ -43,8 +43,8 @@ def _period(text: str | None):
 def ledger(app: Any, unit, leader, state, source, workflow, overdue, period, open_only, zero,
            limit, offset, as_csv, xlsx, as_json) -> None:
     """督办台账: 每个事项的时限、剩余工作日、颜色、跟踪问效与下一步由谁办理。"""
-    from engine import reports, views
-    from engine.ledger import LedgerFilter
+    from duban.engine import reports, views
+    from duban.engine.ledger import LedgerFilter
 
     app.reader()
     service = app.service
@@ -71,8 +71,8 @@ def ledger(app: Any, unit, leader, state, source, workflow, overdue, period, ope
 
 
 def _write_csv(rows: list[dict[str, Any]], tz: Any) -> None:
-    from engine.ledger import COLOURS, FOLLOW_UP
-    from engine.timeutil import local_text
+    from duban.engine.ledger import COLOURS, FOLLOW_UP
+    from duban.engine.timeutil import local_text
 
     out = csv.writer(sys.stdout)
     out.writerow(["编号", "事项", "来源", "状态", "责任单位", "协办单位", "牵头领导", "原定时限",
@@ -91,8 +91,8 @@ def _print_ledger(rows: list[dict[str, Any]], total: int, offset: int, tz: Any) 
     from rich.console import Console
     from rich.table import Table
 
-    from engine.ledger import COLOURS, FOLLOW_UP
-    from engine.timeutil import local_text
+    from duban.engine.ledger import COLOURS, FOLLOW_UP
+    from duban.engine.timeutil import local_text
 
     table = Table("编号", "事项", "来源", "状态", "责任单位", "完成时限", "剩余", "色",
                   "跟踪问效", "下一步", title=f"督办台账 (共 {total} 项)")
@@ -118,7 +118,7 @@ def _print_zero(clear: list[dict[str, Any]], tz: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from engine.timeutil import local_text
+    from duban.engine.timeutil import local_text
 
     table = Table("单位", "未销号", "逾期", "最早时限", "最早的事项", title="清零视图")
     for unit in clear:
@@ -144,7 +144,7 @@ def assess(app: Any, period, by, as_json) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from engine import reports, views
+    from duban.engine import reports, views
 
     app.reader()
     chosen = _period(period)
@@ -195,8 +195,8 @@ def assess(app: Any, period, by, as_json) -> None:
 @click.pass_obj
 def circular(app: Any, period, as_json) -> None:
     """通报: 按考核结果生成通报(排名、表扬、点名逾期事项), 编号并作为通知发送。"""
-    from engine import reports, views
-    from notifiers import queries
+    from duban.engine import reports, views
+    from duban.notifiers import queries
 
     result = reports.circular(app.service, app.actor(), _period(period))
     if as_json:
@@ -214,8 +214,8 @@ def circular(app: Any, period, as_json) -> None:
 @click.pass_obj
 def import_(app: Any, path, workflow, as_json) -> None:
     """导入任务清单(Excel): 先检查全表并一次性告知所有问题, 全部无误才导入。"""
-    from engine import reports, views
-    from engine.errors import InvalidInput
+    from duban.engine import reports, views
+    from duban.engine.errors import InvalidInput
 
     if not path.is_file():
         raise InvalidInput(f"找不到文件 {path}")

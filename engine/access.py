@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from engine.errors import NotFound, Refused
-from engine.models import META, PERSON, ROLE_LABELS, UNIT, Role
+from duban.engine.errors import NotFound, Refused
+from duban.engine.models import META, PERSON, ROLE_LABELS, UNIT, Role
 
 ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader, Role.co_unit)
 GLOBAL_ROLES = (Role.supervisor, Role.admin)

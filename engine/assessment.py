@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, select
 
-from engine.errors import SetupError
-from engine.figures import Figures, period_figures, totals
-from engine.models import ITEM
-from engine.periods import Period
-from engine.registry import Registry
-from engine.workcalendar import WorkCalendar
+from duban.engine.errors import SetupError
+from duban.engine.figures import Figures, period_figures, totals
+from duban.engine.models import ITEM
+from duban.engine.periods import Period
+from duban.engine.registry import Registry
+from duban.engine.workcalendar import WorkCalendar
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import Connection, String, insert, select, text, type_coerce
 
-from engine.models import AUDIT_CHECKPOINT, AUDIT_EVENT
-from engine.signing import Signer
-from engine.timeutil import iso
+from duban.engine.models import AUDIT_CHECKPOINT, AUDIT_EVENT
+from duban.engine.signing import Signer
+from duban.engine.timeutil import iso
 
 GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 0x6475_6261_6E  # "duban": the advisory lock that orders appends

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from engine.errors import InvalidInput, Refused
-from engine.models import CALENDAR_YEAR, ITEM, Role
-from engine.workcalendar import WorkCalendar, YearArrangement, YearStatus
+from duban.engine.errors import InvalidInput, Refused
+from duban.engine.models import CALENDAR_YEAR, ITEM, Role
+from duban.engine.workcalendar import WorkCalendar, YearArrangement, YearStatus
 
 if TYPE_CHECKING:
-    from engine.service import Txn
+    from duban.engine.service import Txn
 
 
 def stamp(conn: Connection) -> tuple[int, Any]:
@@ -82,7 +82,7 @@ def read_year_file(path: Path) -> YearArrangement:
 
 def load_year(txn: Txn, arrangement: YearArrangement) -> dict[str, Any]:
     """Store the year, then recompute the provisional deadlines it settles."""
-    from engine import items
+    from duban.engine import items
 
     if not txn.actor.has(Role.admin):
         raise Refused(f"{txn.actor.name}无权加载节假日安排: 只有管理员可以")

@@ -6,11 +6,11 @@ from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.deadlines import compute
-from engine.errors import InvalidInput
-from engine.timeutil import iso, parse_instant
-from engine.validation import shown
-from engine.workcalendar import WorkCalendar, YearStatus
+from duban.engine.deadlines import compute
+from duban.engine.errors import InvalidInput
+from duban.engine.timeutil import iso, parse_instant
+from duban.engine.validation import shown
+from duban.engine.workcalendar import WorkCalendar, YearStatus
 
 
 def year_summary(calendar: WorkCalendar, year: int) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from engine.errors import SetupError
-from engine.service import Service
+from duban.engine.errors import SetupError
+from duban.engine.service import Service
 
 log = logging.getLogger("duban.daemon")
 
@@ -50,7 +50,7 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
                send: bool = True) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from notifiers.sender import deliver
+    from duban.notifiers.sender import deliver
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise

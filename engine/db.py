@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from engine.errors import SetupError
+from duban.engine.errors import SetupError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 

@@ -16,10 +16,10 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.errors import InvalidInput
-from engine.timeutil import END_OF_DAY, iso, parse_instant
-from engine.validation import shown
-from engine.workcalendar import WorkCalendar
+from duban.engine.errors import InvalidInput
+from duban.engine.timeutil import END_OF_DAY, iso, parse_instant
+from duban.engine.validation import shown
+from duban.engine.workcalendar import WorkCalendar
 
 
 class Unit(StrEnum):

@@ -17,13 +17,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.clock import FixedClock
-from engine.directory import NewPerson
-from engine.errors import DubanError, SetupError
-from engine.items import NewItem
-from engine.service import Service
-from engine.settings import load_settings
-from engine.timeutil import parse_instant
+from duban.engine.clock import FixedClock
+from duban.engine.directory import NewPerson
+from duban.engine.errors import DubanError, SetupError
+from duban.engine.items import NewItem
+from duban.engine.service import Service
+from duban.engine.settings import load_settings
+from duban.engine.timeutil import parse_instant
 
 ADMIN = "demo_admin"
 UNITS = (
@@ -153,7 +153,7 @@ class Story:
 
     def deliver(self) -> None:
         """The daemon sends what the tick and the commands wrote to the outbox."""
-        from notifiers.sender import deliver
+        from duban.notifiers.sender import deliver
 
         self.delivered += deliver(self.service, keep_outcomes=False).sent
 
@@ -176,7 +176,7 @@ class Story:
 
     def tell(self) -> None:
         service = self.service
-        from engine.demo_quarter import Quarter
+        from duban.engine.demo_quarter import Quarter
 
         quarter = Quarter(self)
         self.echo("== 市教育局 2026 年第四季度督查督办演示 ==")
@@ -298,8 +298,8 @@ class Story:
         from rich.console import Console
         from rich.table import Table
 
-        from engine import reports
-        from engine.periods import parse_period
+        from duban.engine import reports
+        from duban.engine.periods import parse_period
 
         result = reports.assess(self.service, parse_period("2026-Q4"))
         table = Table("排名", "单位", "到期", "按期办结率", "按时签收率", "逾期", "预警", "约谈",
@@ -317,9 +317,9 @@ class Story:
                   f"{_rate(total.satisfaction_rate)}")
 
     def circular(self) -> None:
-        from engine import reports
-        from engine.periods import parse_period
-        from notifiers import queries
+        from duban.engine import reports
+        from duban.engine.periods import parse_period
+        from duban.notifiers import queries
 
         written = reports.circular(self.service, "zhao_m", parse_period("2026-Q4"))
         with self.service.reading() as conn:
@@ -327,7 +327,7 @@ class Story:
 
     def show_interview(self) -> None:
         """One of the documents, as the unit head received it."""
-        from notifiers import queries
+        from duban.notifiers import queries
 
         with self.service.reading() as conn:
             found = queries.list_notices(conn, kind="interview", limit=1)
@@ -340,8 +340,8 @@ class Story:
         from rich.console import Console
         from rich.table import Table
 
-        from engine.timeutil import local_text
-        from engine.views import state_label
+        from duban.engine.timeutil import local_text
+        from duban.engine.views import state_label
 
         service = self.service
         now = self.clock.now()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.directory import NewPerson
-from engine.items import NewItem
-from engine.timeutil import parse_instant
+from duban.engine.directory import NewPerson
+from duban.engine.items import NewItem
+from duban.engine.timeutil import parse_instant
 
 if TYPE_CHECKING:
-    from engine.demo import Story
+    from duban.engine.demo import Story
 
 ADMIN = "demo_admin"
 HOTLINE_UNITS = ("SXX", "SYZ", "JJK", "ZCK")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.workflow import ANY_STATE, Workflow
+from duban.engine.workflow import ANY_STATE, Workflow
 
 
 def mermaid(workflow: Workflow) -> str:

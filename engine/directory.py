@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from engine.audit import canonical
-from engine.errors import Conflict, InvalidInput, NotFound, Refused
-from engine.models import PERSON, UNIT, Role
-from engine.validation import check_code, check_login, clean_text
+from duban.engine.audit import canonical
+from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
+from duban.engine.models import PERSON, UNIT, Role
+from duban.engine.validation import check_code, check_login, clean_text
 
 if TYPE_CHECKING:
-    from engine.service import Txn
+    from duban.engine.service import Txn
 
 
 @dataclass(frozen=True)

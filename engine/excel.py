@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.errors import InvalidInput
-from engine.items import NewItem
-from engine.ledger import COLOURS, FOLLOW_UP
-from engine.models import SOURCE_LABELS
-from engine.timeutil import END_OF_DAY
+from duban.engine.errors import InvalidInput
+from duban.engine.items import NewItem
+from duban.engine.ledger import COLOURS, FOLLOW_UP
+from duban.engine.models import SOURCE_LABELS
+from duban.engine.timeutil import END_OF_DAY
 
 # Each field and the header names offices use for it (compared without spaces).
 HEADERS: dict[str, tuple[str, ...]] = {

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from engine.deadlines import from_period, parse_period
-from engine.errors import InvalidInput, NotFound
-from engine.models import PERSON, UNIT
-from engine.timeutil import iso, parse_instant
-from engine.validation import check_code, check_login, clean_text, shown
-from engine.workcalendar import WorkCalendar
+from duban.engine.deadlines import from_period, parse_period
+from duban.engine.errors import InvalidInput, NotFound
+from duban.engine.models import PERSON, UNIT
+from duban.engine.timeutil import iso, parse_instant
+from duban.engine.validation import check_code, check_login, clean_text, shown
+from duban.engine.workcalendar import WorkCalendar
 
 
 class FieldKind(StrEnum):

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, case, func, select
 
-from engine.fields import SATISFIED
-from engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
-from engine.periods import Period
-from engine.registry import Registry
+from duban.engine.fields import SATISFIED
+from duban.engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
+from duban.engine.periods import Period
+from duban.engine.registry import Registry
 
 COUNTED_EVENTS = ("warn", "summon", "hold_accountable", "reject", "report",
                   "approve_extension", "decline", "transfer")

@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from engine.db import dialect_statement
-from engine.errors import SetupError
-from engine.models import ITEM, WORKFLOW_VERSION
-from engine.registry import Registry
-from engine.workflow import Workflow
+from duban.engine.db import dialect_statement
+from duban.engine.errors import SetupError
+from duban.engine.models import ITEM, WORKFLOW_VERSION
+from duban.engine.registry import Registry
+from duban.engine.workflow import Workflow
 
 
 def fingerprint(workflow: Workflow) -> str:

@@ -15,21 +15,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from engine import deadlines, notices, timer_store
-from engine.access import Actor, role_names, roles_on_item
-from engine.audit import canonical
-from engine.deadlines import Deadline
-from engine.directory import cached as cached_directory
-from engine.errors import Conflict, InvalidInput, NotFound, Refused
-from engine.fields import to_json
-from engine.models import ITEM, Role, SourceKind
-from engine.timers import Recipient
-from engine.timeutil import iso
-from engine.validation import clean_text
-from engine.workflow import Draft, EventContext, Notify, Workflow
+from duban.engine import deadlines, notices, timer_store
+from duban.engine.access import Actor, role_names, roles_on_item
+from duban.engine.audit import canonical
+from duban.engine.deadlines import Deadline
+from duban.engine.directory import cached as cached_directory
+from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
+from duban.engine.fields import to_json
+from duban.engine.models import ITEM, Role, SourceKind
+from duban.engine.timers import Recipient
+from duban.engine.timeutil import iso
+from duban.engine.validation import clean_text
+from duban.engine.workflow import Draft, EventContext, Notify, Workflow
 
 if TYPE_CHECKING:
-    from engine.service import Txn
+    from duban.engine.service import Txn
 
 EDITABLE = {
     "title": ("标题", 200, False),
@@ -242,7 +242,7 @@ RECALCULATED = "节假日安排公布后重算"
 def recompute_provisional(txn: Txn) -> list[int]:
     """Recompute every provisional deadline on the transaction's calendar; returns the items
     whose deadline moved. Each change is an audit event; a moved deadline tells its unit."""
-    from engine.calendar_store import provisional_item_ids
+    from duban.engine.calendar_store import provisional_item_ids
 
     moved = []
     for item_id in provisional_item_ids(txn.conn):

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, bindparam, case, func, select
 
-from engine.items import children
-from engine.models import ITEM, SOURCE_LABELS, UNIT, Role
-from engine.periods import Period
-from engine.registry import Registry
-from engine.workcalendar import WorkCalendar
+from duban.engine.items import children
+from duban.engine.models import ITEM, SOURCE_LABELS, UNIT, Role
+from duban.engine.periods import Period
+from duban.engine.registry import Registry
+from duban.engine.workcalendar import WorkCalendar
 
 IDLE_WORKDAYS = 10  # 跟踪问效: no action for this many working days means nobody is acting
 COLOURS = {"green": "绿", "yellow": "黄", "red": "红", "": "—"}

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from engine import items
-from engine.errors import InvalidInput, Refused
-from engine.models import ITEM, Role
-from engine.workflow import Draft, Workflow
+from duban.engine import items
+from duban.engine.errors import InvalidInput, Refused
+from duban.engine.models import ITEM, Role
+from duban.engine.workflow import Draft, Workflow
 
 if TYPE_CHECKING:
-    from engine.service import Txn
+    from duban.engine.service import Txn
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlmodel import Field, SQLModel
 
-from engine.timeutil import UTCDateTime
+from duban.engine.timeutil import UTCDateTime
 
 
 class Role(StrEnum):

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine.directory import cached as cached_directory
-from engine.models import NOTICE, Role
-from engine.timers import Recipient
+from duban.engine.directory import cached as cached_directory
+from duban.engine.models import NOTICE, Role
+from duban.engine.timers import Recipient
 
 if TYPE_CHECKING:
-    from engine.service import Txn
+    from duban.engine.service import Txn
 
 
 def request(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from engine.errors import InvalidInput
-from engine.validation import shown
+from duban.engine.errors import InvalidInput
+from duban.engine.validation import shown
 
 PATTERN = re.compile(r"^(\d{4})(?:-(?:(\d{1,2})|[Qq]([1-4])|[Hh]([12])))?$")
 

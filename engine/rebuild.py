@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from engine.audit import PAGE_SIZE
-from engine.items import snapshot
-from engine.models import AUDIT_EVENT, ITEM
+from duban.engine.audit import PAGE_SIZE
+from duban.engine.items import snapshot
+from duban.engine.models import AUDIT_EVENT, ITEM
 
 CHANGING_ACTIONS = ("event", "edited", "migrated", "recalculated")
 

@@ -20,10 +20,10 @@ from types import ModuleType
 
 from transitions import Machine
 
-from engine.errors import NotFound, SetupError
-from engine.fields import STANDARD_FIELDS
-from engine.models import Role
-from engine.workflow import ANY_STATE, State, Workflow
+from duban.engine.errors import NotFound, SetupError
+from duban.engine.fields import STANDARD_FIELDS
+from duban.engine.models import Role
+from duban.engine.workflow import ANY_STATE, State, Workflow
 
 RESERVED_EVENT_NAMES = {"created", "edited", "refused", "migrated"}
 
@@ -53,11 +53,11 @@ class Registry:
     @classmethod
     def discover(cls, extra_dir: Path | None = None) -> Registry:
         """Collect the shipped workflows and those in the admin's folder."""
-        import workflows as shipped
+        from duban import workflows as shipped
 
         found: list[Workflow] = []
         for info in pkgutil.iter_modules(shipped.__path__):
-            found.extend(_declared(importlib.import_module(f"workflows.{info.name}")))
+            found.extend(_declared(importlib.import_module(f"{shipped.__name__}.{info.name}")))
         if extra_dir is not None:
             if not extra_dir.is_dir():
                 raise SetupError(f"工作流目录 {extra_dir} 不存在")

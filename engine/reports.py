@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine import assessment, excel, figures, items, ledger
-from engine.access import Identity
-from engine.errors import Conflict, InvalidInput, Refused
-from engine.models import PERSON, UNIT, Role
-from engine.periods import Period
+from duban.engine import assessment, excel, figures, items, ledger
+from duban.engine.access import Identity
+from duban.engine.errors import Conflict, InvalidInput, Refused
+from duban.engine.models import PERSON, UNIT, Role
+from duban.engine.periods import Period
 
 if TYPE_CHECKING:
-    from engine.service import Service
+    from duban.engine.service import Service
 
 
 def ledger_page(service: Service, flt: ledger.LedgerFilter, *, limit: int | None = 200,
@@ -116,7 +116,7 @@ def import_task_list(
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> list[int]:
     """Check the whole workbook, then create every item in one transaction, or none."""
-    from engine.deadlines import compute
+    from duban.engine.deadlines import compute
 
     now = service.clock.now()
     with service.reading() as conn:
@@ -154,9 +154,9 @@ def import_task_list(
 
 def _notify_units(txn: Any, created: list[dict[str, Any]], list_name: str) -> None:
     """防止增加基层负担: one 交办通知 per unit listing its tasks, not one per task."""
-    from engine import notices
-    from engine.timers import Recipient
-    from engine.timeutil import local_text
+    from duban.engine import notices
+    from duban.engine.timers import Recipient
+    from duban.engine.timeutil import local_text
 
     units = dict(txn.conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
     by_unit: dict[str, list[dict[str, Any]]] = {}

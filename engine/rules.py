@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.models import ITEM, PERSON, UNIT, Role
-from engine.timeutil import local_text
-from engine.workflow import Draft, Effect, EventContext, Guard
+from duban.engine.models import ITEM, PERSON, UNIT, Role
+from duban.engine.timeutil import local_text
+from duban.engine.workflow import Draft, Effect, EventContext, Guard
 
 
 def later_than_now(field_name: str) -> Guard:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
 
-from engine.errors import SetupError
+from duban.engine.errors import SetupError
 
 SCHEMA_REVISION = "0005"
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert, select
 
-from engine import (
+from duban.engine import (
     access,
     audit,
     calendar_store,
@@ -31,17 +31,17 @@ from engine import (
     ticker,
     timer_store,
 )
-from engine.access import Actor, Identity
-from engine.clock import Clock, SystemClock
-from engine.db import Database
-from engine.errors import InvalidInput, Refused
-from engine.models import META, Role
-from engine.registry import Registry
-from engine.settings import Settings
-from engine.signing import Signer, ensure_key, load_signer
-from engine.timeutil import zone
-from engine.validation import shown
-from engine.workcalendar import WorkCalendar
+from duban.engine.access import Actor, Identity
+from duban.engine.clock import Clock, SystemClock
+from duban.engine.db import Database
+from duban.engine.errors import InvalidInput, Refused
+from duban.engine.models import META, Role
+from duban.engine.registry import Registry
+from duban.engine.settings import Settings
+from duban.engine.signing import Signer, ensure_key, load_signer
+from duban.engine.timeutil import zone
+from duban.engine.validation import shown
+from duban.engine.workcalendar import WorkCalendar
 
 T = TypeVar("T")
 CALENDAR_RECHECK_SECONDS = 5.0
@@ -105,9 +105,9 @@ class Service:
     def outbox(self) -> Any:
         """The notice settings and templates, read once (``notifiers.outbox.Outbox``)."""
         if self._outbox is None:
-            from notifiers.config import notice_config
-            from notifiers.outbox import Outbox
-            from notifiers.render import Renderer
+            from duban.notifiers.config import notice_config
+            from duban.notifiers.outbox import Outbox
+            from duban.notifiers.render import Renderer
 
             config = notice_config(self.settings)
             self._outbox = Outbox(config, Renderer(config.templates_dir, self.tz))
@@ -338,14 +338,14 @@ class Service:
 
     def migrate_workflow(self, actor: ActorRef, name: str, from_version: int, to_version: int,
                          mapping: Mapping[str, str], item_ids: list[int] | None = None) -> Any:
-        from engine import migrate
+        from duban.engine import migrate
 
         return self._write(actor, "workflow_migrate", lambda txn: migrate.migrate(
             txn, name, from_version, to_version, mapping, item_ids))
 
     def migration_plan(self, name: str, from_version: int, to_version: int,
                        mapping: Mapping[str, str], item_ids: list[int] | None = None) -> Any:
-        from engine import migrate
+        from duban.engine import migrate
 
         with self.reading() as conn:
             return migrate.plan(conn, self.registry.get(name, from_version),
@@ -410,7 +410,7 @@ class Service:
         """Once per process, in the first write: record new workflow versions, refuse an
         edited version that running items use."""
         if not self._workflows_checked:
-            from engine import fingerprint
+            from duban.engine import fingerprint
 
             fingerprint.check(conn, self.registry, self.clock.now())
             self._workflows_checked = True
@@ -438,6 +438,6 @@ class Service:
 
 
 def _item_exists(conn: Connection, item_id: int) -> bool:
-    from engine.models import ITEM
+    from duban.engine.models import ITEM
 
     return conn.execute(select(ITEM.c.id).where(ITEM.c.id == item_id)).first() is not None

@@ -13,8 +13,8 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from engine.errors import SetupError
-from engine.timeutil import DEFAULT_TIMEZONE
+from duban.engine.errors import SetupError
+from duban.engine.timeutil import DEFAULT_TIMEZONE
 
 ENV_PREFIX = "DUBAN_"
 FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone", "closing_time")

@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from engine.errors import SetupError
+from duban.engine.errors import SetupError
 
 KEY_BYTES = 32
 

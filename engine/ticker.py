@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 
-from engine import items, notices
-from engine.errors import DubanError
-from engine.models import ITEM, TIMER
-from engine.timer_store import CANCELLED, FAILED, FIRED, PENDING, SKIPPED, reconcile
-from engine.timers import Anchor, TimerSpec
+from duban.engine import items, notices
+from duban.engine.errors import DubanError
+from duban.engine.models import ITEM, TIMER
+from duban.engine.timer_store import CANCELLED, FAILED, FIRED, PENDING, SKIPPED, reconcile
+from duban.engine.timers import Anchor, TimerSpec
 
 if TYPE_CHECKING:
-    from engine.service import Service, Txn
+    from duban.engine.service import Service, Txn
 
 log = logging.getLogger("duban.ticker")
 DEFAULT_BATCH = 200

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from engine.models import TIMER
-from engine.timers import Anchor, plan
-from engine.workflow import Workflow
+from duban.engine.models import TIMER
+from duban.engine.timers import Anchor, plan
+from duban.engine.workflow import Workflow
 
 if TYPE_CHECKING:
-    from engine.service import Txn
+    from duban.engine.service import Txn
 
 PENDING, FIRED, SKIPPED, CANCELLED, FAILED = "pending", "fired", "skipped", "cancelled", "failed"
 TIMERS_OF_ITEM = select(TIMER.c.id, TIMER.c.step, TIMER.c.deadline_version, TIMER.c.status,

@@ -20,8 +20,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.deadlines import add_months
-from engine.workcalendar import WorkCalendar
+from duban.engine.deadlines import add_months
+from duban.engine.workcalendar import WorkCalendar
 
 OFFICE_OPENS = time(9, 0)
 

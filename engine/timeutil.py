@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from engine.errors import InvalidInput
-from engine.validation import shown
+from duban.engine.errors import InvalidInput
+from duban.engine.validation import shown
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 END_OF_DAY = time(23, 59, 59)

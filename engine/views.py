@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.audit import canonical
-from engine.models import SOURCE_LABELS, SourceKind
-from engine.registry import Registry
-from engine.timeutil import from_iso, local_text
+from duban.engine.audit import canonical
+from duban.engine.models import SOURCE_LABELS, SourceKind
+from duban.engine.registry import Registry
+from duban.engine.timeutil import from_iso, local_text
 
 ACTION_LABELS = {
     "created": "交办",

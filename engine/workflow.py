@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from engine.access import Actor
-from engine.fields import STANDARD_FIELDS, FieldSpec
-from engine.models import Role
-from engine.timers import Recipient
+from duban.engine.access import Actor
+from duban.engine.fields import STANDARD_FIELDS, FieldSpec
+from duban.engine.models import Role
+from duban.engine.timers import Recipient
 
 ANY_STATE = "*"
 

@@ -33,8 +33,8 @@ def notices() -> None:
 @click.pass_obj
 def notices_list(app: Any, status, dead, item_id, kind, limit, as_json) -> None:
     """列出通知(新的在前)。"""
-    from engine import views
-    from notifiers import queries
+    from duban.engine import views
+    from duban.notifiers import queries
 
     app.reader()
     with app.service.reading() as conn:
@@ -63,8 +63,8 @@ def notices_list(app: Any, status, dead, item_id, kind, limit, as_json) -> None:
 @click.pass_obj
 def notices_show(app: Any, notice_id, as_json) -> None:
     """显示一份通知的正文与各渠道送达情况。"""
-    from engine import views
-    from notifiers import queries
+    from duban.engine import views
+    from duban.notifiers import queries
 
     app.reader()
     with app.service.reading() as conn:
@@ -97,8 +97,8 @@ def notices_show(app: Any, notice_id, as_json) -> None:
 @click.pass_obj
 def notices_preview(app: Any, notice_id, item_id, kind, fmt, out) -> None:
     """显示一份通知的排版结果而不发送: 已有通知用编号, 或用 --item 与 --kind 试排。"""
-    from engine.errors import InvalidInput
-    from notifiers import queries
+    from duban.engine.errors import InvalidInput
+    from duban.notifiers import queries
 
     app.reader()
     if (notice_id is None) == (item_id is None):
@@ -128,8 +128,8 @@ def notices_preview(app: Any, notice_id, item_id, kind, fmt, out) -> None:
 @click.pass_obj
 def notices_send(app: Any, batch, as_json) -> None:
     """立即发送到期的通知(守护进程每次处理后也会发送)。"""
-    from engine import views
-    from notifiers.sender import deliver
+    from duban.engine import views
+    from duban.notifiers.sender import deliver
 
     app.reader()
     report = deliver(app.service, batch_size=batch)
@@ -150,8 +150,8 @@ def notices_send(app: Any, batch, as_json) -> None:
 @click.pass_obj
 def notices_requeue(app: Any, notice_id, as_json) -> None:
     """重新发送失败或无法送达的通知(修正地址或服务器之后)。"""
-    from engine import views
-    from notifiers import queries
+    from duban.engine import views
+    from duban.notifiers import queries
 
     found = queries.requeue(app.service, app.actor(), notice_id)
     if as_json:

@@ -14,8 +14,8 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from engine.errors import SetupError
-from engine.settings import Settings
+from duban.engine.errors import SetupError
+from duban.engine.settings import Settings
 
 CHANNELS = ("file", "smtp", "webhook")
 SMTP_SECURITY = ("plain", "starttls", "ssl")

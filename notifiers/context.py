@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from engine.directory import cached as directory
-from engine.workcalendar import WorkCalendar
-from notifiers.config import Office
+from duban.engine.directory import cached as directory
+from duban.engine.workcalendar import WorkCalendar
+from duban.notifiers.config import Office
 
 # How a document names where an item came from, before its title: 领导批示件“…”.
 SOURCE_PHRASES = {

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam
 
-from engine.db import dialect_statement
-from engine.models import DOC_SEQUENCE
+from duban.engine.db import dialect_statement
+from duban.engine.models import DOC_SEQUENCE
 
 
 def take(conn: Connection, prefix: str, year: int, count: int = 1) -> int:

@@ -19,16 +19,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from engine.db import dialect_statement
-from engine.errors import DubanError
-from engine.models import DELIVERY, NOTICE
-from engine.workcalendar import WorkCalendar
-from notifiers import context, numbers
-from notifiers.config import NoticeConfig
-from notifiers.render import Document, Renderer, cn_date
+from duban.engine.db import dialect_statement
+from duban.engine.errors import DubanError
+from duban.engine.models import DELIVERY, NOTICE
+from duban.engine.workcalendar import WorkCalendar
+from duban.notifiers import context, numbers
+from duban.notifiers.config import NoticeConfig
+from duban.notifiers.render import Document, Renderer, cn_date
 
 if TYPE_CHECKING:
-    from engine.audit import AuditWriter
+    from duban.engine.audit import AuditWriter
 
 log = logging.getLogger("duban.outbox")
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
 
-from engine import items
-from engine.errors import InvalidInput, NotFound, Refused
-from engine.models import DELIVERY, NOTICE, Role
-from notifiers import numbers
-from notifiers.outbox import DEAD, FAILED, NO_CHANNEL, PENDING
-from notifiers.render import Document
-from notifiers.sender import summarize
+from duban.engine import items
+from duban.engine.errors import InvalidInput, NotFound, Refused
+from duban.engine.models import DELIVERY, NOTICE, Role
+from duban.notifiers import numbers
+from duban.notifiers.outbox import DEAD, FAILED, NO_CHANNEL, PENDING
+from duban.notifiers.render import Document
+from duban.notifiers.sender import summarize
 
 if TYPE_CHECKING:
-    from engine.service import Service
+    from duban.engine.service import Service
 
 STATUS_LABELS = {PENDING: "待发送", "sent": "已送达", FAILED: "失败待重试", DEAD: "无法送达"}
 LIST_COLUMNS = (NOTICE.c.id, NOTICE.c.kind, NOTICE.c.doc_number, NOTICE.c.title,

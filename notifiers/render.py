@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from engine.errors import InvalidInput, SetupError
+from duban.engine.errors import InvalidInput, SetupError
 
 PACKAGE_TEMPLATES = Path(__file__).with_name("templates")
 DOCX_TEMPLATE = "document.docx"

@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, or_, select, update
 
-from engine import items
-from engine.models import DELIVERY, NOTICE
-from engine.timeutil import local_text
-from notifiers.channels import DeliveryError, Outgoing, Permanent, Transient
-from notifiers.channels.file import FileChannel
-from notifiers.channels.smtp import SmtpChannel
-from notifiers.channels.webhook import WebhookChannel
-from notifiers.config import NoticeConfig
-from notifiers.outbox import DEAD, FAILED, PENDING, SENT, Outbox
+from duban.engine import items
+from duban.engine.models import DELIVERY, NOTICE
+from duban.engine.timeutil import local_text
+from duban.notifiers.channels import DeliveryError, Outgoing, Permanent, Transient
+from duban.notifiers.channels.file import FileChannel
+from duban.notifiers.channels.smtp import SmtpChannel
+from duban.notifiers.channels.webhook import WebhookChannel
+from duban.notifiers.config import NoticeConfig
+from duban.notifiers.outbox import DEAD, FAILED, PENDING, SENT, Outbox
 
 if TYPE_CHECKING:
-    from engine.service import Service
+    from duban.engine.service import Service
 
 log = logging.getLogger("duban.sender")
 DEFAULT_BATCH = 50

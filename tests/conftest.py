@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine.clock import FixedClock
-from engine.db import Database
-from engine.directory import NewPerson
-from engine.items import NewItem
-from engine.schema import upgrade
-from engine.service import Service
-from engine.settings import Settings
+from duban.engine.clock import FixedClock
+from duban.engine.db import Database
+from duban.engine.directory import NewPerson
+from duban.engine.items import NewItem
+from duban.engine.schema import upgrade
+from duban.engine.service import Service
+from duban.engine.settings import Settings
 from tests.pgserver import PostgresServer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.fields import FieldSpec
-from engine.models import Role
-from engine.rules import (
+from duban.engine.fields import FieldSpec
+from duban.engine.models import Role
+from duban.engine.rules import (
     at_most_workdays_later,
     attr_below,
     count,
@@ -30,9 +30,9 @@ from engine.rules import (
     value_is_not,
     within_workdays,
 )
-from engine.timers import Anchor, Recipient, TimerSpec
-from engine.workflow import ANY_STATE, Event, Notify, State, Workflow
-from workflows.standard import WORKFLOW as STANDARD
+from duban.engine.timers import Anchor, Recipient, TimerSpec
+from duban.engine.workflow import ANY_STATE, Event, Notify, State, Workflow
+from duban.workflows.standard import WORKFLOW as STANDARD
 
 SIGN_WORKDAYS = 1
 RETURN_WORKDAYS = 2
@@ -52,7 +52,7 @@ FIELDS = (FieldSpec("related", "相关工单编号", max_length=20),)
 
 def same_matter(ctx):
     """The related order must exist and be another one."""
-    from engine.items import ITEM_BY_ID
+    from duban.engine.items import ITEM_BY_ID
 
     text = str(ctx.values.get("related") or "").strip()
     if not text.isdigit() or int(text) == ctx.item["id"]:

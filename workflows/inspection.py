@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.fields import FieldKind, FieldSpec
-from engine.models import Role
-from engine.rules import (
+from duban.engine.fields import FieldKind, FieldSpec
+from duban.engine.models import Role
+from duban.engine.rules import (
     actor_in_unit,
     attr_is_not,
     attrs_set,
@@ -27,9 +27,9 @@ from engine.rules import (
     set_deadline,
     stamp,
 )
-from engine.timers import Recipient, TimerSpec
-from engine.workflow import Event, Notify, State, Workflow
-from workflows.standard import WORKFLOW as STANDARD
+from duban.engine.timers import Recipient, TimerSpec
+from duban.engine.workflow import Event, Notify, State, Workflow
+from duban.workflows.standard import WORKFLOW as STANDARD
 
 INSPECTION_GROUP_UNIT = "XSZ"  # the unit code of the inspection group (巡视组)
 GREEN_WORKDAYS = 14  # ≈ 20 days before the limit

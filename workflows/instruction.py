@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.models import Role
-from engine.timers import Anchor, Recipient, TimerSpec
-from engine.workflow import Notify, Workflow
-from workflows.standard import CLOCK, TO_UNIT
-from workflows.standard import WORKFLOW as STANDARD
+from duban.engine.models import Role
+from duban.engine.timers import Anchor, Recipient, TimerSpec
+from duban.engine.workflow import Notify, Workflow
+from duban.workflows.standard import CLOCK, TO_UNIT
+from duban.workflows.standard import WORKFLOW as STANDARD
 
 REMIND_WORKDAYS_BEFORE = 1  # 提醒: one working day before the deadline
 HALF_TIME_PERCENT = 50  # and when half the time has gone

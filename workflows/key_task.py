@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.rules import children_in
-from engine.workflow import Workflow
-from workflows.standard import WORKFLOW as STANDARD
+from duban.engine.rules import children_in
+from duban.engine.workflow import Workflow
+from duban.workflows.standard import WORKFLOW as STANDARD
 
 CHILDREN_DONE = ("closed",)
 

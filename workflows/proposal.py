@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.fields import FieldKind, FieldSpec
-from engine.models import Role
-from engine.rules import (
+from duban.engine.fields import FieldKind, FieldSpec
+from duban.engine.models import Role
+from duban.engine.rules import (
     attr_below,
     count,
     judge_on_time,
@@ -25,9 +25,9 @@ from engine.rules import (
     stamp,
     value_is_not,
 )
-from engine.timers import Anchor, Recipient, TimerSpec
-from engine.workflow import Event, Notify, State, Workflow
-from workflows.standard import WORKFLOW as STANDARD
+from duban.engine.timers import Anchor, Recipient, TimerSpec
+from duban.engine.workflow import Event, Notify, State, Workflow
+from duban.workflows.standard import WORKFLOW as STANDARD
 
 CO_VIEW_MONTHS = 1
 CONTACT_WORKDAYS = 15

@@ -7,8 +7,8 @@ sends back, warns, summons, holds to account and decides extensions.
 
 from __future__ import annotations
 
-from engine.models import Role
-from engine.rules import (
+from duban.engine.models import Role
+from duban.engine.rules import (
     attr_is,
     attr_is_not,
     count,
@@ -27,8 +27,8 @@ from engine.rules import (
     set_deadline_from_attr,
     stamp,
 )
-from engine.timers import Anchor, Recipient, TimerSpec
-from engine.workflow import ANY_STATE, Event, Notify, State, Workflow
+from duban.engine.timers import Anchor, Recipient, TimerSpec
+from duban.engine.workflow import ANY_STATE, Event, Notify, State, Workflow
 
 UNIT_SIDE = (Role.handler, Role.unit_head)
 OFFICE = (Role.supervisor,)

@@ -9,10 +9,10 @@ limit and a red warning when it passes.
 
 from __future__ import annotations
 
-from engine.models import Role
-from engine.rules import count, later_than_now, record_actor, set_attr, set_deadline, stamp
-from engine.timers import Recipient, TimerSpec
-from engine.workflow import Event, Notify, State, Workflow
+from duban.engine.models import Role
+from duban.engine.rules import count, later_than_now, record_actor, set_attr, set_deadline, stamp
+from duban.engine.timers import Recipient, TimerSpec
+from duban.engine.workflow import Event, Notify, State, Workflow
 
 REVIEW_LIMIT = "30天"  # the review's answer, from the day it was asked for
 REMIND_WORKDAYS = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine.models import SQLModel
+from duban.engine.models import SQLModel
 
 config = context.config
 connection = config.attributes["connection"]

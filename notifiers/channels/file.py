@@ -14,8 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from notifiers.channels import Outgoing, Transient
-from notifiers.render import Document, Renderer
+from duban.notifiers.channels import Outgoing, Transient
+from duban.notifiers.render import Document, Renderer
 
 UNSAFE = re.compile(r"[^0-9A-Za-z_.\-]+")
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from notifiers.channels import Outgoing, Permanent, Transient
-from notifiers.config import Smtp
-from notifiers.render import Document, Renderer
+from duban.notifiers.channels import Outgoing, Permanent, Transient
+from duban.notifiers.config import Smtp
+from duban.notifiers.render import Document, Renderer
 
 DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
 

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from notifiers.channels import Outgoing, Permanent, Transient
+from duban.notifiers.channels import Outgoing, Permanent, Transient
 
 STYLES = ("json", "wecom", "dingtalk")
 RETRY_STATUS = {408, 425, 429}

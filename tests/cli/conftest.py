@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import SystemClock
-from engine.directory import NewPerson
-from engine.service import Service
+from duban.engine.clock import SystemClock
+from duban.engine.directory import NewPerson
+from duban.engine.service import Service
 
 DUBAN = str(Path(sys.executable).with_name("duban"))
 

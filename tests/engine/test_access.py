@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.directory import NewPerson
-from engine.errors import InvalidInput, NotFound, Refused
+from duban.engine.directory import NewPerson
+from duban.engine.errors import InvalidInput, NotFound, Refused
 from tests.conftest import ADMIN, item_events, local
 
 
@@ -66,7 +66,7 @@ def test_only_admins_manage_the_directory(office):
 
 
 def test_only_supervisors_assign_items(office):
-    from engine.items import NewItem
+    from duban.engine.items import NewItem
 
     spec = NewItem(title="x", lead_unit="JJK", deadline=local("2026-12-01 18:00"))
     with pytest.raises(Refused, match="只有督查员可以"):
@@ -74,7 +74,7 @@ def test_only_supervisors_assign_items(office):
 
 
 def test_new_item_reports_every_problem_at_once(office):
-    from engine.items import NewItem
+    from duban.engine.items import NewItem
 
     spec = NewItem(title="x", lead_unit="NOPE", co_units=("ALSO",), source="rumour",
                    deadline=local("2026-11-01 18:00"), lead_leader="ghost")
@@ -86,7 +86,7 @@ def test_new_item_reports_every_problem_at_once(office):
 
 
 def test_duplicate_unit_code_is_a_conflict(office):
-    from engine.errors import Conflict
+    from duban.engine.errors import Conflict
 
     with pytest.raises(Conflict, match="JJK 已存在"):
         office.service.add_unit(ADMIN, "JJK", "重复")
@@ -109,7 +109,7 @@ def test_refused_identification_is_recorded(office):
     with office.service.reading() as conn:
         from sqlalchemy import select
 
-        from engine.models import AUDIT_EVENT
+        from duban.engine.models import AUDIT_EVENT
 
         last = conn.execute(
             select(AUDIT_EVENT).order_by(AUDIT_EVENT.c.seq.desc()).limit(1)
@@ -127,7 +127,7 @@ def test_possible_events_follow_role_and_state(office):
 
 
 def test_identity_is_checked_inside_the_write(office):
-    from engine.access import Identity
+    from duban.engine.access import Identity
 
     item_id = office.item()
     signed = office.service.fire(Identity(ADMIN, "wang"), item_id, "sign")

@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from engine import directory
-from engine.audit import CHAIN_LOCK_KEY, GENESIS_HASH, checkpoint_message, event_hash
-from engine.clock import FixedClock
-from engine.errors import Conflict, InvalidInput, Refused
-from engine.models import AUDIT_CHECKPOINT, AUDIT_EVENT
-from engine.service import Service
-from engine.settings import Settings
-from engine.signing import Signer, ensure_key
+from duban.engine import directory
+from duban.engine.audit import CHAIN_LOCK_KEY, GENESIS_HASH, checkpoint_message, event_hash
+from duban.engine.clock import FixedClock
+from duban.engine.errors import Conflict, InvalidInput, Refused
+from duban.engine.models import AUDIT_CHECKPOINT, AUDIT_EVENT
+from duban.engine.service import Service
+from duban.engine.settings import Settings
+from duban.engine.signing import Signer, ensure_key
 from tests.conftest import ADMIN, START, build_office, item_events, local
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -437,7 +437,7 @@ def cli_env(key_path: Path, tmp_path: Path) -> dict[str, str]:
 
 def run_cli(db_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "cli", "--db", str(db_path), *args],
+        [sys.executable, "-m", "duban.cli", "--db", str(db_path), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
 
@@ -549,9 +549,9 @@ WRITER_SCRIPT = """
 import sys, time
 from pathlib import Path
 from datetime import datetime
-from engine.clock import FixedClock
-from engine.service import Service
-from engine.settings import Settings
+from duban.engine.clock import FixedClock
+from duban.engine.service import Service
+from duban.engine.settings import Settings
 
 url, key, item_id, actor, count, go = sys.argv[1:7]
 service = Service(Settings(db_url=url, audit_key_path=Path(key)),

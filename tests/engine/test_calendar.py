@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.deadlines import add_months, compute, parse_period, recompute
-from engine.errors import InvalidInput
-from engine.workcalendar import WorkCalendar, YearArrangement, YearStatus
+from duban.engine.deadlines import add_months, compute, parse_period, recompute
+from duban.engine.errors import InvalidInput
+from duban.engine.workcalendar import WorkCalendar, YearArrangement, YearStatus
 from tests.conftest import SHANGHAI, local
 
 CALENDAR = WorkCalendar.from_package()

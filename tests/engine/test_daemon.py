@@ -23,16 +23,16 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
-from engine import items
-from engine.clock import FixedClock
-from engine.items import NewItem
-from engine.models import AUDIT_EVENT, ITEM, NOTICE, TIMER
-from engine.service import Service
-from engine.settings import Settings
-from engine.ticker import TickReport
-from engine.timer_store import FIRED, PENDING, SKIPPED
+from duban.engine import items
+from duban.engine.clock import FixedClock
+from duban.engine.items import NewItem
+from duban.engine.models import AUDIT_EVENT, ITEM, NOTICE, TIMER
+from duban.engine.service import Service
+from duban.engine.settings import Settings
+from duban.engine.ticker import TickReport
+from duban.engine.timer_store import FIRED, PENDING, SKIPPED
+from duban.workflows.standard import TIMERS
 from tests.conftest import local
-from workflows.standard import TIMERS
 
 ROOT = Path(__file__).resolve().parents[2]
 DUBAN = str(Path(sys.executable).with_name("duban"))

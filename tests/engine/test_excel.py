@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from engine import reports
-from engine.excel import ImportProblems
-from engine.ledger import LedgerFilter
+from duban.engine import reports
+from duban.engine.excel import ImportProblems
+from duban.engine.ledger import LedgerFilter
 from tests.conftest import local
 
 FIELDS = ("title", "lead_unit", "current_deadline", "goal", "measures", "source", "lead_leader",
@@ -71,7 +71,7 @@ def test_a_task_list_is_read_as_offices_write_it(office, tmp_path):
     # one 交办通知 per unit listing its tasks, none per task (防止增加基层负担)
     assert all(office.service.notices(i) == [] for i in created)
     with office.service.reading() as conn:
-        from notifiers.queries import list_notices, notice
+        from duban.notifiers.queries import list_notices, notice
 
         listed = [notice(conn, n["id"]) for n in list_notices(conn, kind="assignment_list")]
     assert sorted(n["payload"]["unit"] for n in listed) == ["AQK", "JJK", "SYZ"]
@@ -126,6 +126,6 @@ def test_missing_columns_and_merged_headers_are_refused(office, tmp_path):
 
 
 def _spec(title, unit, deadline, **extra):
-    from engine.items import NewItem
+    from duban.engine.items import NewItem
 
     return NewItem(title=title, lead_unit=unit, deadline=local(deadline), **extra)

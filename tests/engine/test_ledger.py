@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine import reports
-from engine.assessment import Weights, rank
-from engine.errors import Conflict, InvalidInput
-from engine.figures import Figures
-from engine.ledger import LedgerFilter
-from engine.periods import parse_period
+from duban.engine import reports
+from duban.engine.assessment import Weights, rank
+from duban.engine.errors import Conflict, InvalidInput
+from duban.engine.figures import Figures
+from duban.engine.ledger import LedgerFilter
+from duban.engine.periods import parse_period
 from tests.conftest import local
 
 NOVEMBER = parse_period("2026-11")
@@ -131,7 +131,7 @@ def test_the_circular_names_the_slow_and_commends_the_good(office, november):
                                                     ["3", "市第一中学"]]
     assert result["to"] == ["zhou"]  # unit heads on record; cc the leaders
     assert result["cc"] == ["chen"]
-    from notifiers import queries
+    from duban.notifiers import queries
 
     with office.service.reading() as conn:
         notice = queries.notice(conn, result["notice"])

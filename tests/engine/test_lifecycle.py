@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import Conflict, InvalidInput, NotFound, Refused
+from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
 from tests.conftest import item_events, local
 
 

@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from engine.clock import FixedClock
-from engine.errors import Conflict, DubanError, InvalidInput, NotFound, Refused
-from engine.items import snapshot
-from engine.rebuild import replay
-from engine.service import Service
-from engine.settings import Settings
+from duban.engine.clock import FixedClock
+from duban.engine.errors import Conflict, DubanError, InvalidInput, NotFound, Refused
+from duban.engine.items import snapshot
+from duban.engine.rebuild import replay
+from duban.engine.service import Service
+from duban.engine.settings import Settings
+from duban.workflows.standard import WORKFLOW
 from tests.conftest import (
     ADMIN,
     SHANGHAI,
@@ -32,7 +33,6 @@ from tests.conftest import (
     item_events,
     new_database_url,
 )
-from workflows.standard import WORKFLOW
 
 PEOPLE = ("zhao", "wang", "zheng", "lin", "zhou", "ma", "chen", "liu", ADMIN)
 EVENTS = (*(spec.name for spec in WORKFLOW.events), "fly")

@@ -6,12 +6,12 @@ import textwrap
 
 import pytest
 
-from engine.clock import FixedClock
-from engine.errors import SetupError
-from engine.registry import Registry
-from engine.schema import SCHEMA_REVISION
-from engine.service import Service
-from engine.settings import Settings, load_settings
+from duban.engine.clock import FixedClock
+from duban.engine.errors import SetupError
+from duban.engine.registry import Registry
+from duban.engine.schema import SCHEMA_REVISION
+from duban.engine.service import Service
+from duban.engine.settings import Settings, load_settings
 from tests.conftest import START
 
 
@@ -63,8 +63,8 @@ def test_admin_workflow_folder_adds_a_workflow(tmp_path):
     folder = tmp_path / "flows"
     folder.mkdir()
     (folder / "petition.py").write_text(textwrap.dedent('''
-        from engine.models import Role
-        from engine.workflow import Event, State, Workflow
+        from duban.engine.models import Role
+        from duban.engine.workflow import Event, State, Workflow
 
         WORKFLOW = Workflow(
             name="petition", version=1, label="信访件",
@@ -92,8 +92,8 @@ def test_broken_workflows_are_refused_with_the_reason(tmp_path, broken, message)
     fields = {"initial": 'initial="a"', "events": "events=()"}
     fields[broken.split("=", 1)[0]] = broken
     (folder / "bad.py").write_text(textwrap.dedent(f'''
-        from engine.models import Role
-        from engine.workflow import Event, State, Workflow
+        from duban.engine.models import Role
+        from duban.engine.workflow import Event, State, Workflow
 
         WORKFLOW = Workflow(name="bad", version=1, label="坏",
                             states=(State("a", "甲"), State("b", "乙")),
@@ -104,7 +104,7 @@ def test_broken_workflows_are_refused_with_the_reason(tmp_path, broken, message)
 
 
 def test_mermaid_diagram_lists_every_transition():
-    from engine.diagram import mermaid
+    from duban.engine.diagram import mermaid
 
     workflow = Registry.discover().latest("standard")
     text = mermaid(workflow)
@@ -119,8 +119,8 @@ def test_upgrading_from_the_first_schema_keeps_every_row(tmp_path):
     from alembic.config import Config
     from sqlalchemy import text
 
-    from engine.db import Database
-    from engine.schema import MIGRATIONS
+    from duban.engine.db import Database
+    from duban.engine.schema import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     database = Database(url)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.items import NewItem
-from engine.models import AUDIT_EVENT
+from duban.engine.items import NewItem
+from duban.engine.models import AUDIT_EVENT
 from tests.conftest import ADMIN, local
 
 
@@ -159,7 +159,7 @@ def test_a_provisional_deadline_moves_when_next_year_is_loaded(office, tmp_path)
 
 
 def test_a_bad_year_file_reports_every_problem_and_loads_nothing(office, tmp_path):
-    from engine.errors import InvalidInput
+    from duban.engine.errors import InvalidInput
 
     year_file = tmp_path / "2027.toml"
     year_file.write_text('year = 2027\nholidays = ["2027-13-01", "2026-05-01"]\n'
@@ -210,7 +210,7 @@ def test_working_day_deadlines_end_at_the_office_closing_time_when_set(office):
     from dataclasses import replace
     from datetime import time
 
-    from engine.service import Service
+    from duban.engine.service import Service
 
     settings = replace(office.service.settings, closing_time=time(17, 30))
     closing_service = Service(settings, office.clock)

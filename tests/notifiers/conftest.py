@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from engine.service import Service
+from duban.engine.service import Service
 from tests.conftest import ADMIN, build_office
 
 

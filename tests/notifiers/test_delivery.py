@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.directory import NewPerson
-from notifiers.channels.smtp import message_id
-from notifiers.queries import requeue
-from notifiers.sender import deliver
+from duban.engine.directory import NewPerson
+from duban.notifiers.channels.smtp import message_id
+from duban.notifiers.queries import requeue
+from duban.notifiers.sender import deliver
 from tests.conftest import ADMIN, local
 from tests.notifiers.conftest import notifying
 
@@ -150,7 +150,7 @@ def test_server_errors_are_retried_with_backoff_then_dead(settings, clock, tmp_p
     assert {r["headers"]["Idempotency-Key"] for r in web_server.received} == {
         f"event:{item_id}:created:assignment#webhook:JJK"}
     with service.reading() as conn:
-        from notifiers.queries import list_notices
+        from duban.notifiers.queries import list_notices
 
         dead = list_notices(conn, status="dead")
     assert [n["id"] for n in dead] == [service.notices(item_id)[0]["id"]]
@@ -198,14 +198,14 @@ def test_a_days_mail_to_one_person_is_one_digest(settings, clock, tmp_path, mail
 
 def requeue_all(service):
     """As if the sender had died after sending and before recording: every delivery due."""
-    from engine.models import DELIVERY
+    from duban.engine.models import DELIVERY
 
     with service.db.write() as conn:
         conn.execute(DELIVERY.update().values(status="pending", attempts=0))
 
 
 def service_deliveries(service, item_id):
-    from notifiers.queries import notice
+    from duban.notifiers.queries import notice
 
     with service.reading() as conn:
         return notice(conn, service.notices(item_id)[0]["id"])["deliveries"]
@@ -214,11 +214,11 @@ def service_deliveries(service, item_id):
 SENDER = """
 import sys
 from pathlib import Path
-from engine.clock import FixedClock
-from engine.service import Service
-from engine.settings import Settings
-from engine.timeutil import from_iso
-from notifiers import sender
+from duban.engine.clock import FixedClock
+from duban.engine.service import Service
+from duban.engine.settings import Settings
+from duban.engine.timeutil import from_iso
+from duban.notifiers import sender
 
 settings = Settings(db_url=sys.argv[1], audit_key_path=Path(sys.argv[2]),
                     tables={"notices": {"outbox": sys.argv[3], "channels": ["file", "webhook"]}})

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from engine import items
-from engine.errors import Refused
-from engine.service import Service
-from notifiers.sender import deliver, render_waiting
+from duban.engine import items
+from duban.engine.errors import Refused
+from duban.engine.service import Service
+from duban.notifiers.sender import deliver, render_waiting
 from tests.conftest import ADMIN, build_office, local
 
 
@@ -18,7 +18,7 @@ def numbers_of(service: Service) -> list[str]:
     with service.reading() as conn:
         from sqlalchemy import select
 
-        from engine.models import NOTICE
+        from duban.engine.models import NOTICE
 
         rows = conn.execute(select(NOTICE.c.doc_number).where(NOTICE.c.doc_number.is_not(None))
                             .order_by(NOTICE.c.id))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from docx import Document as WordDocument
 
-from engine.service import Service
-from notifiers.render import Document, Renderer, cn_date, cn_datetime, paragraphs
+from duban.engine.service import Service
+from duban.notifiers.render import Document, Renderer, cn_date, cn_datetime, paragraphs
 from tests.conftest import ADMIN, SHANGHAI, build_office, local
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -65,7 +65,7 @@ def golden_office(tmp_path, request):
 def write_notice(office, item_id: int, kind: str, payload: dict, key: str) -> dict:
     service = office.service
     with service.system_transaction() as txn:
-        from engine import items
+        from duban.engine import items
 
         item = items.load(txn.conn, item_id)
         txn.outbox.enqueue(txn.conn, txn.audit, item=item, kind=kind, key=key,
@@ -122,7 +122,7 @@ def test_the_circular_ranks_commends_and_names(golden_office):
                            to=["zhou", "ma"], cc=["chen"], payload=CIRCULAR, now=txn.now,
                            tz=txn.tz, calendar=txn.calendar, actor="zhao")
     with office.service.reading() as conn:
-        from notifiers.queries import list_notices, notice
+        from duban.notifiers.queries import list_notices, notice
 
         circular = notice(conn, list_notices(conn, kind="circular")[0]["id"])
     assert circular["doc_number"] == "督通〔2026〕1号"  # the circulars' own sequence
@@ -222,7 +222,7 @@ def test_wrapped_template_lines_join_without_stray_spaces():
 
 
 def test_every_kind_a_packaged_workflow_names_has_a_template(tmp_path):
-    from engine.registry import Registry
+    from duban.engine.registry import Registry
 
     renderer = Renderer(None, SHANGHAI)
     named = set()

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from engine.directory import NewPerson
-from engine.items import NewItem
-from engine.service import Service
-from notifiers.sender import deliver
+from duban.engine.directory import NewPerson
+from duban.engine.items import NewItem
+from duban.engine.service import Service
+from duban.notifiers.sender import deliver
 from tests.conftest import ADMIN
 from tests.notifiers.conftest import MailBox, free_port, notifying
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine import reports
-from engine.errors import Refused
-from engine.periods import parse_period
+from duban.engine import reports
+from duban.engine.errors import Refused
+from duban.engine.periods import parse_period
 from tests.conftest import local
 
 
 def order(office, deadline: str = "5个工作日", unit: str = "JJK", title: str = "投诉课后服务收费"):
-    from engine.items import NewItem
+    from duban.engine.items import NewItem
 
     spec = NewItem(title=title, lead_unit=unit, deadline=deadline, workflow="hotline",
                    source="hotline")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine import reports
-from engine.directory import NewPerson
-from engine.errors import InvalidInput, Refused
-from engine.items import NewItem
-from engine.periods import parse_period
+from duban.engine import reports
+from duban.engine.directory import NewPerson
+from duban.engine.errors import InvalidInput, Refused
+from duban.engine.items import NewItem
+from duban.engine.periods import parse_period
 from tests.conftest import ADMIN, local
 
 

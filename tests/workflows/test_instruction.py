@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import InvalidInput, Refused
+from duban.engine.errors import InvalidInput, Refused
 from tests.conftest import local
 
 

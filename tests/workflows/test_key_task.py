@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import reports
-from engine.errors import InvalidInput, Refused
-from engine.ledger import LedgerFilter
+from duban.engine import reports
+from duban.engine.errors import InvalidInput, Refused
+from duban.engine.ledger import LedgerFilter
 from tests.conftest import local
 
 
@@ -47,7 +47,7 @@ def test_a_key_task_waits_for_its_sub_items(office):
 
 
 def test_item_show_rolls_up_the_sub_items(office):
-    from engine import views
+    from duban.engine import views
 
     parent = office.item(workflow="key_task", deadline="2026-12-31 18:00", title="食堂改造")
     office.item(deadline="2026-11-30 18:00", title="设计", parent_id=parent)

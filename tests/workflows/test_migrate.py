@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from engine.errors import InvalidInput, Refused, SetupError
-from engine.items import NewItem
-from engine.service import Service
+from duban.engine.errors import InvalidInput, Refused, SetupError
+from duban.engine.items import NewItem
+from duban.engine.service import Service
 from tests.conftest import ADMIN, build_office, local
 
 V1 = '''
@@ -36,9 +36,9 @@ V2 = '''
     )
 '''
 HEAD = '''
-    from engine.models import Role
-    from engine.timers import TimerSpec
-    from engine.workflow import Event, State, Workflow
+    from duban.engine.models import Role
+    from duban.engine.timers import TimerSpec
+    from duban.engine.workflow import Event, State, Workflow
 '''
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import diagram
-from engine.errors import Refused
-from engine.items import NewItem
-from engine.service import Service
+from duban.engine import diagram
+from duban.engine.errors import Refused
+from duban.engine.items import NewItem
+from duban.engine.service import Service
 from tests.conftest import ADMIN, build_office, local
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "petition.py"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import Refused
-from engine.items import NewItem
+from duban.engine.errors import Refused
+from duban.engine.items import NewItem
 from tests.conftest import local
 
 
