@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -45,10 +45,13 @@ class Recipient(StrEnum):
 
 @dataclass(frozen=True)
 class TimerSpec:
-    """One step of a workflow's timetable."""
+    """One step of a workflow's timetable, declared with keywords after its name and label:
+    ``TimerSpec("remind_3", "期限前3个工作日提醒", states=CLOCK, workdays=-3,
+    notice="reminder")``."""
 
     step: str
     label: str
+    _: KW_ONLY
     states: tuple[str, ...]
     anchor: Anchor = Anchor.deadline
     workdays: int = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -105,7 +105,8 @@ Effect = Callable[[EventContext, Draft], None]
 
 @dataclass(frozen=True)
 class Event:
-    """One thing that can happen to an item.
+    """One thing that can happen to an item, declared with keywords after its name and label:
+    ``Event("sign", "签收", source=("assigned",), dest="in_progress", roles=UNIT_SIDE)``.
 
     ``source`` lists the states it may fire from (``"*"``: any state); ``dest`` is where it
     leads, or ``None`` when it records something without moving the item. ``roles`` says who
@@ -115,6 +116,7 @@ class Event:
 
     name: str
     label: str
+    _: KW_ONLY
     source: tuple[str, ...]
     dest: str | None
     roles: tuple[Role, ...]

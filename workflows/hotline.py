@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from duban.engine.fields import FieldSpec
-from duban.engine.models import Role
 from duban.engine.rules import (
     at_most_workdays_later,
     attr_below,
     count,
+    item_exists,
     judge_on_time,
     judge_signing,
     later_than_deadline,
@@ -30,9 +29,23 @@ from duban.engine.rules import (
     value_is_not,
     within_workdays,
 )
-from duban.engine.timers import Anchor, Recipient, TimerSpec
-from duban.engine.workflow import ANY_STATE, Event, Notify, State, Workflow
 from duban.workflows.standard import WORKFLOW as STANDARD
+from duban.workflows.vocabulary import (
+    ANY_STATE,
+    OFFICE,
+    SUPERVISORS,
+    TO_OWNER,
+    TO_UNIT,
+    UNIT_SIDE,
+    Anchor,
+    Event,
+    FieldSpec,
+    Notify,
+    Recipient,
+    State,
+    TimerSpec,
+    Workflow,
+)
 
 SIGN_WORKDAYS = 1
 RETURN_WORKDAYS = 2
@@ -44,20 +57,16 @@ REDOS = 1
 LIMITS = {"consultation": "3个工作日", "complaint": "5个工作日", "complex": "15个工作日",
           "urgent": "24小时"}
 
-UNIT_SIDE = (Role.handler, Role.unit_head)
-OFFICE = (Role.supervisor,)
 CLOCK = ("assigned", "in_progress")
 FIELDS = (FieldSpec("related", "相关工单编号", max_length=20),)
 
 
 def same_matter(ctx):
     """The related order must exist and be another one."""
-    from duban.engine.items import ITEM_BY_ID
-
     text = str(ctx.values.get("related") or "").strip()
     if not text.isdigit() or int(text) == ctx.item["id"]:
         return "相关工单编号应为另一个工单的编号"
-    if ctx.conn.execute(ITEM_BY_ID, {"item_id": int(text)}).first() is None:
+    if not item_exists(ctx, int(text)):
         return f"没有编号为 {text} 的工单"
     return None
 
@@ -69,17 +78,16 @@ def _standard(name: str) -> Event:
 
 
 TIMERS = (
-    TimerSpec("sign_due", f"派单{SIGN_WORKDAYS}个工作日未签收", ("assigned",),
+    TimerSpec("sign_due", f"派单{SIGN_WORKDAYS}个工作日未签收", states=("assigned",),
               anchor=Anchor.entered, workdays=SIGN_WORKDAYS, notice="sign_overdue",
               to=(Recipient.handlers, Recipient.unit_head)),
-    TimerSpec("remind_1", "期限前1个工作日提醒", CLOCK, workdays=-1, notice="reminder",
-              skip_after_deadline=True),
-    TimerSpec("red", "工单超时: 红色预警", CLOCK, fire="warn",
+    TimerSpec("remind_1", "期限前1个工作日提醒", states=CLOCK, workdays=-1,
+              notice="reminder", skip_after_deadline=True),
+    TimerSpec("red", "工单超时: 红色预警", states=CLOCK, fire="warn",
               values={"level": "red", "reason": "热线工单超过办理时限"},
-              notice="warning", to=(Recipient.owner, Recipient.unit_head),
-              cc=(Recipient.supervisors,)),
-    TimerSpec("follow_up", "办结次日回访", ("reported",), anchor=Anchor.entered,
-              workdays=FOLLOW_UP_WORKDAYS, notice="follow_up_due", to=(Recipient.supervisors,)),
+              notice="warning", to=TO_UNIT, cc=SUPERVISORS),
+    TimerSpec("follow_up", "办结次日回访", states=("reported",), anchor=Anchor.entered,
+              workdays=FOLLOW_UP_WORKDAYS, notice="follow_up_due", to=SUPERVISORS),
 )
 
 WORKFLOW = Workflow(
@@ -102,42 +110,44 @@ WORKFLOW = Workflow(
     on_create=STANDARD.on_create,
     yellow_workdays=1,
     events=(
-        Event("sign", "签收", ("assigned",), "in_progress", UNIT_SIDE,
+        Event("sign", "签收", source=("assigned",), dest="in_progress", roles=UNIT_SIDE,
               effects=(record_actor("owner"), judge_signing(workdays=SIGN_WORKDAYS))),
-        Event("return_order", "退回(非本单位职责)", ("assigned",), "returned", UNIT_SIDE,
-              requires=("reason",), guards=(within_workdays(RETURN_WORKDAYS, "退回"),),
+        Event("return_order", "退回(非本单位职责)", source=("assigned",), dest="returned",
+              roles=UNIT_SIDE, requires=("reason",),
+              guards=(within_workdays(RETURN_WORKDAYS, "退回"),),
               description=f"派单有误的, {RETURN_WORKDAYS}个工作日内说明理由退回。"),
         replace(_standard("transfer"), source=("assigned", "returned")),
         _standard("progress"),
-        Event("request_extension", "申请延期", ("in_progress",), "extension_requested",
-              UNIT_SIDE, requires=("reason", "deadline"),
+        Event("request_extension", "申请延期", source=("in_progress",),
+              dest="extension_requested", roles=UNIT_SIDE, requires=("reason", "deadline"),
               guards=(later_than_deadline("deadline"),
                       attr_below("extensions", EXTENSIONS, f"热线工单只能延期{EXTENSIONS}次"),
                       at_most_workdays_later("deadline", EXTENSION_WORKDAYS)),
               effects=(set_attr("requested_deadline", from_field="deadline"),)),
         _standard("approve_extension"),
         _standard("deny_extension"),
-        Event("report", "办结", ("in_progress", "extension_requested"), "reported", UNIT_SIDE,
-              requires=("report",), effects=(set_attr("requested_deadline"),
-                                             stamp("reported_at"))),
-        Event("visit", "回访", ("reported",), "closed", OFFICE, requires=("satisfaction",),
-              accepts=("note",),
+        Event("report", "办结", source=("in_progress", "extension_requested"), dest="reported",
+              roles=UNIT_SIDE, requires=("report",),
+              effects=(set_attr("requested_deadline"), stamp("reported_at"))),
+        Event("visit", "回访", source=("reported",), dest="closed", roles=OFFICE,
+              requires=("satisfaction",), accepts=("note",),
               guards=(value_is_not("satisfaction", "不满意", "redos",
                                    "首次回访不满意应退回重办(visit_redo)"),),
               effects=(set_attr("satisfaction", from_field="satisfaction"),
                        set_attr("verification", from_field="note"), judge_on_time(),
                        stamp("verified_at")),
-              notices=(Notify("closed", to=(Recipient.owner,)),)),
-        Event("visit_redo", "回访不满意, 重办", ("reported",), "in_progress", OFFICE,
-              requires=("reason", "deadline"),
+              notices=(Notify("closed", to=TO_OWNER),)),
+        Event("visit_redo", "回访不满意, 重办", source=("reported",), dest="in_progress",
+              roles=OFFICE, requires=("reason", "deadline"),
               guards=(attr_below("redos", REDOS, f"已重办{REDOS}次: 请回访并如实记录满意度"),
                       later_than_now("deadline")),
               effects=(set_attr("first_satisfaction", "不满意"),
                        set_deadline("deadline", "回访不满意重办"), count("redos"),
                        restart_clock()),
-              notices=(Notify("redo", to=(Recipient.owner, Recipient.unit_head)),)),
-        Event("link", "关联重复投诉", (ANY_STATE,), None, OFFICE, requires=("related",),
-              guards=(same_matter,), effects=(set_attr("repeat_of", from_field="related"),)),
+              notices=(Notify("redo", to=TO_UNIT),)),
+        Event("link", "关联重复投诉", source=(ANY_STATE,), dest=None, roles=OFFICE,
+              requires=("related",), guards=(same_matter,),
+              effects=(set_attr("repeat_of", from_field="related"),)),
         _standard("warn"),
         _standard("summon"),
     ),

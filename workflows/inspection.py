@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from duban.engine.fields import FieldKind, FieldSpec
-from duban.engine.models import Role
 from duban.engine.rules import (
     actor_in_unit,
     attr_is_not,
@@ -27,9 +25,23 @@ from duban.engine.rules import (
     set_deadline,
     stamp,
 )
-from duban.engine.timers import Recipient, TimerSpec
-from duban.engine.workflow import Event, Notify, State, Workflow
 from duban.workflows.standard import WORKFLOW as STANDARD
+from duban.workflows.vocabulary import (
+    HEAD,
+    LEADER,
+    OFFICE,
+    TO_OWNER,
+    TO_UNIT,
+    UNIT_SIDE,
+    Event,
+    FieldKind,
+    FieldSpec,
+    Notify,
+    Role,
+    State,
+    TimerSpec,
+    Workflow,
+)
 
 INSPECTION_GROUP_UNIT = "XSZ"  # the unit code of the inspection group (巡视组)
 GREEN_WORKDAYS = 14  # ≈ 20 days before the limit
@@ -40,8 +52,6 @@ CATEGORIES = {name: name for name in (
 TERMS = {"immediate": "立行立改", "long_term": "长期整改"}
 SIGN_OFFS = ("unit_confirmed", "group_confirmed", "office_confirmed")
 SIGN_OFF_LABELS = ("单位确认", "巡视组确认", "督查室确认")
-UNIT_SIDE = (Role.handler, Role.unit_head)
-OFFICE = (Role.supervisor,)
 CLOCK = ("assigned", "rectifying")
 
 
@@ -71,42 +81,41 @@ WORKFLOW = Workflow(
     on_create=STANDARD.on_create,
     yellow_workdays=YELLOW_WORKDAYS,
     timers=(
-        TimerSpec("green", "距整改时限约20天: 绿色提醒", CLOCK, workdays=-GREEN_WORKDAYS,
+        TimerSpec("green", "距整改时限约20天: 绿色提醒", states=CLOCK, workdays=-GREEN_WORKDAYS,
                   notice="reminder", skip_after_deadline=True),
-        TimerSpec("yellow", "距整改时限约10天: 黄色预警", CLOCK, workdays=-YELLOW_WORKDAYS,
+        TimerSpec("yellow", "距整改时限约10天: 黄色预警", states=CLOCK, workdays=-YELLOW_WORKDAYS,
                   fire="warn", values={"level": "yellow", "reason": "距整改时限约10天"},
-                  notice="warning", cc=(Recipient.lead_leader,)),
-        TimerSpec("red", "超过整改时限: 红色预警", CLOCK, fire="warn",
+                  notice="warning", cc=LEADER),
+        TimerSpec("red", "超过整改时限: 红色预警", states=CLOCK, fire="warn",
                   values={"level": "red", "reason": "超过整改时限仍未整改到位"},
-                  notice="warning", to=(Recipient.owner, Recipient.unit_head),
-                  cc=(Recipient.lead_leader,)),
+                  notice="warning", to=TO_UNIT, cc=LEADER),
     ),
     events=(
-        Event("sign", "签收", ("assigned",), "rectifying", UNIT_SIDE,
+        Event("sign", "签收", source=("assigned",), dest="rectifying", roles=UNIT_SIDE,
               effects=(record_actor("owner"),)),
-        Event("progress", "反馈整改进展", ("rectifying",), None, UNIT_SIDE, requires=("note",),
-              effects=(set_attr("last_progress", from_field="note"),)),
-        Event("report", "报送整改结果", ("rectifying",), "reported", UNIT_SIDE,
+        Event("progress", "反馈整改进展", source=("rectifying",), dest=None, roles=UNIT_SIDE,
+              requires=("note",), effects=(set_attr("last_progress", from_field="note"),)),
+        Event("report", "报送整改结果", source=("rectifying",), dest="reported", roles=UNIT_SIDE,
               requires=("report",), effects=(stamp("reported_at"),)),
-        Event("confirm_unit", "单位确认", ("reported",), None, (Role.unit_head,),
+        Event("confirm_unit", "单位确认", source=("reported",), dest=None, roles=(Role.unit_head,),
               guards=(attr_is_not("unit_confirmed", True, "单位已确认"),),
               effects=(set_attr("unit_confirmed", True),)),
-        Event("confirm_group", "巡视组确认", ("reported",), None, OFFICE,
+        Event("confirm_group", "巡视组确认", source=("reported",), dest=None, roles=OFFICE,
               guards=(actor_in_unit(INSPECTION_GROUP_UNIT, True, "只有巡视组成员可以确认"),),
               effects=(set_attr("group_confirmed", True),)),
-        Event("confirm_office", "督查室确认", ("reported",), None, OFFICE,
+        Event("confirm_office", "督查室确认", source=("reported",), dest=None, roles=OFFICE,
               guards=(actor_in_unit(INSPECTION_GROUP_UNIT, False,
                                     "巡视组成员不能代督查室确认"),),
               effects=(set_attr("office_confirmed", True),)),
-        Event("close", "销号", ("reported",), "closed", OFFICE,
+        Event("close", "销号", source=("reported",), dest="closed", roles=OFFICE,
               guards=(attrs_set(SIGN_OFFS, SIGN_OFF_LABELS, "销号"),),
               effects=(judge_on_time(), stamp("verified_at")),
-              notices=(Notify("closed", to=(Recipient.owner,), cc=(Recipient.unit_head,)),)),
-        Event("reject", "退回整改", ("reported",), "rectifying", OFFICE,
+              notices=(Notify("closed", to=TO_OWNER, cc=HEAD),)),
+        Event("reject", "退回整改", source=("reported",), dest="rectifying", roles=OFFICE,
               requires=("reason", "deadline"), guards=(later_than_now("deadline"),),
               effects=(*(set_attr(key) for key in SIGN_OFFS),
                        set_deadline("deadline", "退回整改"), count("redos"), restart_clock()),
-              notices=(Notify("redo", to=(Recipient.owner, Recipient.unit_head)),)),
+              notices=(Notify("redo", to=TO_UNIT),)),
         replace(_standard("warn"), source=CLOCK),
         replace(_standard("summon"), source=(*CLOCK, "reported")),
         _standard("hold_accountable"),

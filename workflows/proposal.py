@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from duban.engine.fields import FieldKind, FieldSpec
-from duban.engine.models import Role
 from duban.engine.rules import (
     attr_below,
     count,
@@ -25,17 +23,28 @@ from duban.engine.rules import (
     stamp,
     value_is_not,
 )
-from duban.engine.timers import Anchor, Recipient, TimerSpec
-from duban.engine.workflow import Event, Notify, State, Workflow
 from duban.workflows.standard import WORKFLOW as STANDARD
+from duban.workflows.vocabulary import (
+    CO_UNITS,
+    OFFICE,
+    TO_UNIT,
+    UNIT_SIDE,
+    Anchor,
+    Event,
+    FieldKind,
+    FieldSpec,
+    Notify,
+    Role,
+    State,
+    TimerSpec,
+    Workflow,
+)
 
 CO_VIEW_MONTHS = 1
 CONTACT_WORKDAYS = 15
 ANSWER_AGAIN = "3个月"  # documented limit of a new answer; given as the redo's deadline
 GRADES = {"A": "A类(已解决或基本解决)", "B": "B类(正在解决或列入计划解决)",
           "C": "C类(因条件限制留作参考)", "D": "D类(留作参考)"}
-UNIT_SIDE = (Role.handler, Role.unit_head)
-OFFICE = (Role.supervisor,)
 WORKING = ("assigned", "handling", "contacted")
 
 
@@ -66,44 +75,47 @@ WORKFLOW = Workflow(
     ),
     initial="assigned",
     fields=(FieldSpec("grade", "答复分类", FieldKind.choice, choices=GRADES),),
-    on_create=(*STANDARD.on_create, Notify("assignment", to=(Recipient.co_units,))),
+    on_create=(*STANDARD.on_create, Notify("assignment", to=CO_UNITS)),
     timers=(
-        TimerSpec("co_views_due", f"交办{CO_VIEW_MONTHS}个月: 协办意见到期", WORKING,
+        TimerSpec("co_views_due", f"交办{CO_VIEW_MONTHS}个月: 协办意见到期", states=WORKING,
                   anchor=Anchor.assigned, months=CO_VIEW_MONTHS, notice="reminder",
-                  to=(Recipient.co_units,)),
+                  to=CO_UNITS),
         TimerSpec("contact_due", f"交办{CONTACT_WORKDAYS}个工作日: 应已面商提案人",
-                  ("assigned", "handling"), anchor=Anchor.assigned, workdays=CONTACT_WORKDAYS,
-                  notice="reminder"),
-        TimerSpec("remind", "答复期限前5个工作日提醒", WORKING, workdays=-5, notice="reminder",
-                  skip_after_deadline=True),
-        TimerSpec("red", "超过答复期限: 红色预警", WORKING, fire="warn",
+                  states=("assigned", "handling"), anchor=Anchor.assigned,
+                  workdays=CONTACT_WORKDAYS, notice="reminder"),
+        TimerSpec("remind", "答复期限前5个工作日提醒", states=WORKING, workdays=-5,
+                  notice="reminder", skip_after_deadline=True),
+        TimerSpec("red", "超过答复期限: 红色预警", states=WORKING, fire="warn",
                   values={"level": "red", "reason": "建议提案超过答复期限"}, notice="warning",
-                  to=(Recipient.owner, Recipient.unit_head)),
+                  to=TO_UNIT),
     ),
     events=(
-        Event("sign", "签收", ("assigned",), "handling", UNIT_SIDE,
+        Event("sign", "签收", source=("assigned",), dest="handling", roles=UNIT_SIDE,
               effects=(record_actor("owner"),)),
-        Event("co_view", "提出协办意见", WORKING, None, (Role.co_unit,), requires=("note",),
-              effects=(co_view,), description="协办单位在1个月内向主办单位提出协办意见。"),
-        Event("contact", "与提案人面商", ("handling",), "contacted", UNIT_SIDE,
+        Event("co_view", "提出协办意见", source=WORKING, dest=None, roles=(Role.co_unit,),
+              requires=("note",), effects=(co_view,),
+              description="协办单位在1个月内向主办单位提出协办意见。"),
+        Event("contact", "与提案人面商", source=("handling",), dest="contacted", roles=UNIT_SIDE,
               requires=("note",), effects=(set_attr("contact", from_field="note"),
                                            stamp("contacted_at"))),
-        Event("answer", "答复提案人", ("contacted",), "answered", UNIT_SIDE,
+        Event("answer", "答复提案人", source=("contacted",), dest="answered", roles=UNIT_SIDE,
               requires=("report", "grade"), guards=(co_views_in,),
               effects=(set_attr("grade", from_field="grade"), stamp("reported_at"))),
-        Event("rate", "提案人评价", ("answered",), "closed", OFFICE, requires=("satisfaction",),
+        Event("rate", "提案人评价", source=("answered",), dest="closed", roles=OFFICE,
+              requires=("satisfaction",),
               guards=(value_is_not("satisfaction", "不满意", "redos",
                                    "提案人不满意的, 应重新答复(answer_again)"),),
               effects=(set_attr("satisfaction", from_field="satisfaction"), judge_on_time(),
                        stamp("verified_at"))),
-        Event("answer_again", "不满意, 重新答复", ("answered",), "contacted", OFFICE,
+        Event("answer_again", "不满意, 重新答复", source=("answered",), dest="contacted",
+              roles=OFFICE,
               requires=("reason", "deadline"),
               guards=(attr_below("redos", 1, "已重新答复过一次: 请如实记录评价"),
                       later_than_now("deadline")),
               effects=(set_attr("first_satisfaction", "不满意"),
                        set_deadline("deadline", "提案人不满意, 重新答复"), count("redos"),
                        restart_clock()),
-              notices=(Notify("redo", to=(Recipient.owner, Recipient.unit_head)),)),
+              notices=(Notify("redo", to=TO_UNIT),)),
         replace(STANDARD.event("warn"), source=WORKING),
     ),
 )

@@ -9,15 +9,20 @@ limit and a red warning when it passes.
 
 from __future__ import annotations
 
-from duban.engine.models import Role
 from duban.engine.rules import count, later_than_now, record_actor, set_attr, set_deadline, stamp
-from duban.engine.timers import Recipient, TimerSpec
-from duban.engine.workflow import Event, Notify, State, Workflow
+from duban.workflows.vocabulary import (
+    OFFICE,
+    UNIT_SIDE,
+    Event,
+    Notify,
+    Recipient,
+    State,
+    TimerSpec,
+    Workflow,
+)
 
 REVIEW_LIMIT = "30天"  # the review's answer, from the day it was asked for
 REMIND_WORKDAYS = 5
-UNIT_SIDE = (Role.handler, Role.unit_head)
-OFFICE = (Role.supervisor,)
 OPEN = ("received", "handling", "reviewing")
 
 WORKFLOW = Workflow(
@@ -35,26 +40,27 @@ WORKFLOW = Workflow(
     initial="received",
     on_create=(Notify("assignment", to=(Recipient.handlers, Recipient.unit_head)),),
     timers=(
-        TimerSpec("remind", f"答复期限前{REMIND_WORKDAYS}个工作日提醒", OPEN,
+        TimerSpec("remind", f"答复期限前{REMIND_WORKDAYS}个工作日提醒", states=OPEN,
                   workdays=-REMIND_WORKDAYS, notice="reminder", skip_after_deadline=True),
-        TimerSpec("red", "超过答复期限: 红色预警", OPEN, fire="warn",
+        TimerSpec("red", "超过答复期限: 红色预警", states=OPEN, fire="warn",
                   values={"level": "red", "reason": "信访事项超过答复期限"}, notice="warning",
                   to=(Recipient.owner, Recipient.unit_head), cc=(Recipient.lead_leader,)),
     ),
     events=(
-        Event("sign", "签收", ("received",), "handling", UNIT_SIDE,
+        Event("sign", "签收", source=("received",), dest="handling", roles=UNIT_SIDE,
               effects=(record_actor("owner"),)),
-        Event("answer", "出具答复意见", ("handling", "reviewing"), "answered", UNIT_SIDE,
+        Event("answer", "出具答复意见", source=("handling", "reviewing"), dest="answered",
+              roles=UNIT_SIDE,
               requires=("report",), effects=(stamp("reported_at"),)),
-        Event("review", "申请复查", ("answered",), "reviewing", OFFICE,
+        Event("review", "申请复查", source=("answered",), dest="reviewing", roles=OFFICE,
               requires=("reason",), accepts=("deadline",),
               guards=(later_than_now("deadline"),),
               effects=(set_deadline("deadline", "申请复查"), count("reviews")),
               description=f"信访人不服答复的, 复查意见在{REVIEW_LIMIT}内作出。"),
-        Event("close", "办结", ("answered",), "closed", OFFICE, accepts=("note",),
+        Event("close", "办结", source=("answered",), dest="closed", roles=OFFICE, accepts=("note",),
               effects=(set_attr("verification", from_field="note"), stamp("verified_at")),
               notices=(Notify("closed", to=(Recipient.owner,)),)),
-        Event("warn", "预警", OPEN, None, OFFICE, requires=("level", "reason"),
+        Event("warn", "预警", source=OPEN, dest=None, roles=OFFICE, requires=("level", "reason"),
               effects=(set_attr("warning", from_field="level"), count("warnings"))),
     ),
 )

@@ -70,8 +70,8 @@ def test_admin_workflow_folder_adds_a_workflow(tmp_path):
             name="petition", version=1, label="信访件",
             states=(State("received", "已受理"), State("answered", "已答复", final=True)),
             initial="received",
-            events=(Event("answer", "答复", ("received",), "answered", (Role.handler,),
-                          requires=("report",)),),
+            events=(Event("answer", "答复", source=("received",), dest="answered",
+                          roles=(Role.handler,), requires=("report",)),),
         )
     '''))
     registry = Registry.discover(folder)
@@ -81,9 +81,11 @@ def test_admin_workflow_folder_adds_a_workflow(tmp_path):
 
 @pytest.mark.parametrize("broken, message", [
     ('initial="nowhere"', "初始状态 nowhere 未定义"),
-    ('events=(Event("x", "x", ("a",), "b", ()),)', "必须指明可办理的角色"),
-    ('events=(Event("x", "x", ("a",), "zzz", (Role.handler,)),)', "目标状态 zzz 未定义"),
-    ('events=(Event("x", "x", ("a",), "b", (Role.handler,), requires=("mood",)),)',
+    ('events=(Event("x", "x", source=("a",), dest="b", roles=()),)', "必须指明可办理的角色"),
+    ('events=(Event("x", "x", source=("a",), dest="zzz", roles=(Role.handler,)),)',
+     "目标状态 zzz 未定义"),
+    ('events=(Event("x", "x", source=("a",), dest="b", roles=(Role.handler,),'
+     ' requires=("mood",)),)',
      "未定义的字段 mood"),
 ])
 def test_broken_workflows_are_refused_with_the_reason(tmp_path, broken, message):

@@ -17,9 +17,10 @@ V1 = '''
         name="rectify", version=1, label="整改",
         states=(State("open", "整改中"), State("done", "已整改", final=True)),
         initial="open",
-        events=(Event("finish", "整改完成", ("open",), "done", (Role.handler,),
+        events=(Event("finish", "整改完成", source=("open",), dest="done", roles=(Role.handler,),
                       requires=("report",)),),
-        timers=(TimerSpec("remind", "到期前提醒", ("open",), workdays=-1, notice="reminder"),),
+        timers=(TimerSpec("remind", "到期前提醒", states=("open",), workdays=-1,
+                          notice="reminder"),),
     )
 '''
 # Version 2 splits the work: a unit reports, the office checks; reminders come earlier.
@@ -29,10 +30,12 @@ V2 = '''
         states=(State("doing", "整改中"), State("checking", "待核查"),
                 State("done", "已整改", final=True)),
         initial="doing",
-        events=(Event("report", "报结", ("doing",), "checking", (Role.handler,),
-                      requires=("report",)),
-                Event("accept", "核查通过", ("checking",), "done", (Role.supervisor,))),
-        timers=(TimerSpec("remind", "到期前提醒", ("doing",), workdays=-3, notice="reminder"),),
+        events=(Event("report", "报结", source=("doing",), dest="checking",
+                      roles=(Role.handler,), requires=("report",)),
+                Event("accept", "核查通过", source=("checking",), dest="done",
+                      roles=(Role.supervisor,))),
+        timers=(TimerSpec("remind", "到期前提醒", states=("doing",), workdays=-3,
+                          notice="reminder"),),
     )
 '''
 HEAD = '''
