@@ -37,13 +37,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from transitions import Machine
 
-from duban.engine.clock import Clock, SystemClock
+from duban import workflows
+from duban.app import build_service
+from duban.engine.clock import SystemClock
 from duban.engine.directory import NewPerson
-from duban.engine.items import NewItem, count_items
+from duban.engine.items import NewItem
 from duban.engine.models import ITEM
+from duban.engine.ports import Clock
 from duban.engine.registry import Registry
 from duban.engine.service import Service
 from duban.engine.settings import Settings
@@ -153,7 +156,7 @@ def key_path(workdir: Path) -> Path:
 def build_office(workdir: Path, name: str, clock: Clock, admin: str = ADMIN) -> Service:
     """A migrated SQLite database with a small office: units, a supervisor, handlers."""
     settings = Settings(db_url=f"sqlite:///{workdir / name}", audit_key_path=key_path(workdir))
-    svc = Service(settings, clock)
+    svc = build_service(settings, clock)
     svc.init(admin, "管理员")
     svc.add_unit(admin, "JYJ", "市教育局")
     for code, label in UNITS:
@@ -339,7 +342,7 @@ def measure_writes(workdir: Path, count: int) -> WritesResult:
         for floor in floors:
             floor.sign_all(chunk)
     peak_after_events = peak_rss()
-    last = svc.item(item_ids[-1])
+    last = svc.item(ADMIN, item_ids[-1])
     if last["state"] != "in_progress" or last["version"] != 2:
         raise RuntimeError(f"unexpected item after signing: {last}")
     svc.close()
@@ -398,7 +401,7 @@ def _transitions_of(workflow: Workflow) -> list[dict[str, Any]]:
 
 def measure_naive_machines(count: int) -> MachineResult:
     """The naive design: one ``transitions.Machine`` per item, with the item as its model."""
-    workflow = Registry.discover().latest("standard")
+    workflow = Registry.discover((workflows,)).latest("standard")
     states = [state.name for state in workflow.states]
     table = _transitions_of(workflow)
     items = [BenchItem(n) for n in range(count)]
@@ -424,7 +427,7 @@ def measure_naive_machines(count: int) -> MachineResult:
 
 def measure_shared_machine(count: int) -> MachineResult:
     """The engine's design: ``Registry.machine`` once, ``Registry.fire`` per firing."""
-    registry = Registry.discover()
+    registry = Registry.discover((workflows,))
     workflow = registry.latest("standard")
     items = [BenchItem(n) for n in range(count)]
     gc.collect()
@@ -463,14 +466,18 @@ class ScalingResult:
         return statistics.median(self.large_rates)
 
 
+def count_rows(conn: Any) -> int:
+    return conn.execute(select(func.count()).select_from(ITEM)).scalar_one()
+
+
 def fill_open_items(svc: Service, template: dict[str, Any], total: int) -> None:
     """Bulk-insert open rows shaped like ``template`` (a real item) until there are ``total``.
 
     SQLAlchemy Core executemany, one transaction per batch; no audit events: the rows only
     need to exist as open items.
     """
-    with svc.reading() as conn:
-        missing = total - count_items(conn)
+    with svc.db.read() as conn:
+        missing = total - count_rows(conn)
     base = {name: value for name, value in template.items() if name != "id"}
     for first in range(0, missing, FILL_BATCH):
         rows = [
@@ -479,8 +486,8 @@ def fill_open_items(svc: Service, template: dict[str, Any], total: int) -> None:
         ]
         with svc.db.write() as conn:
             conn.execute(insert(ITEM), rows)
-    with svc.reading() as conn:
-        present = count_items(conn)
+    with svc.db.read() as conn:
+        present = count_rows(conn)
     if present != total:
         raise RuntimeError(f"expected {total} items, found {present}")
 
@@ -499,7 +506,7 @@ def measure_open_scaling(workdir: Path, small: int, large: int, fires: int,
         svc = build_office(workdir, f"open_{size}.db", SteppingClock(START))
         real = create_items(svc, fires, START + timedelta(days=60))
         start = time.perf_counter()
-        fill_open_items(svc, svc.item(real[0]), size)
+        fill_open_items(svc, svc.item(ADMIN, real[0]), size)
         fill_seconds = time.perf_counter() - start
         offices.append((svc, real))
     per_round = fires // rounds
@@ -587,8 +594,8 @@ def measure_cli(workdir: Path, runs: int) -> CliResult:
             if run:
                 result.times[name].append(elapsed)
     settings = Settings(db_url=f"sqlite:///{db_path}", audit_key_path=key_path(workdir))
-    check = Service(settings)
-    states = {check.item(item_id)["state"] for item_id in item_ids}
+    check = build_service(settings)
+    states = {check.item(ADMIN, item_id)["state"] for item_id in item_ids}
     check.close()
     if states != {"in_progress"}:
         raise RuntimeError(f"duban sign left items in states {states}")

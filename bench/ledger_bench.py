@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from core_bench import START, UNITS, Row, bench_workdir, build_office, print_table, say
+from core_bench import ADMIN, START, UNITS, Row, bench_workdir, build_office, print_table, say
 from sqlalchemy import insert, text
 
-from duban.engine import reports
 from duban.engine.clock import FixedClock
 from duban.engine.ledger import LedgerFilter
 from duban.engine.models import AUDIT_EVENT, ITEM
@@ -137,18 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         began = time.perf_counter()
         fill(service, sizes.items, sizes.events_per_item, rng)
         say(f"      built in {time.perf_counter() - began:.1f} s")
-        with service.reading() as conn:
+        with service.db.read() as conn:
             scan = timed(lambda: conn.execute(text(
                 "SELECT count(*) FROM item WHERE attrs LIKE '%on_time%'")).scalar())
         november = parse_period("2026-11")
         say("\n[2/3] queries, median of 5 after a warm-up")
-        zero = timed(lambda: reports.clear_to_zero(service))
-        page = timed(lambda: reports.ledger_page(
-            service, LedgerFilter(unit="JJK", open_only=True), limit=50))
-        overdue = timed(lambda: reports.ledger_page(service, LedgerFilter(overdue=True),
+        zero = timed(lambda: service.clear_to_zero(ADMIN))
+        page = timed(lambda: service.ledger_page(
+            ADMIN, LedgerFilter(unit="JJK", open_only=True), limit=50))
+        overdue = timed(lambda: service.ledger_page(ADMIN, LedgerFilter(overdue=True),
                                                     limit=50))
-        figures = timed(lambda: reports.period_figures(service, november))
-        assess = timed(lambda: reports.assess(service, november))
+        figures = timed(lambda: service.period_figures(ADMIN, november))
+        assess = timed(lambda: service.assess(ADMIN, november))
         for label, value in (("full scan floor", scan), ("clear-to-zero", zero),
                              ("ledger page (unit, open)", page), ("ledger page (overdue)", overdue),
                              ("period figures", figures), ("assessment (2 periods)", assess)):
@@ -162,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_workbook(path, data_only=True)
         load_s = time.perf_counter() - began
         began = time.perf_counter()
-        created = reports.import_task_list(service, "zhao", path)
+        created = service.import_task_list("zhao", path)
         import_s = time.perf_counter() - began
         assert len(created) == sizes.import_rows
         say(f"      openpyxl load alone {load_s:.2f} s; import {import_s:.2f} s "

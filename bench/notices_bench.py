@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core_bench import (
+    ADMIN,
     START,
     Row,
     bench_workdir,
@@ -38,6 +39,7 @@ from duban.engine import notices
 from duban.engine.clock import FixedClock
 from duban.engine.models import ITEM, NOTICE
 from duban.engine.timers import Recipient
+from duban.notifiers.outbox import outbox_of
 from duban.notifiers.render import Document
 from duban.notifiers.sender import deliver
 
@@ -80,16 +82,15 @@ def enqueue(service, item_ids: list[int], count: int) -> float:
 
 def render_only(service, item_ids: list[int], count: int) -> float:
     """The floor of the templates alone: the kind template and three layouts per notice."""
-    outbox = service.outbox
-    with service.reading() as conn:
-        items = {row["id"]: dict(row) for row in conn.execute(select(ITEM)).mappings()}
-        calendar = service.calendar_for(conn)
+    outbox = outbox_of(service)
+    with service.reading(ADMIN) as txn:
+        items = {row["id"]: dict(row) for row in txn.conn.execute(select(ITEM)).mappings()}
         began = time.perf_counter()
         for n in range(count):
             item = items[item_ids[n % len(item_ids)]]
             draft = {"id": n, "key": f"r{n}", "item_id": item["id"], "kind": KINDS[n % 4],
                      "recipients": ["wang"], "cc": ["chen"], "payload": {}}
-            document, _ = outbox.compose(conn, draft, item, START, service.tz, calendar)
+            document, _ = outbox.compose(txn, draft, item)
             outbox.renderer.text(document)
             outbox.renderer.markdown(document)
             outbox.renderer.html_page(document)
@@ -117,8 +118,8 @@ def docx_rate(service, count: int) -> tuple[float, float]:
     """Documents per second through docxtpl, and the python-docx floor (open and save)."""
     from docx import Document as WordDocument
 
-    renderer = service.outbox.renderer
-    with service.reading() as conn:
+    renderer = outbox_of(service).renderer
+    with service.db.read() as conn:
         stored = [row[0] for row in conn.execute(
             select(NOTICE.c.document).where(NOTICE.c.document.is_not(None)).limit(count))]
     began = time.perf_counter()
@@ -137,7 +138,7 @@ def file_floor(folder: Path, service, count: int) -> float:
     same way (one syncfs per batch)."""
     from duban.notifiers.channels.file import sync_filesystem
 
-    with service.reading() as conn:
+    with service.db.read() as conn:
         rows = list(conn.execute(select(NOTICE.c.body_text, NOTICE.c.body_markdown,
                                         NOTICE.c.body_html).limit(count)))
     folder.mkdir()
@@ -169,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"\n[1/3] {sizes.items:,} items, then {sizes.notices:,} notices rendered (text, "
             f"Markdown, HTML) and enqueued, {BATCH} per transaction")
         item_ids = create_items(service, sizes.items, START.replace(month=12))
-        with service.reading() as conn:
+        with service.db.read() as conn:
             before = conn.execute(select(NOTICE.c.id)).all()
         enqueue_rate = enqueue(service, item_ids, sizes.notices)
         render_rate = render_only(service, item_ids, sizes.notices)

@@ -47,6 +47,7 @@ from core_bench import (
 )
 from sqlalchemy import func, insert, select, text
 
+from duban.app import build_service
 from duban.engine import deadlines
 from duban.engine.clock import FixedClock
 from duban.engine.directory import NewPerson
@@ -184,7 +185,7 @@ def build_database(url: str, workdir: Path, total: int, groups: Sequence[Group])
     """An office; one real item per group and one filler item through the service; the earlier
     steps of the group items fired by a real tick; then bulk copies up to ``total`` items."""
     began = time.perf_counter()
-    svc = Service(settings_for(url, workdir), SteppingClock(START))
+    svc = build_service(settings_for(url, workdir), SteppingClock(START))
     set_up_office(svc)
     templates = [
         svc.new_item(SUPERVISOR, NewItem(title=f"校园安全隐患排查 {n}", lead_unit="JJK",
@@ -194,7 +195,7 @@ def build_database(url: str, workdir: Path, total: int, groups: Sequence[Group])
     filler = svc.new_item(SUPERVISOR, NewItem(title="年度重点工作", lead_unit="JJK",
                                               deadline=FILLER_DEADLINE))["id"]
     svc.close()
-    reminders = Service(settings_for(url, workdir), FixedClock(REMINDERS_AT))
+    reminders = build_service(settings_for(url, workdir), FixedClock(REMINDERS_AT))
     report = reminders.tick(keep_steps=False)
     if report.fired != 3 * len(groups) or report.handled != report.fired:
         raise RuntimeError(f"template reminders: {report}")
@@ -260,7 +261,7 @@ class TickResult:
 def run_ticks(url: str, workdir: Path, open_items: int, groups: Sequence[Group]) -> TickResult:
     """What a daemon does: ticks with nothing due, then the groups' ticks; RSS from /proc."""
     clock = SetClock(IDLE_AT)
-    svc = Service(settings_for(url, workdir), clock)
+    svc = build_service(settings_for(url, workdir), clock)
     svc.tick(keep_steps=False)  # warm-up: connection, registry, calendar
     idle = []
     for _ in range(IDLE_RUNS):
@@ -278,7 +279,7 @@ def run_ticks(url: str, workdir: Path, open_items: int, groups: Sequence[Group])
         if report.fired != group.size or report.handled != report.fired:
             raise RuntimeError(f"group {group}: {report}")
         result.groups.append((group.batch, report.fired, seconds))
-    with svc.reading() as conn:
+    with svc.db.read() as conn:
         result.notices = conn.execute(select(func.count()).select_from(NOTICE).where(
             NOTICE.c.kind == "warning")).scalar_one()
         result.timer_events = conn.execute(select(func.count()).select_from(AUDIT_EVENT).where(
@@ -310,7 +311,7 @@ def pg_daemon(url: str, workdir: Path, at: datetime, batch: int, ready: Any, go:
               results: Any) -> None:
     """One daemon process: warm up with an idle tick, wait for the start, tick once."""
     clock = SetClock(IDLE_AT)
-    svc = Service(settings_for(url, workdir), clock)
+    svc = build_service(settings_for(url, workdir), clock)
     svc.tick(keep_steps=False)
     ready.release()
     go.wait()
@@ -409,8 +410,8 @@ def measure_postgres(workdir: Path, due: int) -> PgResult:
         built = build_database(url, workdir, 2 * due + 1, groups)
         one = pg_run(url, workdir, groups[0], 1)
         two = pg_run(url, workdir, groups[1], 2)
-        check = Service(settings_for(url, workdir))
-        chain_ok = check.verify_audit().first_bad_seq is None
+        check = build_service(settings_for(url, workdir))
+        chain_ok = check.verify_audit(ADMIN).first_bad_seq is None
         check.close()
         return PgResult(built, one, two, chain_ok)
     finally:

@@ -1,5 +1,5 @@
 """``duban ledger``, ``assess``, ``circular`` and ``import``: what the office reads and sends
-from the whole database. Only ``click`` is imported at start-up."""
+from the whole database."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
+from duban.commands.context import App
+from duban.commands.options import json_option, period_option
+from duban.commands.output import echo_json
+
 STYLES = {"green": "green", "yellow": "yellow", "red": "bold red", "": "dim"}
-
-
-def _json(command: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")(command)
 
 
 def _period(text: str | None):
@@ -38,32 +38,30 @@ def _period(text: str | None):
 @click.option("--csv", "as_csv", is_flag=True, help="以 CSV 输出")
 @click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path),
               help="导出 Excel(台账、清零、跟踪问效各一页; 不分页)")
-@_json
+@json_option
 @click.pass_obj
-def ledger(app: Any, unit, leader, state, source, workflow, overdue, period, open_only, zero,
+def ledger(app: App, unit, leader, state, source, workflow, overdue, period, open_only, zero,
            limit, offset, as_csv, xlsx, as_json) -> None:
     """督办台账: 每个事项的时限、剩余工作日、颜色、跟踪问效与下一步由谁办理。"""
-    from duban.engine import reports, views
     from duban.engine.ledger import LedgerFilter
 
-    app.reader()
-    service = app.service
+    service, actor = app.service, app.actor()
     if zero:
-        clear = reports.clear_to_zero(service)
+        clear = service.clear_to_zero(actor)
         if as_json:
-            click.echo(views.to_json(clear))
+            echo_json(clear)
         else:
             _print_zero(clear, service.tz)
         return
     flt = LedgerFilter(unit=unit, leader=leader, state=state, source=source, workflow=workflow,
                        overdue=overdue, period=_period(period), open_only=open_only)
     if xlsx is not None:
-        written = reports.export_ledger(service, flt, xlsx)
+        written = service.export_ledger(actor, flt, xlsx)
         click.echo(f"已导出 {written} 个事项到 {xlsx}")
         return
-    rows, total = reports.ledger_page(service, flt, limit=limit, offset=offset)
+    rows, total = service.ledger_page(actor, flt, limit=limit, offset=offset)
     if as_json:
-        click.echo(views.to_json({"total": total, "items": rows}))
+        echo_json({"total": total, "items": rows})
     elif as_csv:
         _write_csv(rows, service.tz)
     else:
@@ -134,24 +132,22 @@ def _rate(value: float | None) -> str:
 
 
 @click.command("assess")
-@click.option("--period", required=True, help="时段: 2026-11(月)、2026-Q4、2026-H2、2026(年)")
+@period_option()
 @click.option("--by", type=click.Choice(["unit", "leader", "category"]), default="unit",
               show_default=True, help="按单位排名, 或按牵头领导、问题类别(巡视整改)列出")
-@_json
+@json_option
 @click.pass_obj
-def assess(app: Any, period, by, as_json) -> None:
+def assess(app: App, period, by, as_json) -> None:
     """考核: 按设置的权重给各单位打分、排名, 并与上一时段比较。"""
     from rich.console import Console
     from rich.table import Table
 
-    from duban.engine import reports, views
-
-    app.reader()
+    service, actor = app.service, app.actor()
     chosen = _period(period)
     if by != "unit":
-        rows = reports.period_figures(app.service, chosen, by=by)
+        rows = service.period_figures(actor, chosen, by=by)
         if as_json:
-            click.echo(views.to_json([row.as_json() for row in rows]))
+            echo_json([row.as_json() for row in rows])
             return
         heading = "牵头领导" if by == "leader" else "问题类别"
         table = Table(heading, "到期", "按期办结率", "逾期", "预警", "约谈", "问责",
@@ -162,11 +158,11 @@ def assess(app: Any, period, by, as_json) -> None:
                           str(row.count("summon")), str(row.count("hold_accountable")))
         Console(width=160).print(table)
         return
-    result = reports.assess(app.service, chosen)
+    result = service.assess(actor, chosen)
     if as_json:
-        click.echo(views.to_json({"period": chosen.code, "label": chosen.label,
-                                  "standings": [s.as_json() for s in result.standings],
-                                  "total": result.total.as_json()}))
+        echo_json({"period": chosen.code, "label": chosen.label,
+                   "standings": [s.as_json() for s in result.standings],
+                   "total": result.total.as_json()})
         return
     table = Table("排名", "单位", "到期", "按期办结率", "按时签收率", "逾期", "黄/红预警", "约谈",
                   "问责", "重办率", "满意率", "得分", "较上期", title=f"{chosen.label} 考核")
@@ -190,43 +186,39 @@ def assess(app: Any, period, by, as_json) -> None:
 
 
 @click.command("circular")
-@click.option("--period", required=True, help="时段: 2026-11、2026-Q4、2026-H2、2026")
-@_json
+@period_option()
+@json_option
 @click.pass_obj
-def circular(app: Any, period, as_json) -> None:
+def circular(app: App, period, as_json) -> None:
     """通报: 按考核结果生成通报(排名、表扬、点名逾期事项), 编号并作为通知发送。"""
-    from duban.engine import reports, views
-    from duban.notifiers import queries
-
-    result = reports.circular(app.service, app.actor(), _period(period))
+    actor = app.actor()
+    result = app.service.circular(actor, _period(period))
     if as_json:
-        click.echo(views.to_json(result))
+        echo_json(result)
         return
-    with app.service.reading() as conn:
-        click.echo(queries.notice(conn, result["notice"])["body_text"], nl=False)
+    click.echo(app.service.notice(actor, result["notice"])["body_text"], nl=False)
     click.echo(f"—— 已生成通知 #{result['notice']}, 发送给 {len(result['to'])} 个单位负责人")
 
 
 @click.command("import")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workflow", default="standard", show_default=True, help="导入事项所用工作流")
-@_json
+@json_option
 @click.pass_obj
-def import_(app: Any, path, workflow, as_json) -> None:
+def import_(app: App, path, workflow, as_json) -> None:
     """导入任务清单(Excel): 先检查全表并一次性告知所有问题, 全部无误才导入。"""
-    from duban.engine import reports, views
     from duban.engine.errors import InvalidInput
 
     if not path.is_file():
         raise InvalidInput(f"找不到文件 {path}")
     progress, finish = _progress_bar()
     try:
-        created = reports.import_task_list(app.service, app.actor(), path, workflow=workflow,
-                                           progress=progress)
+        created = app.service.import_task_list(app.actor(), path, workflow=workflow,
+                                               progress=progress)
     finally:
         finish()
     if as_json:
-        click.echo(views.to_json({"created": created}))
+        echo_json({"created": created})
     else:
         click.echo(f"已导入 {len(created)} 个事项(编号 {created[0]}-{created[-1]})"
                    if created else "没有导入任何事项")

@@ -10,16 +10,18 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from duban.engine import deadlines, items, notices
 from duban.engine.errors import InvalidInput, Refused
 from duban.engine.models import CALENDAR_YEAR, ITEM, Role
+from duban.engine.timers import Recipient
+from duban.engine.timeutil import iso
+from duban.engine.txn import Txn
 from duban.engine.workcalendar import WorkCalendar, YearArrangement, YearStatus
-
-if TYPE_CHECKING:
-    from duban.engine.service import Txn
+from duban.engine.workflow import Draft
 
 
 def stamp(conn: Connection) -> tuple[int, Any]:
@@ -82,8 +84,6 @@ def read_year_file(path: Path) -> YearArrangement:
 
 def load_year(txn: Txn, arrangement: YearArrangement) -> dict[str, Any]:
     """Store the year, then recompute the provisional deadlines it settles."""
-    from duban.engine import items
-
     if not txn.actor.has(Role.admin):
         raise Refused(f"{txn.actor.name}无权加载节假日安排: 只有管理员可以")
     # Lock the items to recompute up front, in id order, as every batch of the daemon does.
@@ -106,8 +106,31 @@ def load_year(txn: Txn, arrangement: YearArrangement) -> dict[str, Any]:
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="calendar_loaded",
                      payload={k: v for k, v in row.items() if k != "loaded_at"})
     txn.calendar = calendar
-    moved = items.recompute_provisional(txn)
+    moved = recompute_provisional(txn)
     return {**row, "moved_items": moved}
+
+
+def recompute_provisional(txn: Txn) -> list[int]:
+    """Recompute every provisional deadline on the transaction's calendar; returns the items
+    whose deadline moved. Each change is an audit event; a moved deadline tells its unit."""
+    moved = []
+    for item_id in provisional_item_ids(txn.conn):
+        item = items.load(txn, item_id, for_update=True)
+        basis = item["deadline_basis"] or {"date": iso(item["current_deadline"])}
+        again = deadlines.recompute(basis, txn.calendar, txn.tz, txn.closing)
+        draft = Draft(item)
+        if again.at != item["current_deadline"]:
+            draft.set("current_deadline", again.at)
+            draft.set("deadline_reason", items.RECALCULATED)
+            moved.append(item_id)
+        draft.set("deadline_provisional", again.provisional)
+        items.save(txn, draft, action="recalculated", reason=items.RECALCULATED)
+        if item_id in moved:
+            notices.request(txn, draft.values, "deadline_changed",
+                            key=f"deadline:{item_id}:{draft['deadline_version']}",
+                            to=(Recipient.owner, Recipient.unit_head),
+                            payload={"from": iso(item["current_deadline"]), "to": iso(again.at)})
+    return moved
 
 
 def _others(conn: Connection, year: int) -> list[YearArrangement]:

@@ -1,14 +1,8 @@
-"""Time is an input: logic asks a clock, tests set it."""
+"""Time is an input: logic asks a clock (:class:`duban.engine.ports.Clock`), tests set it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current instant, timezone-aware."""
 
 
 class SystemClock:

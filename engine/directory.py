@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from duban.engine.audit import canonical
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
 from duban.engine.models import PERSON, UNIT, Role
+from duban.engine.txn import ReadTxn, Txn
 from duban.engine.validation import check_code, check_login, clean_text
-
-if TYPE_CHECKING:
-    from duban.engine.service import Txn
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,7 @@ def add_unit(
     if head is not None:
         _require_person(txn.conn, head)
     txn.conn.execute(insert(UNIT), row)
+    txn.directory_changed()
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_added",
                      payload={"unit": canonical(row)})
     return row
@@ -60,9 +59,10 @@ def add_unit(
 
 def set_unit_head(txn: Txn, code: str, head: str) -> dict[str, Any]:
     require_admin(txn)
-    unit = get_unit(txn.conn, code)
+    unit = get_unit(txn, code)
     _require_person(txn.conn, head)
     txn.conn.execute(update(UNIT).where(UNIT.c.code == code).values(head_login=head))
+    txn.directory_changed()
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
                      payload={"unit": code, "changes": {"head_login": [unit["head_login"], head]}})
     return {**unit, "head_login": head}
@@ -74,7 +74,7 @@ WEBHOOK_STYLES = ("json", "wecom", "dingtalk")
 def set_unit_webhook(txn: Txn, code: str, url: str | None, style: str = "json") -> dict[str, Any]:
     """The unit's group robot (企业微信/钉钉群机器人, or any JSON endpoint); None removes it."""
     require_admin(txn)
-    unit = get_unit(txn.conn, code)
+    unit = get_unit(txn, code)
     if url is not None:
         url = clean_text(url, "Webhook 地址", max_length=500)
         if not url.startswith(("http://", "https://")):
@@ -84,6 +84,7 @@ def set_unit_webhook(txn: Txn, code: str, url: str | None, style: str = "json") 
     new_style = style if url is not None else None
     txn.conn.execute(update(UNIT).where(UNIT.c.code == code)
                      .values(webhook=url, webhook_style=new_style))
+    txn.directory_changed()
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
                      payload={"unit": code, "changes": {
                          "webhook": [unit["webhook"], url],
@@ -98,6 +99,7 @@ def add_person(txn: Txn, spec: NewPerson, *, bootstrap: bool = False) -> dict[st
     row = _checked_person(txn.conn, spec)
     row["created_at"] = txn.now
     txn.conn.execute(insert(PERSON), row)
+    txn.directory_changed()
     actor = spec.login if bootstrap else txn.actor.login
     txn.audit.append(at=txn.now, actor=actor, action="person_added",
                      payload={"person": canonical(row)})
@@ -111,7 +113,7 @@ def set_away(txn: Txn, login: str, until: datetime | None, deputy: str | None) -
     """
     if txn.actor.login != login:
         require_admin(txn)
-    person = get_person_row(txn.conn, login)
+    person = get_person_row(txn, login)
     changes: dict[str, Any] = {"away_until": until}
     if deputy is not None:
         if deputy == login:
@@ -121,6 +123,7 @@ def set_away(txn: Txn, login: str, until: datetime | None, deputy: str | None) -
     if until is not None and (changes.get("deputy_login") or person["deputy_login"]) is None:
         raise InvalidInput(f"{person['name']}没有 B 岗, 请用 --deputy 指定代为办理的人")
     txn.conn.execute(update(PERSON).where(PERSON.c.login == login).values(changes))
+    txn.directory_changed()
     txn.audit.append(
         at=txn.now, actor=txn.actor.login, action="person_changed",
         payload={"person": login,
@@ -129,29 +132,33 @@ def set_away(txn: Txn, login: str, until: datetime | None, deputy: str | None) -
     return {**person, **changes}
 
 
-def get_unit(conn: Connection, code: str) -> dict[str, Any]:
-    row = conn.execute(select(UNIT).where(UNIT.c.code == code)).mappings().first()
+def get_unit(txn: ReadTxn, code: str) -> dict[str, Any]:
+    row = txn.conn.execute(select(UNIT).where(UNIT.c.code == code)).mappings().first()
     if row is None:
         raise NotFound(f"没有代码为 {code} 的单位")
     return dict(row)
 
 
-def get_person_row(conn: Connection, login: str) -> dict[str, Any]:
-    row = conn.execute(select(PERSON).where(PERSON.c.login == login)).mappings().first()
+def get_person_row(txn: ReadTxn, login: str) -> dict[str, Any]:
+    row = txn.conn.execute(select(PERSON).where(PERSON.c.login == login)).mappings().first()
     if row is None:
         raise NotFound(f"没有登录名为 {login} 的人员")
     return dict(row)
 
 
-def list_units(conn: Connection) -> list[dict[str, Any]]:
-    return [dict(row) for row in conn.execute(select(UNIT).order_by(UNIT.c.code)).mappings()]
+def list_units(txn: ReadTxn) -> list[dict[str, Any]]:
+    return [dict(row) for row in txn.conn.execute(select(UNIT).order_by(UNIT.c.code)).mappings()]
 
 
-def list_people(conn: Connection, unit: str | None = None) -> list[dict[str, Any]]:
+def list_people(txn: ReadTxn, unit: str | None = None) -> list[dict[str, Any]]:
     query = select(PERSON).order_by(PERSON.c.unit_code, PERSON.c.login)
     if unit:
         query = query.where(PERSON.c.unit_code == unit)
-    return [dict(row) for row in conn.execute(query).mappings()]
+    return [dict(row) for row in txn.conn.execute(query).mappings()]
+
+
+def has_people(conn: Connection) -> bool:
+    return conn.execute(select(PERSON.c.login).limit(1)).first() is not None
 
 
 def _checked_person(conn: Connection, spec: NewPerson) -> dict[str, Any]:
@@ -192,16 +199,3 @@ def _person_exists(conn: Connection, login: str) -> bool:
 def _require_person(conn: Connection, login: str) -> None:
     if not _person_exists(conn, login):
         raise NotFound(f"没有登录名为 {login} 的人员")
-
-
-def cached(conn: Connection) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(units by code, people by login), read once per transaction: a batch of timer firings
-    or an import resolves recipients and checks units many times."""
-    marker = conn.get_transaction()
-    found = conn.info.get("duban_directory")
-    if found is None or found[0] is not marker:
-        units = {row["code"]: dict(row) for row in conn.execute(select(UNIT)).mappings()}
-        people = {row["login"]: dict(row) for row in conn.execute(select(PERSON)).mappings()}
-        found = (marker, units, people)
-        conn.info["duban_directory"] = found
-    return found[1], found[2]

@@ -52,3 +52,29 @@ class SetupError(DubanError):
     """The database or the settings are not ready: not initialised, schema too old, no key."""
 
     exit_code = 7
+
+
+class InternalError(DubanError):
+    """Not expected: a defect. The CLI says so in one line (``--debug`` shows where)."""
+
+    exit_code = 70
+
+
+def from_database_error(err: Exception) -> DubanError | None:
+    """The user's meaning of a database driver's error, or None when it is not one.
+
+    A database that cannot be reached or opened is a setup problem; one that refuses a
+    statement (a constraint, a serialisation failure) means something changed meanwhile.
+    """
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(err, OperationalError):
+        return SetupError(f"数据库无法使用: {_first_line(err.orig)}")
+    if isinstance(err, DBAPIError):
+        return Conflict(f"数据库拒绝了操作: {_first_line(err.orig)}")
+    return None
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,6 +1,6 @@
 """Items: creating them, firing their events, editing their fields, reading them back.
 
-Every function here runs inside the caller's write transaction (:class:`engine.service.Txn`):
+Every write here runs inside the caller's write transaction (:class:`duban.engine.txn.Txn`):
 the item's change and its audit event commit together or not at all. The item's version
 number guards against two people moving it from the same state at once.
 """
@@ -10,26 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from duban.engine import deadlines, notices, timer_store
-from duban.engine.access import Actor, role_names, roles_on_item
+from duban.engine.access import role_names, roles_on_item
 from duban.engine.audit import canonical
 from duban.engine.deadlines import Deadline
-from duban.engine.directory import cached as cached_directory
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
 from duban.engine.fields import to_json
 from duban.engine.models import ITEM, Role, SourceKind
-from duban.engine.timers import Recipient
 from duban.engine.timeutil import iso
+from duban.engine.txn import ReadTxn, Txn
 from duban.engine.validation import clean_text
-from duban.engine.workflow import Draft, EventContext, Notify, Workflow
-
-if TYPE_CHECKING:
-    from duban.engine.service import Txn
+from duban.engine.workflow import Draft, Event, EventContext, Notify, Workflow
 
 EDITABLE = {
     "title": ("标题", 200, False),
@@ -68,10 +63,10 @@ UPDATE_ITEM = (
 )
 
 
-def load(conn: Connection, item_id: int, *, for_update: bool = False) -> dict[str, Any]:
-    locked = for_update and conn.dialect.name == "postgresql"
+def load(txn: ReadTxn, item_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    locked = for_update and txn.conn.dialect.name == "postgresql"
     query = ITEM_BY_ID_LOCKED if locked else ITEM_BY_ID
-    row = conn.execute(query, {"item_id": item_id}).mappings().first()
+    row = txn.conn.execute(query, {"item_id": item_id}).mappings().first()
     if row is None:
         raise NotFound(f"没有编号为 {item_id} 的督办事项")
     return dict(row)
@@ -174,7 +169,7 @@ def fire(
 ) -> dict[str, Any]:
     """Fire one event on one item as the transaction's actor. ``notify=False`` leaves out the
     event's own notices (a timer step that fires an event sends its own instead)."""
-    item = load(txn.conn, item_id, for_update=True)
+    item = load(txn, item_id, for_update=True)
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
     event = workflow.event(event_name)
     if event is None:
@@ -221,7 +216,7 @@ def _notify(txn: Txn, item: Mapping[str, Any], wanted: tuple[Notify, ...], occas
 
 def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
     """Change an item's descriptive fields (supervisors only); the old values stay in the audit."""
-    item = load(txn.conn, item_id, for_update=True)
+    item = load(txn, item_id, for_update=True)
     if not txn.actor.has(Role.supervisor):
         raise Refused(f"{txn.actor.name}无权修改事项: 只有督查员可以")
     if not changes:
@@ -239,52 +234,20 @@ def edit(txn: Txn, item_id: int, changes: Mapping[str, str]) -> dict[str, Any]:
 RECALCULATED = "节假日安排公布后重算"
 
 
-def recompute_provisional(txn: Txn) -> list[int]:
-    """Recompute every provisional deadline on the transaction's calendar; returns the items
-    whose deadline moved. Each change is an audit event; a moved deadline tells its unit."""
-    from duban.engine.calendar_store import provisional_item_ids
-
-    moved = []
-    for item_id in provisional_item_ids(txn.conn):
-        item = load(txn.conn, item_id, for_update=True)
-        basis = item["deadline_basis"] or {"date": iso(item["current_deadline"])}
-        again = deadlines.recompute(basis, txn.calendar, txn.tz, txn.closing)
-        draft = Draft(item)
-        if again.at != item["current_deadline"]:
-            draft.set("current_deadline", again.at)
-            draft.set("deadline_reason", RECALCULATED)
-            moved.append(item_id)
-        draft.set("deadline_provisional", again.provisional)
-        save(txn, draft, action="recalculated", reason=RECALCULATED)
-        if item_id in moved:
-            notices.request(txn, draft.values, "deadline_changed",
-                            key=f"deadline:{item_id}:{draft['deadline_version']}",
-                            to=(Recipient.owner, Recipient.unit_head),
-                            payload={"from": iso(item["current_deadline"]), "to": iso(again.at)})
-    return moved
-
-
-def possible_events(
-    conn: Connection,
-    workflow: Workflow,
-    person: Actor,
-    item: Mapping[str, Any],
-    now: datetime,
-    tz: ZoneInfo,
-) -> list[tuple[str, str]]:
-    """The events this person could fire on this item now, as (name, label): allowed by role
-    and state, and not refused by a guard that depends on the item alone."""
-    roles = roles_on_item(conn, person, item, now)
-    ctx = EventContext(conn, now, tz, person, roles, item, {})
+def possible_events(txn: ReadTxn, workflow: Workflow, item: Mapping[str, Any]) -> list[Event]:
+    """The events the transaction's actor could fire on this item now: allowed by role and
+    state, and not refused by a guard that depends on the item alone."""
+    roles = roles_on_item(txn.conn, txn.actor, item, txn.now)
+    ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, {})
     return [
-        (event.name, event.label)
+        event
         for event in workflow.events_from(item["state"])
         if roles & set(event.roles) and not any(guard(ctx) for guard in event.guards)
     ]
 
 
 def list_items(
-    conn: Connection,
+    txn: ReadTxn,
     *,
     state: str | None = None,
     unit: str | None = None,
@@ -304,7 +267,7 @@ def list_items(
     if open_only and final_states:
         finals = {name for names in final_states.values() for name in names}
         query = query.where(ITEM.c.state.not_in(finals))
-    rows = conn.execute(query.limit(limit).offset(offset)).mappings()
+    rows = txn.conn.execute(query.limit(limit).offset(offset)).mappings()
     return [dict(row) for row in rows]
 
 
@@ -327,8 +290,12 @@ def children(conn: Connection, parent_ids: list[int]) -> dict[int, dict[str, Any
     return found
 
 
-def count_items(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(ITEM)).scalar_one()
+def open_children(txn: ReadTxn, parent_id: int, done_states: tuple[str, ...]) -> int:
+    """How many sub-items of an item are not yet in one of ``done_states``."""
+    return txn.conn.execute(
+        select(func.count()).select_from(ITEM)
+        .where(ITEM.c.parent_id == parent_id, ITEM.c.state.not_in(done_states))
+    ).scalar_one()
 
 
 def save(
@@ -413,7 +380,7 @@ def _new_deadline(txn: Txn, given: datetime | str) -> Deadline:
 
 def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, Any]:
     units = {spec.lead_unit, *spec.co_units}
-    known_units, people = cached_directory(txn.conn)  # read once per transaction (imports)
+    known_units, people = txn.directory.units, txn.directory.people  # once per transaction
     problems = [f"未知单位 {code}" for code in sorted(units - set(known_units))]
     if spec.lead_unit in spec.co_units:
         problems.append("协办单位不能包含牵头(主办)单位")
@@ -426,7 +393,7 @@ def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, 
         if leader is None or not leader["active"]:
             problems.append(f"未知牵头领导 {spec.lead_leader}")
     if spec.parent_id is not None:
-        parent = load(txn.conn, spec.parent_id)
+        parent = load(txn, spec.parent_id)
         if deadline > parent["current_deadline"]:
             problems.append(f"子任务期限不能晚于上级事项 {spec.parent_id} 的期限")
     if problems:  # 一次性告知
@@ -453,10 +420,7 @@ def _require_creator(txn: Txn, workflow: Workflow) -> None:
 
 def _not_now(workflow: Workflow, item: Mapping[str, Any], label: str, txn: Txn) -> str:
     state = workflow.state_label(item["state"])
-    possible = [
-        event_label
-        for _, event_label in possible_events(txn.conn, workflow, txn.actor, item, txn.now, txn.tz)
-    ]
+    possible = [event.label for event in possible_events(txn, workflow, item)]
     now = f"; 你现在可以: {'、'.join(possible)}" if possible else "; 你现在无可办理的操作"
     return f"事项 {item['id']} 当前状态为“{state}”, 不能{label}{now}"
 

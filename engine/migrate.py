@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from duban.engine import items
 from duban.engine.errors import InvalidInput, Refused
 from duban.engine.models import ITEM, Role
+from duban.engine.txn import ReadTxn, Txn
 from duban.engine.workflow import Draft, Workflow
-
-if TYPE_CHECKING:
-    from duban.engine.service import Txn
 
 
 @dataclass
@@ -36,7 +33,7 @@ class MigrationPlan:
         return sum(count for _, count in self.moves.values())
 
 
-def plan(conn: Any, source: Workflow, target: Workflow, mapping: Mapping[str, str],
+def plan(txn: ReadTxn, source: Workflow, target: Workflow, mapping: Mapping[str, str],
          item_ids: list[int] | None = None) -> MigrationPlan:
     """Check the map against both versions and the items; every problem at once."""
     problems = []
@@ -52,7 +49,7 @@ def plan(conn: Any, source: Workflow, target: Workflow, mapping: Mapping[str, st
         .group_by(ITEM.c.state))
     if item_ids:
         query = query.where(ITEM.c.id.in_(item_ids))
-    in_use = dict(conn.execute(query).all())
+    in_use = dict(txn.conn.execute(query).all())
     moves = {}
     for state, count in sorted(in_use.items()):
         new = mapping.get(state, state if state in new_states else None)
@@ -74,13 +71,13 @@ def migrate(txn: Txn, name: str, from_version: int, to_version: int,
         raise InvalidInput("迁移前后的版本相同")
     source = txn.registry.get(name, from_version)
     target = txn.registry.get(name, to_version)
-    chosen = plan(txn.conn, source, target, mapping, item_ids)
+    chosen = plan(txn, source, target, mapping, item_ids)
     query = select(ITEM.c.id).where(ITEM.c.workflow == name,
                                     ITEM.c.workflow_version == from_version).order_by(ITEM.c.id)
     if item_ids:
         query = query.where(ITEM.c.id.in_(item_ids))
     for item_id in txn.conn.execute(query).scalars().all():
-        item = items.load(txn.conn, item_id, for_update=True)
+        item = items.load(txn, item_id, for_update=True)
         new_state = chosen.moves[item["state"]][0]
         draft = Draft(item)
         draft.set("workflow_version", to_version)

@@ -62,6 +62,25 @@ SOURCE_LABELS = {
 }
 
 
+class TimerStatus(StrEnum):
+    """Where one step of an item's timetable stands."""
+
+    pending = "pending"  # due at its time
+    fired = "fired"  # done: its event fired, its notice written
+    skipped = "skipped"  # due, but not applicable then (a reminder after the deadline)
+    cancelled = "cancelled"  # no longer in the plan (the item moved on, the deadline moved)
+    failed = "failed"  # raised an error; recorded with it
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands, and a notice with it (the worst of its deliveries)."""
+
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # will be tried again
+    dead = "dead"  # given up: see last_error
+
+
 def _instant(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
@@ -195,7 +214,7 @@ TIMER = Table(
     Column("step", String(80), nullable=False),
     Column("deadline_version", Integer, nullable=False),
     Column("due_at", UTCDateTime(), nullable=False),
-    Column("status", String(16), nullable=False),  # pending / fired / skipped / cancelled / failed
+    Column("status", String(16), nullable=False),  # TimerStatus
     Column("created_at", UTCDateTime(), nullable=False),
     Column("fired_at", UTCDateTime(), nullable=True),
     Column("late_seconds", Integer, nullable=True),
@@ -206,7 +225,7 @@ TIMER = Table(
 
 # A notice: requested by an event or a timer step in the same transaction, rendered into an
 # official document (``document`` holds its parts, the bodies its renderings), then delivered.
-# Status: pending / sent / failed (will retry) / dead (given up; see ``last_error``).
+# Its status (DeliveryStatus) follows its deliveries.
 NOTICE = Table(
     "notice", METADATA,
     Column("id", Integer, primary_key=True),
@@ -238,7 +257,7 @@ DELIVERY = Table(
     Column("target", String(500), nullable=False),  # address or URL; "" for the outbox
     Column("style", String(16), nullable=True),  # webhook body: json / wecom / dingtalk
     Column("key", String(240), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),  # pending / sent / failed / dead
+    Column("status", String(16), nullable=False),  # DeliveryStatus
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("lease_until", UTCDateTime(), nullable=True),

@@ -1,23 +1,23 @@
-"""Notice requests: who receives what, written in the transaction of the event or step.
+"""Notices: who receives what, written in the transaction of the event or step that caused it.
 
-Here a request's recipients are resolved from the item (an away person's deputy receives in
-their place); the outbox (``notifiers/``) renders, numbers and plans the deliveries. A unique
-key per step or event means the same step never notifies twice.
+A notice row is written here once per key (the same step or event never notifies twice) with
+its recipients resolved from the item; an away person's deputy receives in their place. At the
+end of the transaction the service hands what was written to the notice sink
+(:class:`duban.engine.ports.NoticeSink`), which makes the documents and plans the deliveries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from duban.engine.directory import cached as cached_directory
-from duban.engine.models import NOTICE, Role
+from duban.engine.db import dialect_statement
+from duban.engine.errors import InvalidInput, NotFound
+from duban.engine.models import DELIVERY, NOTICE, DeliveryStatus, Role
 from duban.engine.timers import Recipient
-
-if TYPE_CHECKING:
-    from duban.engine.service import Txn
+from duban.engine.txn import ReadTxn, Txn, WrittenNotice
 
 
 def request(
@@ -30,21 +30,44 @@ def request(
     cc: tuple[Recipient, ...] = (),
     payload: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Write a notice to the outbox unless one with the same key exists. True when written."""
-    written = txn.outbox.enqueue(
-        txn.conn, txn.audit, item=item, kind=kind, key=key, to=resolve(txn, item, to),
-        cc=resolve(txn, item, cc), payload=dict(payload or {}), now=txn.now, tz=txn.tz,
-        calendar=txn.calendar, actor=txn.actor.login,
-    )
-    return written is not None
+    """Write a notice about an item to the people in the given roles. True when written,
+    False when a notice with this key exists already."""
+    return write(txn, item, kind, key=key, to=resolve(txn, item, to),
+                 cc=resolve(txn, item, cc), payload=payload) is not None
 
 
-def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> list[str]:
+def write(
+    txn: Txn,
+    item: Mapping[str, Any] | None,
+    kind: str,
+    *,
+    key: str,
+    to: Sequence[str],
+    cc: Sequence[str] = (),
+    payload: Mapping[str, Any] | None = None,
+) -> int | None:
+    """Write one notice to the given logins unless its key exists; returns its id, or None.
+    Nobody receives the same notice twice: a recipient is not also copied."""
+    row = {"key": key, "item_id": item["id"] if item else None, "kind": kind,
+           "recipients": list(to), "cc": [login for login in cc if login not in to],
+           "payload": dict(payload or {}), "status": DeliveryStatus.pending.value,
+           "created_at": txn.now}
+    notice_id = txn.conn.execute(dialect_statement(txn.conn, "notice_once", lambda insert: insert(
+        NOTICE).on_conflict_do_nothing(index_elements=["key"]).returning(NOTICE.c.id)),
+        row).scalar()
+    if notice_id is None:
+        return None
+    txn.notices_written.append(
+        WrittenNotice({**row, "id": notice_id}, dict(item) if item is not None else None))
+    return notice_id
+
+
+def resolve(txn: ReadTxn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> list[str]:
     """Logins for recipient roles. An away person's deputy receives in their place (AB岗)."""
     if not who:
         return []
-    units, everyone = cached_directory(txn.conn)
-    people = [person for person in everyone.values() if person["active"]]
+    directory = txn.directory
+    people = [person for person in directory.people.values() if person["active"]]
     by_login = {p["login"]: p for p in people}
     logins: list[str] = []
     for recipient in who:
@@ -54,7 +77,7 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
             chosen = [p["login"] for p in people
                       if p["unit_code"] == item["lead_unit"] and Role.handler in p["roles"]]
         elif recipient is Recipient.unit_head:
-            head = units.get(item["lead_unit"], {}).get("head_login")
+            head = directory.units.get(item["lead_unit"], {}).get("head_login")
             chosen = [head] if head else [
                 p["login"] for p in people
                 if p["unit_code"] == item["lead_unit"] and Role.unit_head in p["roles"]]
@@ -75,6 +98,53 @@ def resolve(txn: Txn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -> li
     return logins
 
 
-def for_item(conn, item_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(select(NOTICE).where(NOTICE.c.item_id == item_id).order_by(NOTICE.c.id))
+STATUS_LABELS = {DeliveryStatus.pending: "待发送", DeliveryStatus.sent: "已送达",
+                 DeliveryStatus.failed: "失败待重试", DeliveryStatus.dead: "无法送达"}
+LIST_COLUMNS = (NOTICE.c.id, NOTICE.c.kind, NOTICE.c.doc_number, NOTICE.c.title,
+                NOTICE.c.item_id, NOTICE.c.status, NOTICE.c.recipients, NOTICE.c.created_at,
+                NOTICE.c.last_error)
+
+
+def list_notices(
+    txn: ReadTxn,
+    *,
+    status: str | None = None,
+    item_id: int | None = None,
+    kind: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Notices, newest first."""
+    query = select(*LIST_COLUMNS).order_by(NOTICE.c.id.desc()).limit(limit).offset(offset)
+    if status is not None:
+        if status not in STATUS_LABELS:
+            raise InvalidInput(f"状态应为 {'、'.join(STATUS_LABELS)} 之一")
+        query = query.where(NOTICE.c.status == status)
+    if item_id is not None:
+        query = query.where(NOTICE.c.item_id == item_id)
+    if kind is not None:
+        query = query.where(NOTICE.c.kind == kind)
+    return [dict(row) for row in txn.conn.execute(query).mappings()]
+
+
+def counts(txn: ReadTxn) -> dict[str, int]:
+    rows = txn.conn.execute(select(NOTICE.c.status, func.count()).group_by(NOTICE.c.status))
+    return {status: count for status, count in rows}
+
+
+def notice(txn: ReadTxn, notice_id: int) -> dict[str, Any]:
+    """One notice with its deliveries."""
+    row = txn.conn.execute(select(NOTICE).where(NOTICE.c.id == notice_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"没有编号为 {notice_id} 的通知")
+    found = dict(row)
+    found["deliveries"] = [dict(d) for d in txn.conn.execute(
+        select(DELIVERY).where(DELIVERY.c.notice_id == notice_id)
+        .order_by(DELIVERY.c.id)).mappings()]
+    return found
+
+
+def for_item(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
+    rows = txn.conn.execute(select(NOTICE).where(NOTICE.c.item_id == item_id)
+                            .order_by(NOTICE.c.id))
     return [dict(row) for row in rows.mappings()]

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from duban.engine.audit import PAGE_SIZE
 from duban.engine.items import snapshot
 from duban.engine.models import AUDIT_EVENT, ITEM
+from duban.engine.txn import ReadTxn
 
 CHANGING_ACTIONS = ("event", "edited", "migrated", "recalculated")
 
@@ -47,8 +48,9 @@ def replay(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     return item
 
 
-def check(conn: Connection, item_id: int | None = None) -> RebuildReport:
+def check(txn: ReadTxn, item_id: int | None = None) -> RebuildReport:
     """Compare the rebuild of one item, or of every item, with the stored rows."""
+    conn = txn.conn
     report = RebuildReport()
     rebuilt: dict[int, dict[str, Any]] = {}
     after = 0

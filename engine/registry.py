@@ -1,8 +1,9 @@
 """Finding workflows and building one state machine per workflow version.
 
-Workflows come from the ``workflows`` package and from the admin's folder (setting
-``workflows_dir``); an admin's module with the same name and version as a shipped one is an
-error, never a silent override. Machines are built lazily, once per (name, version), with
+Workflows come from packages of workflow modules (duban's own, handed over by the program
+that assembles the service) and from the admin's folder (setting ``workflows_dir``); an
+admin's module with the same name and version as a shipped one is an error, never a silent
+override. Machines are built lazily, once per (name, version), with
 ``model=None`` so that items are never registered with them: the engine fires events on a
 small carrier object instead (one Machine per item costs about 40 KiB, see bench/, and
 O(n) bookkeeping).
@@ -14,7 +15,7 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -51,13 +52,15 @@ class Registry:
             self._by_key[key] = workflow
 
     @classmethod
-    def discover(cls, extra_dir: Path | None = None) -> Registry:
-        """Collect the shipped workflows and those in the admin's folder."""
-        from duban import workflows as shipped
-
+    def discover(cls, packages: Iterable[ModuleType] = (),
+                 extra_dir: Path | None = None) -> Registry:
+        """Collect the workflows declared in the modules of ``packages`` and in the admin's
+        folder."""
         found: list[Workflow] = []
-        for info in pkgutil.iter_modules(shipped.__path__):
-            found.extend(_declared(importlib.import_module(f"{shipped.__name__}.{info.name}")))
+        for package in packages:
+            for info in pkgutil.iter_modules(package.__path__):
+                module = importlib.import_module(f"{package.__name__}.{info.name}")
+                found.extend(_declared(module))
         if extra_dir is not None:
             if not extra_dir.is_dir():
                 raise SetupError(f"工作流目录 {extra_dir} 不存在")

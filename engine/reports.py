@@ -1,8 +1,7 @@
 """What the office reads and sends from the whole database: the ledger, the clear-to-zero
 view, the period figures, the assessment and its circular, Excel in and out.
 
-Functions take the service, as the ticker does; reads use one read transaction, writes one
-write transaction (an import is all or nothing).
+Each function works in the caller's transaction: the service opens it as the acting person.
 """
 
 from __future__ import annotations
@@ -10,155 +9,121 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
-from duban.engine import assessment, excel, figures, items, ledger
-from duban.engine.access import Identity
+from duban.engine import assessment, excel, figures, items, ledger, notices
+from duban.engine.deadlines import compute
 from duban.engine.errors import Conflict, InvalidInput, Refused
 from duban.engine.models import PERSON, UNIT, Role
 from duban.engine.periods import Period
+from duban.engine.timers import Recipient
+from duban.engine.timeutil import local_text
+from duban.engine.txn import ReadTxn, Txn
 
-if TYPE_CHECKING:
-    from duban.engine.service import Service
+Progress = Callable[[str, int, int], None]
+IMPORT_BATCH = 1000
 
 
-def ledger_page(service: Service, flt: ledger.LedgerFilter, *, limit: int | None = 200,
+def ledger_page(txn: ReadTxn, flt: ledger.LedgerFilter, *, limit: int | None = 200,
                 offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """A page of the ledger, and how many items the filter matches in all."""
-    now = service.clock.now()
-    with service.reading() as conn:
-        rows = ledger.page(conn, service.registry, flt, now=now, tz=service.tz,
-                           calendar=service.calendar_for(conn), limit=limit, offset=offset)
-        total = ledger.count(conn, service.registry, flt, now, service.tz)
-    return rows, total
+    rows = ledger.page(txn.conn, txn.registry, flt, now=txn.now, tz=txn.tz,
+                       calendar=txn.calendar, limit=limit, offset=offset)
+    return rows, ledger.count(txn.conn, txn.registry, flt, txn.now, txn.tz)
 
 
-def clear_to_zero(service: Service, per_unit: int = 5) -> list[dict[str, Any]]:
-    with service.reading() as conn:
-        return ledger.clear_to_zero(conn, service.registry, service.clock.now(), per_unit)
+def clear_to_zero(txn: ReadTxn, per_unit: int = 5) -> list[dict[str, Any]]:
+    return ledger.clear_to_zero(txn.conn, txn.registry, txn.now, per_unit)
 
 
-def period_figures(service: Service, period: Period, by: str = "unit") -> list[figures.Figures]:
-    with service.reading() as conn:
-        return figures.period_figures(conn, service.registry, period,
-                                      now=service.clock.now(), tz=service.tz, by=by)
+def period_figures(txn: ReadTxn, period: Period, by: str = "unit") -> list[figures.Figures]:
+    return figures.period_figures(txn.conn, txn.registry, period, now=txn.now, tz=txn.tz, by=by)
 
 
-def weights(service: Service) -> assessment.Weights:
-    return assessment.weights_from(service.settings.tables.get("assessment", {}))
+def assess(txn: ReadTxn, period: Period, weights: assessment.Weights) -> assessment.Assessment:
+    return assessment.assess(txn.conn, txn.registry, period, weights, now=txn.now, tz=txn.tz)
 
 
-def assess(service: Service, period: Period) -> assessment.Assessment:
-    chosen = weights(service)
-    with service.reading() as conn:
-        return assessment.assess(conn, service.registry, period, chosen,
-                                 now=service.clock.now(), tz=service.tz)
-
-
-def circular(service: Service, actor: str | Identity, period: Period) -> dict[str, Any]:
+def circular(txn: Txn, period: Period, weights: assessment.Weights) -> dict[str, Any]:
     """Write the period's circular (通报) as a notice to every ranked unit's head, copied to
     the leaders; delivered like every notice. One circular per period."""
-    chosen = weights(service)
-
-    def work(txn: Any) -> dict[str, Any]:
-        if not txn.actor.has(Role.supervisor):
-            raise Refused(f"{txn.actor.name}无权发布通报: 只有督查员可以")
-        result = assessment.assess(txn.conn, service.registry, period, chosen, now=txn.now,
-                                   tz=txn.tz)
-        if not result.standings:
-            raise InvalidInput(f"{period.label}没有可通报的事项")
-        payload = assessment.circular_payload(txn.conn, service.registry, result, now=txn.now,
-                                              tz=txn.tz, calendar=txn.calendar)
-        codes = [s.figures.key for s in result.standings]
-        heads = [login for (login,) in txn.conn.execute(
-            select(UNIT.c.head_login).where(UNIT.c.code.in_(codes), UNIT.c.head_login.is_not(None))
-            .order_by(UNIT.c.code))]
-        leaders = [p["login"] for p in txn.conn.execute(
-            select(PERSON.c.login, PERSON.c.roles).where(PERSON.c.active)
-            .order_by(PERSON.c.login)).mappings() if Role.lead_leader in p["roles"]]
-        key = f"circular:{period.code}"
-        written = txn.outbox.enqueue(txn.conn, txn.audit, item=None, kind="circular", key=key,
-                                     to=heads, cc=leaders, payload=payload, now=txn.now,
-                                     tz=txn.tz, calendar=txn.calendar, actor=txn.actor.login)
-        if written is None:
-            raise Conflict(f"{period.label}的通报已经发布过")
-        return {"notice": written, "key": key, "payload": payload, "to": heads, "cc": leaders}
-
-    return service._write(actor, "circular", work)
+    if not txn.actor.has(Role.supervisor):
+        raise Refused(f"{txn.actor.name}无权发布通报: 只有督查员可以")
+    result = assess(txn, period, weights)
+    if not result.standings:
+        raise InvalidInput(f"{period.label}没有可通报的事项")
+    payload = assessment.circular_payload(txn.conn, txn.registry, result, now=txn.now,
+                                          tz=txn.tz, calendar=txn.calendar)
+    codes = [s.figures.key for s in result.standings]
+    heads = [login for (login,) in txn.conn.execute(
+        select(UNIT.c.head_login).where(UNIT.c.code.in_(codes), UNIT.c.head_login.is_not(None))
+        .order_by(UNIT.c.code))]
+    leaders = [p["login"] for p in txn.conn.execute(
+        select(PERSON.c.login, PERSON.c.roles).where(PERSON.c.active)
+        .order_by(PERSON.c.login)).mappings() if Role.lead_leader in p["roles"]]
+    key = f"circular:{period.code}"
+    written = notices.write(txn, None, "circular", key=key, to=heads, cc=leaders,
+                            payload=payload)
+    if written is None:
+        raise Conflict(f"{period.label}的通报已经发布过")
+    return {"notice": written, "key": key, "payload": payload, "to": heads, "cc": leaders}
 
 
-def export_ledger(service: Service, flt: ledger.LedgerFilter, path: Path) -> int:
+def export_ledger(txn: ReadTxn, flt: ledger.LedgerFilter, path: Path) -> int:
     """The whole filtered ledger to a workbook, streamed: memory stays flat over any size."""
-    clear = clear_to_zero(service)
-    now = service.clock.now()
-    with service.reading() as conn:
-        people = dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
-        calendar = service.calendar_for(conn)
-        stmt = ledger.query(service.registry, flt, now, service.tz)
-        result = conn.execution_options(yield_per=2000).execute(stmt).mappings()
+    clear = clear_to_zero(txn)
+    people = dict(txn.conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
+    stmt = ledger.query(txn.registry, flt, txn.now, txn.tz)
+    result = txn.conn.execution_options(yield_per=2000).execute(stmt).mappings()
 
-        def rows():
-            for chunk in result.partitions():
-                yield from ledger.enrich(conn, service.registry, [dict(r) for r in chunk],
-                                         now=now, tz=service.tz, calendar=calendar)
+    def rows():
+        for chunk in result.partitions():
+            yield from ledger.enrich(txn.conn, txn.registry, [dict(r) for r in chunk],
+                                     now=txn.now, tz=txn.tz, calendar=txn.calendar)
 
-        return excel.write_ledger(path, rows(), clear, people, service.tz)
+    return excel.write_ledger(path, rows(), clear, people, txn.tz)
 
 
-def import_task_list(
-    service: Service,
-    actor: str | Identity,
-    path: Path,
-    *,
-    workflow: str = "standard",
-    progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
-) -> list[int]:
-    """Check the whole workbook, then create every item in one transaction, or none."""
-    from duban.engine.deadlines import compute
-
-    now = service.clock.now()
-    with service.reading() as conn:
-        units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
-        people = dict(conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
-        calendar = service.calendar_for(conn)
+def check_task_list(txn: ReadTxn, path: Path, progress: Progress) -> excel.TaskList:
+    """Read and check a whole task list; every problem is reported at once (一次性告知)."""
+    units = dict(txn.conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+    people = dict(txn.conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
 
     def deadline(text: str):
-        return compute(text, now, calendar, service.tz, service.settings.closing_time).at
+        return compute(text, txn.now, txn.calendar, txn.tz, txn.closing).at
 
-    found = excel.read_task_list(path, units=units, people=people, tz=service.tz,
+    found = excel.read_task_list(path, units=units, people=people, tz=txn.tz,
                                  parse_deadline=deadline,
                                  progress=lambda done, total: progress("检查", done, total))
     for row, item in found.items:  # what the engine would refuse, reported with its row
-        if item.deadline <= now:
+        if item.deadline <= txn.now:
             found.problems.append(excel.Problem(row, "完成时限", "完成时限已经过去"))
         if item.lead_unit in item.co_units:
             found.problems.append(excel.Problem(row, "协办单位", "协办单位不能包含责任单位"))
     if found.problems:
         found.problems.sort(key=lambda p: p.row)
         raise excel.ImportProblems(found.problems)
-
-    def work(txn: Any) -> list[int]:
-        created: list[dict[str, Any]] = []
-        total = len(found.items)
-        specs = [replace(spec, workflow=workflow) for _, spec in found.items]
-        for first in range(0, total, 1000):
-            created.extend(items.create_many(txn, specs[first:first + 1000]))
-            progress("导入", len(created), total)
-        _notify_units(txn, created, path.stem)
-        return [item["id"] for item in created]
-
-    return service._write(actor, "import", work)
+    return found
 
 
-def _notify_units(txn: Any, created: list[dict[str, Any]], list_name: str) -> None:
+def create_task_list(txn: Txn, found: excel.TaskList, workflow: str, list_name: str,
+                     progress: Progress) -> list[int]:
+    """Create every item of a checked task list, all in this transaction."""
+    created: list[dict[str, Any]] = []
+    total = len(found.items)
+    specs = [replace(spec, workflow=workflow) for _, spec in found.items]
+    for first in range(0, total, IMPORT_BATCH):
+        created.extend(items.create_many(txn, specs[first:first + IMPORT_BATCH]))
+        progress("导入", len(created), total)
+    _notify_units(txn, created, list_name)
+    return [item["id"] for item in created]
+
+
+def _notify_units(txn: Txn, created: list[dict[str, Any]], list_name: str) -> None:
     """防止增加基层负担: one 交办通知 per unit listing its tasks, not one per task."""
-    from duban.engine import notices
-    from duban.engine.timers import Recipient
-    from duban.engine.timeutil import local_text
-
-    units = dict(txn.conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+    units = {code: unit["name"] for code, unit in txn.directory.units.items()}
     by_unit: dict[str, list[dict[str, Any]]] = {}
     for item in created:
         by_unit.setdefault(item["lead_unit"], []).append(item)
@@ -166,11 +131,9 @@ def _notify_units(txn: Any, created: list[dict[str, Any]], list_name: str) -> No
         first = unit_items[0]
         rows = [[str(item["id"]), item["title"], local_text(item["current_deadline"], txn.tz)[:10],
                  "、".join(units.get(c, c) for c in item["co_units"])] for item in unit_items]
-        txn.outbox.enqueue(
-            txn.conn, txn.audit, item=None, kind="assignment_list",
-            key=f"import:{first['id']}:{code}",
-            to=notices.resolve(txn, first, (Recipient.handlers, Recipient.unit_head)), cc=[],
+        notices.write(
+            txn, None, "assignment_list", key=f"import:{first['id']}:{code}",
+            to=notices.resolve(txn, first, (Recipient.handlers, Recipient.unit_head)),
             payload={"list_name": f"《{list_name}》", "unit": code,
                      "unit_name": units.get(code, code), "rows": rows,
-                     "items": [item["id"] for item in unit_items]},
-            now=txn.now, tz=txn.tz, calendar=txn.calendar, actor=txn.actor.login)
+                     "items": [item["id"] for item in unit_items]})

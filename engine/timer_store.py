@@ -1,32 +1,36 @@
-"""Timer rows: keeping an item's pending steps in line with its plan.
+"""Timer rows: an item's pending steps kept in line with its plan, and the claims of due ones.
 
-Called in the same transaction as every change of an item. Steps that no longer belong (the
-item left their states, or the deadline moved) are cancelled; steps the plan wants are added,
-or re-armed if they were cancelled earlier for the same deadline version (an item back from a
-pending extension gets its warnings back). A step that fired or was skipped for a deadline
-version stays as it is: it never fires twice.
+:func:`reconcile` runs in the same transaction as every change of an item. Steps that no longer
+belong (the item left their states, or the deadline moved) are cancelled; steps the plan wants
+are added, or re-armed if they were cancelled earlier for the same deadline version (an item
+back from a pending extension gets its warnings back). A step that fired or was skipped for a
+deadline version stays as it is: it never fires twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from duban.engine.models import TIMER
+from duban.engine.models import ITEM, TIMER, TimerStatus
 from duban.engine.timers import Anchor, plan
+from duban.engine.txn import ReadTxn, Txn
 from duban.engine.workflow import Workflow
 
-if TYPE_CHECKING:
-    from duban.engine.service import Txn
-
-PENDING, FIRED, SKIPPED, CANCELLED, FAILED = "pending", "fired", "skipped", "cancelled", "failed"
+PENDING, CANCELLED = TimerStatus.pending.value, TimerStatus.cancelled.value
 TIMERS_OF_ITEM = select(TIMER.c.id, TIMER.c.step, TIMER.c.deadline_version, TIMER.c.status,
                         TIMER.c.due_at).where(TIMER.c.item_id == bindparam("item_id"))
 SET_STATUS = (update(TIMER).where(TIMER.c.id == bindparam("_id"))
               .values(status=bindparam("status"), due_at=bindparam("due_at")))
 INSERT_TIMER = insert(TIMER)
+FINISH = update(TIMER).where(TIMER.c.id == bindparam("_id")).values(
+    status=bindparam("status"), fired_at=bindparam("fired_at"),
+    late_seconds=bindparam("late_seconds"), outcome=bindparam("outcome"),
+)
+STATUS_OF = select(TIMER.c.status).where(TIMER.c.id == bindparam("_id"))
 
 
 def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
@@ -77,7 +81,50 @@ def new_rows(txn: Txn, item: Mapping[str, Any], workflow: Workflow) -> list[dict
     ]
 
 
-def item_timers(conn, item_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(select(TIMER).where(TIMER.c.item_id == item_id)
-                        .order_by(TIMER.c.due_at, TIMER.c.id))
+def claim_due_timers(txn: Txn, limit: int) -> list[dict[str, Any]]:
+    """The steps due at the transaction's now, oldest first, claimed for this transaction.
+
+    On SQLite the write transaction's ``BEGIN IMMEDIATE`` already makes the claim exclusive.
+    On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED`` so that several daemons share
+    the due steps without waiting on each other (a dead daemon's locks go with its connection),
+    and then their items are locked in id order, skipping the items a user's command holds
+    right now: those steps are left for the next batch, so a daemon never waits on a user and
+    the two can never deadlock.
+    """
+    claim = (
+        select(TIMER)
+        .where(TIMER.c.status == PENDING, TIMER.c.due_at <= txn.now)
+        .order_by(TIMER.c.due_at, TIMER.c.id)
+        .limit(limit)
+    )
+    postgres = txn.conn.dialect.name == "postgresql"
+    if postgres:
+        claim = claim.with_for_update(skip_locked=True)
+    due = [dict(row) for row in txn.conn.execute(claim).mappings()]
+    if not due or not postgres:
+        return due
+    ids = sorted({row["item_id"] for row in due})
+    locked = set(txn.conn.execute(
+        select(ITEM.c.id).where(ITEM.c.id.in_(ids)).order_by(ITEM.c.id)
+        .with_for_update(skip_locked=True)
+    ).scalars())
+    return [row for row in due if row["item_id"] in locked]
+
+
+def status_of(txn: ReadTxn, timer_id: int) -> TimerStatus | None:
+    found = txn.conn.execute(STATUS_OF, {"_id": timer_id}).scalar()
+    return None if found is None else TimerStatus(found)
+
+
+def finish(txn: Txn, timer_id: int, status: TimerStatus, outcome: str | None,
+           late: int | None = None, at: datetime | None = None) -> None:
+    """Record how a step ended: fired, skipped, cancelled or failed, and when."""
+    txn.conn.execute(FINISH, {"_id": timer_id, "status": status.value,
+                              "fired_at": at or txn.now, "late_seconds": late,
+                              "outcome": outcome})
+
+
+def item_timers(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
+    rows = txn.conn.execute(select(TIMER).where(TIMER.c.item_id == item_id)
+                            .order_by(TIMER.c.due_at, TIMER.c.id))
     return [dict(row) for row in rows.mappings()]

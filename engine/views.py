@@ -1,136 +1,101 @@
-"""Text a person reads: item lines, item details, timelines. Used by the CLI and the demo."""
+"""What a screen shows, read in one transaction: plain data for every client to format.
+
+The CLI prints these views as text and JSON; the web renders them as pages. The words come
+from the workflow and :mod:`duban.engine.labels`, so every client says the same thing.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from duban.engine.audit import canonical
+from duban.engine import audit, items, notices
+from duban.engine.access import role_names
+from duban.engine.errors import DubanError
+from duban.engine.fields import FieldKind
+from duban.engine.labels import ACTION_LABELS, ATTR_LABELS, ATTR_VALUES, NOTICE_LABELS
 from duban.engine.models import SOURCE_LABELS, SourceKind
 from duban.engine.registry import Registry
 from duban.engine.timeutil import from_iso, local_text
-
-ACTION_LABELS = {
-    "created": "交办",
-    "edited": "修改",
-    "refused": "被拒绝",
-    "migrated": "迁移",
-    "unit_added": "新增单位",
-    "unit_changed": "修改单位",
-    "person_added": "新增人员",
-    "person_changed": "修改人员",
-    "schema_upgraded": "升级数据库",
-    "timer_fired": "时限步骤",
-    "timer_skipped": "时限步骤跳过",
-    "timer_failed": "时限步骤失败",
-}
-NOTICE_LABELS = {
-    "created": "生成通知",
-    "sent": "通知已送达",
-    "failed": "通知送达失败(将重试)",
-    "dead": "通知无法送达",
-    "requeued": "通知重新送达",
-}
+from duban.engine.txn import ReadTxn
+from duban.engine.workflow import Event, Workflow
 
 
-ATTR_LABELS = {
-    "owner": "责任人(首位签收)",
-    "last_progress": "最新进展",
-    "requested_deadline": "申请延期至",
-    "verification": "核查意见",
-    "warning": "当前预警",
-    "warnings": "预警次数",
-    "interviews": "约谈次数",
-    "accountability": "问责",
-    "accountability_cases": "问责次数",
-    "extensions": "延期次数",
-    "redos": "退回重办次数",
-    "transfers": "转办次数",
-    "reported_at": "报结时间",
-    "on_time": "按期办结",
-    "signed_at": "签收时间",
-    "signed_on_time": "按时签收",
-    "verified_at": "核查时间",
-    "satisfaction": "回访满意度",
-    "first_satisfaction": "首次回访",
-    "grade": "答复分类",
-    "co_views": "协办意见",
-    "contact": "面商情况",
-    "contacted_at": "面商时间",
-    "repeat_of": "重复投诉, 关联工单",
-    "category": "问题类别",
-    "term": "整改类型",
-    "unit_confirmed": "单位确认",
-    "group_confirmed": "巡视组确认",
-    "office_confirmed": "督查室确认",
-}
-ATTR_VALUES = {"yellow": "黄色", "red": "红色", "proposed": "问责中", "exempted": "容错免责",
-               "True": "是", "False": "否", "immediate": "立行立改", "long_term": "长期整改"}
+@dataclass(frozen=True)
+class FieldInfo:
+    """One input of an event, as a form or a help text presents it."""
+
+    name: str
+    label: str
+    kind: str
+    required: bool
+    choices: dict[str, str] | None = None
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(canonical(value), ensure_ascii=False, indent=2)
+@dataclass(frozen=True)
+class EventOption:
+    """An event a person may fire now, with what it asks for."""
+
+    name: str
+    label: str
+    fields: tuple[FieldInfo, ...]
 
 
-def state_label(registry: Registry, item: Mapping[str, Any]) -> str:
-    try:
-        return registry.get(item["workflow"], item["workflow_version"]).state_label(item["state"])
-    except Exception:
-        return item["state"]
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of an item's history as a reader wants it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    kind: str  # "event" or "notice"
+    what: str
+    move: tuple[str, str] | None  # state labels before and after, when the state changed
+    reason: str | None
+    details: tuple[tuple[str, str], ...]  # the other inputs, labelled and in words
 
 
-def item_line(registry: Registry, item: Mapping[str, Any], tz: ZoneInfo) -> str:
-    return (
-        f"事项 {item['id']}〔{item['title']}〕 {state_label(registry, item)}  "
-        f"承办: {item['lead_unit']}  期限: {local_text(item['current_deadline'], tz)}"
+@dataclass(frozen=True)
+class ItemView:
+    """The 督办单 of one item: the item, where it stands, what the person may do now, its
+    sub-items, its history and its notices."""
+
+    item: dict[str, Any]
+    workflow_label: str
+    state_label: str
+    source_label: str
+    attributes: tuple[tuple[str, str], ...]  # the workflow's attributes, labelled, in words
+    events: tuple[EventOption, ...]
+    children: dict[str, Any] | None
+    history: tuple[dict[str, Any], ...]
+    timeline: tuple[TimelineEntry, ...]
+    notices: tuple[dict[str, Any], ...]
+
+
+def item_view(txn: ReadTxn, item_id: int) -> ItemView:
+    item = items.load(txn, item_id)
+    workflow = txn.registry.get(item["workflow"], item["workflow_version"])
+    history = audit.item_history(txn.conn, item_id)
+    return ItemView(
+        item=item,
+        workflow_label=workflow.label,
+        state_label=workflow.state_label(item["state"]),
+        source_label=SOURCE_LABELS.get(SourceKind(item["source"]), item["source"]),
+        attributes=tuple((ATTR_LABELS.get(key, key), attr_text(key, value, txn.tz))
+                         for key, value in sorted(item["attrs"].items())),
+        events=tuple(event_option(workflow, event)
+                     for event in items.possible_events(txn, workflow, item)),
+        children=items.children(txn.conn, [item_id]).get(item_id),
+        history=tuple(history),
+        timeline=tuple(timeline(workflow, history, txn)),
+        notices=tuple(notices.for_item(txn, item_id)),
     )
 
 
-def item_detail(
-    registry: Registry,
-    item: Mapping[str, Any],
-    tz: ZoneInfo,
-    possible: Iterable[tuple[str, str]] = (),
-    children: Mapping[str, Any] | None = None,
-) -> str:
-    workflow = registry.get(item["workflow"], item["workflow_version"])
-    deadline = local_text(item["current_deadline"], tz)
-    if item["current_deadline"] != item["original_deadline"]:
-        deadline += f"(原 {local_text(item['original_deadline'], tz)}; {item['deadline_reason']})"
-    source = SOURCE_LABELS.get(SourceKind(item["source"]), item["source"])
-    rows = [
-        ("编号", str(item["id"])),
-        ("标题", item["title"]),
-        ("工作流", f"{workflow.label}({workflow.name} v{workflow.version})"),
-        ("状态", workflow.state_label(item["state"])),
-        ("来源", source),
-        ("承办单位", item["lead_unit"]),
-        ("协办单位", "、".join(item["co_units"]) or "—"),
-        ("牵头领导", item["lead_leader"] or "—"),
-        ("办理期限", deadline),
-        ("目标", item["goal"] or "—"),
-        ("工作举措", item["measures"] or "—"),
-        ("公开", "是" if item["public"] else "否"),
-        ("版本", str(item["version"])),
-    ]
-    rows += [(ATTR_LABELS.get(key, key), _attr_text(key, value, tz))
-             for key, value in sorted(item["attrs"].items())]
-    if item["parent_id"]:
-        rows.append(("上级事项", str(item["parent_id"])))
-    if children:
-        rolled = f"{children['closed']}/{children['total']} 已销号"
-        if children["next_deadline"] is not None:
-            rolled += f", 最近的未销号期限 {local_text(children['next_deadline'], tz)}"
-        rows.append(("子任务", rolled))
-    possible = list(possible)
-    if possible:
-        rows.append(("可办理", "、".join(f"{label}({name})" for name, label in possible)))
-    return "\n".join(f"{label}: {value}" for label, value in rows)
-
-
-def _attr_text(key: str, value: Any, tz: ZoneInfo) -> str:
+def attr_text(key: str, value: Any, tz: ZoneInfo) -> str:
     """An attribute as a reader wants it: instants local, flags and codes in words."""
     if isinstance(value, str) and (key.endswith("_at") or key.endswith("_deadline")):
         try:
@@ -142,56 +107,99 @@ def _attr_text(key: str, value: Any, tz: ZoneInfo) -> str:
     return ATTR_VALUES.get(str(value), str(value))
 
 
-def history_lines(
-    registry: Registry, item: Mapping[str, Any], events: Iterable[Mapping[str, Any]], tz: ZoneInfo
-) -> list[str]:
-    workflow = registry.get(item["workflow"], item["workflow_version"])
-    lines = []
+def event_option(workflow: Workflow, event: Event) -> EventOption:
+    fields = []
+    for required, names in ((True, event.requires), (False, event.accepts)):
+        for name in names:
+            spec = workflow.field_spec(name)
+            choices = dict(spec.choices) if spec.kind is FieldKind.choice and spec.choices \
+                else None
+            fields.append(FieldInfo(name, spec.label, spec.kind.value, required, choices))
+    return EventOption(event.name, event.label, tuple(fields))
+
+
+def timeline(workflow: Workflow, events: Iterable[Mapping[str, Any]],
+             txn: ReadTxn) -> list[TimelineEntry]:
+    """An item's audit events in words: what happened, the move, the reason, the inputs."""
+    entries = []
     for event in events:
+        if event["action"] == "notice":
+            entries.append(_notice_entry(event))
+            continue
         if event["action"] == "event":
             spec = workflow.event(event["event"])
             what = spec.label if spec else event["event"]
         elif event["action"] == "refused":
             spec = workflow.event(event["event"] or "")
             what = f"尝试{spec.label if spec else event['event']}被拒绝"
-        elif event["action"] == "notice":
-            lines.append(_notice_line(event, tz))
-            continue
         else:
             what = ACTION_LABELS.get(event["action"], event["action"])
-        move = ""
+        move = None
         if event["to_state"] and event["from_state"] != event["to_state"]:
             before = workflow.state_label(event["from_state"]) if event["from_state"] else "—"
-            move = f" {before} → {workflow.state_label(event['to_state'])}"
-        reason = f"  理由: {event['reason']}" if event["reason"] else ""
-        reason += _values_text(workflow, event, tz)
-        when = local_text(event["at"], tz)
-        lines.append(f"#{event['seq']:<6} {when}  {event['actor']:<10} {what}{move}{reason}")
-    return lines
+            move = (before, workflow.state_label(event["to_state"]))
+        entries.append(TimelineEntry(event["seq"], event["at"], event["actor"], "event", what,
+                                     move, event["reason"], _details(workflow, event, txn)))
+    return entries
 
 
-def _notice_line(event: Mapping[str, Any], tz: ZoneInfo) -> str:
+def _notice_entry(event: Mapping[str, Any]) -> TimelineEntry:
     payload = event["payload"]
     what = NOTICE_LABELS.get(event["event"], event["event"])
-    number = f" {payload['doc_number']}" if payload.get("doc_number") else ""
-    channel = f" [{payload['channel']}]" if payload.get("channel") else ""
-    detail = f"  {event['reason']}" if event["reason"] else ""
-    when = local_text(event["at"], tz)
-    return f"#{event['seq']:<6} {when}  {event['actor']:<10} {what}{number}{channel}{detail}"
+    if payload.get("doc_number"):
+        what += f" {payload['doc_number']}"
+    if payload.get("channel"):
+        what += f" [{payload['channel']}]"
+    return TimelineEntry(event["seq"], event["at"], event["actor"], "notice", what, None,
+                         event["reason"], ())
 
 
-def _values_text(workflow: Any, event: Mapping[str, Any], tz: ZoneInfo) -> str:
+def _details(workflow: Workflow, event: Mapping[str, Any],
+             txn: ReadTxn) -> tuple[tuple[str, str], ...]:
     """The inputs of an event other than its reason, as a reader wants them."""
     if event["action"] != "event":
-        return ""
+        return ()
     parts = []
     for name, value in event["payload"].get("values", {}).items():
         if name == "reason":
             continue
         spec = workflow.field_spec(name)
-        if spec.kind in ("instant", "deadline"):
-            shown = local_text(from_iso(value), tz)
+        if spec.kind in (FieldKind.instant, FieldKind.deadline):
+            shown = local_text(from_iso(value), txn.tz)
         else:
             shown = spec.display(value)
-        parts.append(f"{spec.label}: {shown}")
-    return "".join(f"  {part}" for part in parts)
+        parts.append((spec.label, shown))
+    return tuple(parts)
+
+
+def workflow_view(registry: Registry, name: str) -> dict[str, Any]:
+    """A workflow's states and events with who may fire them and what they need."""
+    wf = registry.latest(name)
+    return {
+        "name": wf.name, "version": wf.version, "label": wf.label,
+        "description": wf.description, "initial": wf.initial,
+        "states": [{"name": s.name, "label": s.label, "final": s.final} for s in wf.states],
+        "events": [{
+            "name": e.name, "label": e.label, "source": list(e.source), "dest": e.dest,
+            "roles": [r.value for r in e.roles], "requires": list(e.requires),
+            "accepts": list(e.accepts),
+            "source_labels": [wf.state_label(s) for s in e.source if s != "*"],
+            "any_state": "*" in e.source,
+            "dest_label": wf.state_label(e.dest) if e.dest else None,
+            "role_labels": role_names(e.roles),
+            "requires_labels": [wf.field_spec(f).label for f in e.requires],
+        } for e in wf.events],
+    }
+
+
+def workflow_list(registry: Registry) -> list[dict[str, Any]]:
+    return [{"name": wf.name, "version": wf.version, "label": wf.label,
+             "states": len(wf.states), "events": len(wf.events)}
+            for wf in registry.all_latest()]
+
+
+def state_label(registry: Registry, item: Mapping[str, Any]) -> str:
+    try:
+        return registry.get(item["workflow"], item["workflow_version"]).state_label(item["state"])
+    except DubanError:  # a version no longer declared: its stored name still says something
+        return item["state"]

@@ -1,8 +1,8 @@
 """What a notice template sees: the item in words, the people by name, the office, the dates.
 
-Units and people are read once per transaction (a batch of timer firings renders many
-notices); logins become names, codes become unit names, instants stay aware datetimes for the
-``cn_date`` / ``cn_datetime`` filters.
+Units and people come from the transaction's directory, read once (a batch of timer firings
+renders many notices); logins become names, codes become unit names, instants stay aware
+datetimes for the ``cn_date`` / ``cn_datetime`` filters.
 """
 
 from __future__ import annotations
@@ -10,12 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
-from duban.engine.directory import cached as directory
-from duban.engine.workcalendar import WorkCalendar
+from duban.engine.txn import ReadTxn
 from duban.notifiers.config import Office
 
 # How a document names where an item came from, before its title: 领导批示件“…”.
@@ -32,18 +28,17 @@ SOURCE_PHRASES = {
 
 
 def build(
-    conn: Connection,
+    txn: ReadTxn,
     item: Mapping[str, Any] | None,
     payload: Mapping[str, Any],
     to: Sequence[str],
     cc: Sequence[str],
     *,
-    now: datetime,
-    tz: ZoneInfo,
-    calendar: WorkCalendar,
     office: Office,
 ) -> dict[str, Any]:
-    units, people = directory(conn)
+    """The template context of one notice, as of the transaction's now."""
+    units, people = txn.directory.units, txn.directory.people
+    now, tz, calendar = txn.now, txn.tz, txn.calendar
 
     def person(login: str | None) -> str:
         if not login:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
+from duban.app import build_service
 from duban.engine.clock import FixedClock
 from duban.engine.db import Database
 from duban.engine.directory import NewPerson
@@ -35,7 +36,7 @@ def local(text_value: str) -> datetime:
 
 def item_events(service, item_id: int) -> list[dict]:
     """An item's history without the notices its events wrote (those have their own tests)."""
-    return [e for e in service.history(item_id) if e["action"] != "notice"]
+    return [e for e in service.history(ADMIN, item_id) if e["action"] != "notice"]
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +110,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def service(settings, clock):
-    svc = Service(settings, clock)
+    svc = build_service(settings, clock)
     svc.init(ADMIN, "管理员")
     yield svc
     svc.close()

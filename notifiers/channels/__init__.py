@@ -1,42 +1,31 @@
 """Delivery channels: the outbox folder, SMTP mail, group-robot webhooks.
 
-A channel sends one :class:`Outgoing` (or, for mail digests, several to one address) and
-raises :class:`Transient` when trying again later may help, :class:`Permanent` when it will
-not. Each send carries the delivery's key so that the receiving end can drop a repeat.
+Each implements :class:`duban.engine.ports.Channel`; :func:`build` makes the one a setting
+names. A channel is built when the sender first needs it, so mail's libraries load only when
+mail is sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from duban.engine.ports import Channel, Permanent
+from duban.notifiers.config import NoticeConfig
+from duban.notifiers.render import Renderer
 
 
-class DeliveryError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+def build(name: str, config: NoticeConfig, renderer: Renderer) -> Channel:
+    """The channel ``name`` as the settings describe it; a bad setting is permanent."""
+    if name == "file":
+        from duban.notifiers.channels.file import FileChannel
 
+        return FileChannel(config.outbox, renderer, config.attach_docx)
+    if name == "smtp":
+        if not config.smtp.configured:
+            raise Permanent("未设置邮件服务器 [smtp] host 与 sender")
+        from duban.notifiers.channels.smtp import SmtpChannel
 
-class Transient(DeliveryError):
-    """Worth another attempt: a timeout, a 5xx answer, a refused connection."""
+        return SmtpChannel(config.smtp, renderer, config.attach_docx)
+    if name == "webhook":
+        from duban.notifiers.channels.webhook import WebhookChannel
 
-
-class Permanent(DeliveryError):
-    """Not worth another attempt: a 4xx answer, a rejected address, a bad setting."""
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One delivery with the notice it carries."""
-
-    delivery_id: int
-    key: str
-    channel: str
-    target: str
-    style: str | None
-    notice: dict[str, Any]
-
-    @property
-    def subject(self) -> str:
-        number = self.notice.get("doc_number")
-        return f"{self.notice['title']}（{number}）" if number else self.notice["title"]
+        return WebhookChannel(config.webhook_timeout)
+    raise Permanent(f"未知渠道 {name}")

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from duban.notifiers.channels import Outgoing, Transient
+from duban.engine.ports import Outgoing, Transient
 from duban.notifiers.render import Document, Renderer
 
 UNSAFE = re.compile(r"[^0-9A-Za-z_.\-]+")
@@ -25,6 +25,8 @@ def folder_name(key: str) -> str:
 
 
 class FileChannel:
+    """The outbox folder (:class:`duban.engine.ports.Channel`)."""
+
     def __init__(self, outbox: Path, renderer: Renderer, with_docx: bool) -> None:
         self.outbox = outbox
         self.renderer = renderer
@@ -54,6 +56,9 @@ class FileChannel:
         """Make everything written so far durable, before it is recorded as delivered."""
         if self.outbox.exists():
             sync_filesystem(self.outbox)
+
+    def close(self) -> None:
+        """Nothing stays open between files."""
 
 
 def sync_filesystem(path: Path) -> None:

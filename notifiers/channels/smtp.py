@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from duban.notifiers.channels import Outgoing, Permanent, Transient
+from duban.engine.ports import Outgoing, Permanent, Transient
 from duban.notifiers.config import Smtp
 from duban.notifiers.render import Document, Renderer
 
@@ -27,7 +27,8 @@ def message_id(key: str, sender: str) -> str:
 
 
 class SmtpChannel:
-    """Keeps one connection open for a batch; ``close`` ends it."""
+    """Mail (:class:`duban.engine.ports.Channel`, and digests of several notices). Keeps one
+    connection open for a batch; ``close`` ends it."""
 
     def __init__(self, config: Smtp, renderer: Renderer, with_docx: bool) -> None:
         self.config = config
@@ -56,6 +57,9 @@ class SmtpChannel:
             self._attach(mail, message.notice, index)
         self._submit(mail, target)
         return f"汇总{len(messages)}件已发送至 {target}"
+
+    def commit(self) -> None:
+        """The server's acceptance of each message is its receipt."""
 
     def close(self) -> None:
         if self._client is not None:

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from duban.notifiers.channels import Outgoing, Permanent, Transient
+from duban.engine.ports import Outgoing, Permanent, Transient
 
 STYLES = ("json", "wecom", "dingtalk")
 RETRY_STATUS = {408, 425, 429}
@@ -33,8 +33,16 @@ def body(message: Outgoing) -> dict[str, Any]:
 
 
 class WebhookChannel:
+    """Group robots and JSON endpoints (:class:`duban.engine.ports.Channel`)."""
+
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
+
+    def commit(self) -> None:
+        """A webhook's answer is its receipt: nothing to make durable here."""
+
+    def close(self) -> None:
+        """Each POST opens and closes its own connection."""
 
     def send(self, message: Outgoing) -> str:
         data = json.dumps(body(message), ensure_ascii=False).encode()

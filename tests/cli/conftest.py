@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from duban.app import build_service
 from duban.engine.clock import SystemClock
 from duban.engine.directory import NewPerson
-from duban.engine.service import Service
 
 DUBAN = str(Path(sys.executable).with_name("duban"))
 
@@ -55,7 +55,7 @@ def cli(settings, tmp_path) -> Cli:
     """An office set up through the service API (quick); the tests then use the real CLI."""
     runner = Cli(settings.db_url, tmp_path)
     runner.run("init", "--admin-name", "办公室管理员")
-    service = Service(replace(settings, audit_key_path=tmp_path / "audit.key"), SystemClock())
+    service = build_service(replace(settings, audit_key_path=tmp_path / "audit.key"), SystemClock())
     service.add_unit("clerk", "DCS", "局督查室")
     service.add_unit("clerk", "JJK", "基础教育科")
     service.add_person("clerk", NewPerson("zhao", "赵敏", "DCS", ("supervisor",)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from duban.engine.access import Identity
 from duban.engine.directory import NewPerson
 from duban.engine.errors import InvalidInput, NotFound, Refused
 from tests.conftest import ADMIN, item_events, local
@@ -94,19 +95,19 @@ def test_duplicate_unit_code_is_a_conflict(office):
 
 def test_acting_as_another_is_for_admins_or_demo(office):
     service = office.service
-    assert service.identify(ADMIN, "wang") == "wang"
+    assert service.identify(Identity(ADMIN, "wang")) == "wang"
     with pytest.raises(Refused, match="只有管理员"):
-        service.identify("zhao", "wang")
+        service.identify(Identity("zhao", "wang"))
     with pytest.raises(Refused, match="未登记"):
-        service.identify("stranger")
+        service.identify(Identity("stranger"))
     with pytest.raises(NotFound):
-        service.identify(ADMIN, "ghost")
+        service.identify(Identity(ADMIN, "ghost"))
 
 
 def test_refused_identification_is_recorded(office):
     with pytest.raises(Refused):
-        office.service.identify("zhao", "wang")
-    with office.service.reading() as conn:
+        office.service.identify(Identity("zhao", "wang"))
+    with office.service.db.read() as conn:
         from sqlalchemy import select
 
         from duban.engine.models import AUDIT_EVENT
@@ -136,7 +137,7 @@ def test_identity_is_checked_inside_the_write(office):
         office.service.fire(Identity("zhao", "wang"), item_id, "progress", {"note": "冒名"})
     last = item_events(office.service, item_id)[-1]
     assert (last["action"], last["actor"]) == ("refused", "os:zhao")
-    assert office.service.item(item_id)["version"] == 2
+    assert office.service.item(ADMIN, item_id)["version"] == 2
 
 
 def test_possible_events_leave_out_what_a_guard_would_refuse(office):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
+from duban.app import build_service
 from duban.engine import directory
 from duban.engine.audit import CHAIN_LOCK_KEY, GENESIS_HASH, checkpoint_message, event_hash
 from duban.engine.clock import FixedClock
@@ -131,7 +132,7 @@ def history(office) -> dict:
 # -- a clean history --------------------------------------------------------------------------
 
 def test_clean_history_verifies(office, history):
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     rows = chain(office.service)
     assert report.ok, report.problems
     assert report.problems == []
@@ -158,7 +159,7 @@ def test_an_edited_event_is_found_where_it_was_edited(office, history, where):
     k = {"first": 1, "middle": len(rows) // 2, "last": len(rows)}[where]
     execute(office.service,
             ("UPDATE audit_event SET reason = :reason WHERE seq = :k", {"reason": "改过", "k": k}))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert not report.ok
     assert report.first_bad_seq == k
     assert any(f"事件 {k} 的内容与其哈希不符" in problem for problem in report.problems)
@@ -170,7 +171,7 @@ def test_an_edited_payload_is_found(office, history):
     payload = dict(rows[k - 1]["payload"], values={"reason": "同意", "deadline": "2027-06-30"})
     execute(office.service, ("UPDATE audit_event SET payload = :payload WHERE seq = :k",
                              {"payload": json.dumps(payload, ensure_ascii=False), "k": k}))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert (report.ok, report.first_bad_seq) == (False, k)
 
 
@@ -179,7 +180,7 @@ def test_a_deleted_event_is_found_where_it_was(office, history, where):
     rows = chain(office.service)
     k = {"first": 1, "middle": len(rows) // 2}[where]
     execute(office.service, ("DELETE FROM audit_event WHERE seq = :k", {"k": k}))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert not report.ok
     assert report.first_bad_seq == k
     assert report.rows_checked == len(rows) - 1
@@ -198,7 +199,7 @@ def test_two_swapped_events_are_found_at_the_first(office, history, where):
     )
     swapped = chain(office.service)
     assert (swapped[k - 1]["hash"], swapped[k]["hash"]) == (rows[k]["hash"], rows[k - 1]["hash"])
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert not report.ok
     assert report.first_bad_seq == k
 
@@ -217,7 +218,7 @@ def test_a_consistently_rewritten_chain_fails_on_the_signed_checkpoints(office, 
         assert row["prev_hash"] == (GENESIS_HASH if prev is None else prev["hash"])
         assert row["hash"] == event_hash(row["prev_hash"], row)
 
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     previous_checkpoint = max(seq for seq in checkpoint_seqs(office.service) if seq < k)
     assert not report.ok
     assert previous_checkpoint < report.first_bad_seq <= k
@@ -232,7 +233,7 @@ def test_a_rewritten_chain_stripped_of_its_checkpoints_is_found(office, history)
     k = next(row["seq"] for row in rows if row["event"] == "deny_extension")
     rewrite_chain_from(office.service, k, "改写")
     execute(office.service, ("DELETE FROM audit_checkpoint WHERE seq >= :k", {"k": k}))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert not report.ok
     assert report.first_bad_seq == max(checkpoint_seqs(office.service)) + 1 == k
     assert any("没有签名检查点" in problem for problem in report.problems)
@@ -244,7 +245,7 @@ def test_an_unreadable_stored_value_is_reported_not_raised(office, history, colu
     k = len(chain(office.service)) // 2
     execute(office.service,
             (f"UPDATE audit_event SET {column} = :value WHERE seq = :k", {"value": value, "k": k}))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert (report.ok, report.first_bad_seq) == (False, k)
 
 
@@ -254,7 +255,7 @@ def test_a_cut_tail_is_found_while_its_checkpoints_remain(office, history):
     rows = chain(office.service)
     head = len(rows)
     execute(office.service, ("DELETE FROM audit_event WHERE seq > :keep", {"keep": head - 3}))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert not report.ok
     assert report.head_seq == head - 3
     assert report.first_bad_seq == head - 2
@@ -268,7 +269,7 @@ def test_events_appended_without_a_checkpoint_are_found(office, history):
     forged["hash"] = event_hash(last["hash"], forged)
     with office.service.db.engine.begin() as conn:
         conn.execute(AUDIT_EVENT.insert(), forged)
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert not report.ok
     assert report.first_bad_seq == last["seq"] + 1
     assert any("没有签名检查点" in problem for problem in report.problems)
@@ -280,16 +281,16 @@ def test_verifying_with_another_key_reports_the_other_key(office, history, setti
                                                           tmp_path):
     other_key = tmp_path / "other" / "audit.key"
     assert ensure_key(other_key)
-    other = Service(replace(settings, audit_key_path=other_key), clock)
+    other = build_service(replace(settings, audit_key_path=other_key), clock)
     try:
-        report = other.verify_audit()
+        report = other.verify_audit(ADMIN)
     finally:
         other.close()
     assert not report.ok
     assert report.first_bad_seq == checkpoint_seqs(office.service)[0]
     assert report.rows_checked == len(chain(office.service))
     assert "另一把密钥" in report.problems[0]
-    assert office.service.verify_audit().ok
+    assert office.service.verify_audit(ADMIN).ok
 
 
 def test_a_rewritten_chain_resigned_with_another_key_is_found(office, history):
@@ -306,7 +307,7 @@ def test_a_rewritten_chain_resigned_with_another_key_is_found(office, history):
                 .values(head_hash=row["hash"], key_id=forger.key_id,
                         signature=forger.sign(message))
             )
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert not report.ok
     assert report.first_bad_seq == k
     assert f"检查点 {k} 由另一把密钥({forger.key_id})签名" in report.problems[0]
@@ -316,7 +317,7 @@ def test_a_forged_signature_under_the_right_key_id_is_found(office, history):
     k = len(chain(office.service)) // 2
     execute(office.service, ("UPDATE audit_checkpoint SET signature = :sig WHERE seq = :k",
                              {"sig": "0" * 64, "k": k}))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert (report.ok, report.first_bad_seq) == (False, k)
     assert "签名无效" in report.problems[0]
 
@@ -337,12 +338,12 @@ def test_a_refused_attempt_is_recorded_and_changes_nothing(office, case):
     actor, event, values, error, words = REFUSALS[case]
     item_id = office.item()
     office.fire("zhao", item_id, "warn", level="yellow", reason="提醒")
-    before = office.service.item(item_id)
-    history_before = office.service.history(item_id)
+    before = office.service.item(ADMIN, item_id)
+    history_before = office.service.history(ADMIN, item_id)
     with pytest.raises(error, match=words) as caught:
         office.fire(actor, item_id, event, **values)
-    assert office.service.item(item_id) == before
-    history_after = office.service.history(item_id)
+    assert office.service.item(ADMIN, item_id) == before
+    history_after = office.service.history(ADMIN, item_id)
     assert history_after[:-1] == history_before
     refused = history_after[-1]
     assert refused["action"] == "refused"
@@ -350,8 +351,8 @@ def test_a_refused_attempt_is_recorded_and_changes_nothing(office, case):
     assert refused["reason"] == str(caught.value) == caught.value.message
     assert refused["payload"] == {"kind": error.__name__}
     assert (refused["from_state"], refused["to_state"]) == (None, None)
-    assert office.service.verify_audit().ok
-    assert office.service.check_rebuild().ok
+    assert office.service.verify_audit(ADMIN).ok
+    assert office.service.check_rebuild(ADMIN).ok
 
 
 def test_each_refusal_of_a_series_is_kept_in_order(office):
@@ -363,10 +364,10 @@ def test_each_refusal_of_a_series_is_kept_in_order(office):
         with pytest.raises((Refused, InvalidInput)) as caught:
             office.fire(actor, item_id, event, **values)
         messages.append((actor, event, caught.value.message))
-    history = office.service.history(item_id)
+    history = office.service.history(ADMIN, item_id)
     assert [(e["actor"], e["event"], e["reason"]) for e in history if e["action"] == "refused"] \
         == messages
-    assert office.service.item(item_id)["version"] == 1
+    assert office.service.item(ADMIN, item_id)["version"] == 1
 
 
 def test_a_refusal_echoing_a_nul_character_is_still_recorded(office):
@@ -381,11 +382,11 @@ def test_a_refusal_echoing_a_nul_character_is_still_recorded(office):
 # -- rebuilding items from their events -------------------------------------------------------
 
 def test_rebuild_matches_a_rich_history(office, history):
-    report = office.service.check_rebuild()
+    report = office.service.check_rebuild(ADMIN)
     assert report.ok, report.mismatches
     assert report.items_checked == len(history["items"])
     for item_id in history["items"]:
-        assert office.service.check_rebuild(item_id).ok
+        assert office.service.check_rebuild(ADMIN, item_id).ok
 
 
 @pytest.mark.parametrize(("column", "value"), [
@@ -398,14 +399,14 @@ def test_rebuild_names_an_item_edited_behind_the_engine(office, history, column,
     target = history["items"][1]
     execute(office.service,
             (f"UPDATE item SET {column} = :value WHERE id = :id", {"value": value, "id": target}))
-    report = office.service.check_rebuild()
+    report = office.service.check_rebuild(ADMIN)
     assert not report.ok
     assert report.items_checked == len(history["items"])
     assert report.mismatches == [f"事项 {target} 的 {column} 与审计记录重放结果不符"]
-    assert not office.service.check_rebuild(target).ok
+    assert not office.service.check_rebuild(ADMIN, target).ok
     for other in set(history["items"]) - {target}:
-        assert office.service.check_rebuild(other).ok
-    assert office.service.verify_audit().ok  # the chain itself is untouched
+        assert office.service.check_rebuild(ADMIN, other).ok
+    assert office.service.verify_audit(ADMIN).ok  # the chain itself is untouched
 
 
 def test_rebuild_names_a_deleted_item_and_an_item_without_a_creation_record(office, history):
@@ -419,11 +420,11 @@ def test_rebuild_names_a_deleted_item_and_an_item_without_a_creation_record(offi
         ("DELETE FROM item WHERE id = :id", {"id": c}),
         ("DELETE FROM audit_event WHERE item_id = :id AND action = 'created'", {"id": b}),
     )
-    report = office.service.check_rebuild()
+    report = office.service.check_rebuild(ADMIN)
     assert report.items_checked == 2
     assert report.mismatches == [f"事项 {b} 没有创建记录",
                                  f"事项 {c} 有审计记录, 但数据库中已不存在"]
-    assert office.service.check_rebuild(a).ok
+    assert office.service.check_rebuild(ADMIN, a).ok
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -447,7 +448,7 @@ def test_cli_audit_verify_exits_0_when_clean_and_6_after_tampering(tmp_path, sql
     shutil.copy(sqlite_template, db_path)
     key_path = tmp_path / "keys" / "audit.key"
     clock = FixedClock(START)
-    service = Service(Settings(db_url=f"sqlite:///{db_path}", audit_key_path=key_path), clock)
+    service = build_service(Settings(db_url=f"sqlite:///{db_path}", audit_key_path=key_path), clock)
     try:
         service.init(ADMIN, "管理员")
         office = build_office(service, clock)
@@ -501,7 +502,7 @@ def test_concurrent_writers_keep_one_unbroken_chain(office, settings, clock):
 
     def write(index: int) -> None:
         actor, _, event, values = WRITERS[index]
-        service = Service(settings, clock)
+        service = build_service(settings, clock)
         try:
             start.wait(timeout=60)
             for n in range(FIRES_PER_WRITER):
@@ -528,35 +529,35 @@ def test_concurrent_writers_keep_one_unbroken_chain(office, settings, clock):
     assert errors == []
 
     per_writer = FIRES_PER_WRITER + REFUSALS_PER_WRITER
-    notices = sum(1 for i in items for e in office.service.history(i)  # the warnings' notices
-                  if e["action"] == "notice" and e["seq"] > head_before)
+    notices = sum(1 for i in items for e in office.service.history(ADMIN, i)
+                  if e["action"] == "notice" and e["seq"] > head_before)  # warnings' notices
     expected = head_before + len(WRITERS) * per_writer + notices
     rows = chain(office.service)
     assert [row["seq"] for row in rows] == list(range(1, expected + 1))
     assert len(checkpoint_seqs(office.service)) == checkpoints_before + len(WRITERS) * per_writer
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert report.ok, report.problems
     assert (report.rows_checked, report.head_seq) == (expected, expected)
     for (_, _, event, _), item_id in zip(WRITERS, items, strict=True):
-        assert office.service.item(item_id)["version"] == 2 + FIRES_PER_WRITER
+        assert office.service.item(ADMIN, item_id)["version"] == 2 + FIRES_PER_WRITER
         actions = [(e["action"], e["event"]) for e in item_events(office.service, item_id)]
         assert actions.count(("event", event)) == FIRES_PER_WRITER
         assert actions.count(("refused", "sign")) == REFUSALS_PER_WRITER
-    assert office.service.check_rebuild().ok
+    assert office.service.check_rebuild(ADMIN).ok
 
 
 WRITER_SCRIPT = """
 import sys, time
 from pathlib import Path
 from datetime import datetime
+from duban.app import build_service
 from duban.engine.clock import FixedClock
-from duban.engine.service import Service
 from duban.engine.settings import Settings
 
 url, key, item_id, actor, count, go = sys.argv[1:7]
-service = Service(Settings(db_url=url, audit_key_path=Path(key)),
-                  FixedClock(datetime.fromisoformat(sys.argv[7])))
-service.item(int(item_id))
+service = build_service(Settings(db_url=url, audit_key_path=Path(key)),
+                        FixedClock(datetime.fromisoformat(sys.argv[7])))
+service.item(actor, int(item_id))
 print("ready", flush=True)
 while not Path(go).exists():
     time.sleep(0.005)
@@ -598,26 +599,26 @@ def test_two_processes_write_one_sqlite_file_without_locking_errors(office, sett
         assert child.returncode == 0, stderr
     expected = head_before + 2 * FIRES_PER_WRITER
     assert [row["seq"] for row in chain(office.service)] == list(range(1, expected + 1))
-    report = office.service.verify_audit()
+    report = office.service.verify_audit(ADMIN)
     assert report.ok, report.problems
     assert report.rows_checked == expected
     for item_id in (first, second):
-        assert office.service.item(item_id)["version"] == 2 + FIRES_PER_WRITER
+        assert office.service.item(ADMIN, item_id)["version"] == 2 + FIRES_PER_WRITER
 
 
 # -- two people, one item, one state ----------------------------------------------------------
 
 def test_the_second_of_two_from_the_same_version_gets_a_conflict(office):
     item_id = office.item()
-    seen = office.service.item(item_id)
+    seen = office.service.item(ADMIN, item_id)
     signed = office.service.fire("wang", item_id, "sign", {}, expected_version=seen["version"])
-    stored, history = office.service.item(item_id), office.service.history(item_id)
+    stored, history = office.service.item(ADMIN, item_id), office.service.history(ADMIN, item_id)
     with pytest.raises(Conflict, match="刚被他人改动"):
         office.service.fire("zhou", item_id, "sign", {}, expected_version=seen["version"])
-    after = office.service.item(item_id)
+    after = office.service.item(ADMIN, item_id)
     assert after == stored
     assert (after["version"], after["attrs"]["owner"]) == (signed["version"], "wang")
-    assert office.service.history(item_id) == history
+    assert office.service.history(ADMIN, item_id) == history
 
 
 def test_two_people_racing_on_one_item_one_wins_one_conflicts(office, settings, clock):
@@ -629,9 +630,9 @@ def test_two_people_racing_on_one_item_one_wins_one_conflicts(office, settings, 
 
         def attempt(actor: str, item_id: int = item_id, start: threading.Barrier = start,
                     outcomes: dict = outcomes) -> None:
-            service = Service(settings, clock)
+            service = build_service(settings, clock)
             try:
-                service.item(item_id)
+                service.item(ADMIN, item_id)
                 start.wait(timeout=60)
                 outcomes[actor] = service.fire(actor, item_id, "sign", {}, expected_version=1)
             except Exception as err:  # the loser's Conflict is the expected outcome
@@ -648,26 +649,26 @@ def test_two_people_racing_on_one_item_one_wins_one_conflicts(office, settings, 
         losers = [result for result in outcomes.values() if not isinstance(result, dict)]
         assert len(winners) == 1 and len(losers) == 1, outcomes
         assert isinstance(losers[0], Conflict)
-        item = office.service.item(item_id)
+        item = office.service.item(ADMIN, item_id)
         assert (item["state"], item["version"], item["attrs"]["owner"]) == (
             "in_progress", 2, winners[0])
-        signs = [e for e in office.service.history(item_id) if e["event"] == "sign"]
+        signs = [e for e in office.service.history(ADMIN, item_id) if e["event"] == "sign"]
         assert [e["action"] for e in signs] == ["event"]
-    assert office.service.verify_audit().ok
-    assert office.service.check_rebuild().ok
+    assert office.service.verify_audit(ADMIN).ok
+    assert office.service.check_rebuild(ADMIN).ok
 
 
 def test_a_stale_version_is_a_conflict_before_any_state_check(office):
     item_id = office.item()
     office.fire("wang", item_id, "sign")
     office.fire("wang", item_id, "report", report="已完成")
-    version = office.service.item(item_id)["version"]
+    version = office.service.item(ADMIN, item_id)["version"]
     office.clock.set(local("2026-11-10 10:00"))
     office.service.fire("zhao", item_id, "reject", {"reason": "不实", "deadline": "2026-11-25"},
                         expected_version=version)
     with pytest.raises(Conflict):
         office.service.fire("zhao", item_id, "verify", {}, expected_version=version)
-    assert office.service.item(item_id)["state"] == "in_progress"
+    assert office.service.item(ADMIN, item_id)["state"] == "in_progress"
 
 
 # -- long histories are read page by page -----------------------------------------------------
@@ -677,12 +678,12 @@ def test_small_pages_give_the_same_verdicts(office, history, monkeypatch, page_s
     monkeypatch.setattr("engine.audit.PAGE_SIZE", page_size)
     monkeypatch.setattr("engine.rebuild.PAGE_SIZE", page_size)
     rows = chain(office.service)
-    clean = office.service.verify_audit()
+    clean = office.service.verify_audit(ADMIN)
     assert clean.ok, clean.problems
     assert (clean.rows_checked, clean.head_seq) == (len(rows), len(rows))
     assert clean.checkpoints_checked == len(checkpoint_seqs(office.service))
-    assert office.service.check_rebuild().ok
+    assert office.service.check_rebuild(ADMIN).ok
 
     k = len(rows) // 2
     execute(office.service, ("DELETE FROM audit_event WHERE seq = :k", {"k": k}))
-    assert office.service.verify_audit().first_bad_seq == k
+    assert office.service.verify_audit(ADMIN).first_bad_seq == k

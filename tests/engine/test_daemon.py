@@ -23,16 +23,16 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from duban.app import build_service
 from duban.engine import items
 from duban.engine.clock import FixedClock
 from duban.engine.items import NewItem
-from duban.engine.models import AUDIT_EVENT, ITEM, NOTICE, TIMER
+from duban.engine.models import AUDIT_EVENT, ITEM, NOTICE, TIMER, TimerStatus
 from duban.engine.service import Service
 from duban.engine.settings import Settings
 from duban.engine.ticker import TickReport
-from duban.engine.timer_store import FIRED, PENDING, SKIPPED
 from duban.workflows.standard import TIMERS
-from tests.conftest import local
+from tests.conftest import ADMIN, local
 
 ROOT = Path(__file__).resolve().parents[2]
 DUBAN = str(Path(sys.executable).with_name("duban"))
@@ -106,13 +106,13 @@ def running_daemon(env: dict[str, str], log_path: Path, *args: str) -> Iterator[
 
 def due_progress(service: Service, now: datetime) -> tuple[int, int]:
     """(steps handled, steps still pending) among the steps due at ``now``."""
-    with service.reading() as conn:
+    with service.db.read() as conn:
         rows = conn.execute(
             select(TIMER.c.status, func.count()).where(TIMER.c.due_at <= now)
             .group_by(TIMER.c.status)
         ).all()
     counts = dict(rows)
-    pending = counts.pop(PENDING, 0)
+    pending = counts.pop(TimerStatus.pending, 0)
     return sum(counts.values()), pending
 
 
@@ -142,7 +142,7 @@ def timer_events(conn) -> list[dict[str, Any]]:
 def assert_every_due_step_handled_once(service: Service, now: datetime,
                                        item_ids: list[int]) -> list[dict[str, Any]]:
     """The whole ladder of every item handled exactly once; returns the due timer rows."""
-    with service.reading() as conn:
+    with service.db.read() as conn:
         timers = [dict(row) for row in conn.execute(select(TIMER)).mappings()]
         events = timer_events(conn)
         notice_keys = list(conn.execute(
@@ -154,26 +154,27 @@ def assert_every_due_step_handled_once(service: Service, now: datetime,
             select(ITEM.c.id, ITEM.c.attrs).where(ITEM.c.id.in_(item_ids))).all())
     due = [t for t in timers if t["due_at"] <= now]
     assert due and {t["item_id"] for t in due} == set(item_ids)
-    assert [t for t in due if t["status"] == PENDING] == []
+    assert [t for t in due if t["status"] == TimerStatus.pending] == []
     # What is not due yet is left alone: the signed items' progress requests of the month.
     ahead = {(t["item_id"], t["step"], t["status"]) for t in timers if t["due_at"] > now}
-    assert ahead == {(item_id, "progress_report:2026-11", PENDING)
+    assert ahead == {(item_id, "progress_report:2026-11", TimerStatus.pending)
                      for item_id in item_ids[::SIGNED_EVERY]}
 
     # Each step's outcome is the one the ladder prescribes: every deadline is past, so the
     # reminders are skipped and every other step fires; nothing is cancelled or failed.
     outcome = Counter((t["status"], SPECS[t["step"].split(":")[0]].skip_after_deadline)
                       for t in due)
-    assert set(outcome) == {(SKIPPED, True), (FIRED, False)}, outcome
+    assert set(outcome) == {(TimerStatus.skipped, True), (TimerStatus.fired, False)}, outcome
 
     # One audit event per step, of the kind its status says, and no other.
     fired = Counter((e["item_id"], e["event"], e["payload"]["deadline_version"])
                     for e in events if e["action"] == "timer_fired")
     skipped = Counter((e["item_id"], e["event"]) for e in events if e["action"] == "timer_skipped")
     assert not [e for e in events if e["action"] == "timer_failed"]
-    fired_rows = [t for t in due if t["status"] == FIRED]
+    fired_rows = [t for t in due if t["status"] == TimerStatus.fired]
     assert fired == Counter((t["item_id"], t["step"], t["deadline_version"]) for t in fired_rows)
-    assert skipped == Counter((t["item_id"], t["step"]) for t in due if t["status"] == SKIPPED)
+    assert skipped == Counter((t["item_id"], t["step"]) for t in due
+                              if t["status"] == TimerStatus.skipped)
     assert max(fired.values()) == 1 and max(skipped.values()) == 1
 
     # One notice request per fired step, under the step's key.
@@ -187,8 +188,8 @@ def assert_every_due_step_handled_once(service: Service, now: datetime,
     assert {item_id: (a.get("warnings"), a.get("warning")) for item_id, a in attrs.items()} == {
         item_id: (2, "red") for item_id in item_ids}
 
-    assert service.verify_audit().ok
-    assert service.check_rebuild().ok
+    assert service.verify_audit(ADMIN).ok
+    assert service.check_rebuild(ADMIN).ok
     return due
 
 
@@ -224,26 +225,27 @@ def test_a_second_sqlite_daemon_refuses_and_the_first_stops_on_sigterm(office, s
         assert first.stop() == 0, first.log()
         assert "duban daemon 已停止" in first.log()
 
-    status = {t["step"]: t["status"] for t in service.timers(item_id)}
-    assert status == {"remind_3": SKIPPED, "remind_1": SKIPPED, "yellow": FIRED, "urge": FIRED,
-                      "red": PENDING, "escalate": PENDING}
+    status = {t["step"]: t["status"] for t in service.timers(ADMIN, item_id)}
+    assert status == {"remind_3": "skipped", "remind_1": "skipped", "yellow": "fired",
+                      "urge": "fired", "red": "pending", "escalate": "pending"}
 
     # The lock went with the clean stop: a new daemon starts and goes on with the ladder.
     later = "2026-11-12 10:00"
     with running_daemon(cli_env(settings, tmp_path, later), tmp_path / "third.log",
                         "--interval", "3600") as third:
-        wait_for(lambda: {t["step"]: t["status"] for t in service.timers(item_id)}["red"]
-                 == FIRED, "the red warning", daemon=third)
+        wait_for(lambda: {t["step"]: t["status"] for t in service.timers(ADMIN, item_id)}["red"]
+                 == TimerStatus.fired, "the red warning", daemon=third)
         # each tick is followed by delivery: the notices reach the outbox folder
-        wait_for(lambda: {n["status"] for n in service.notices(item_id)} == {"sent"},
+        wait_for(lambda: {n["status"] for n in service.notices(ADMIN, item_id)} == {"sent"},
                  "the notices delivered", daemon=third)
         assert third.stop() == 0, third.log()
     outbox = Path(database).with_name("duban-outbox")
     assert {f"timer_{item_id}_{step}_1.txt" for step in ("yellow", "urge", "red")} <= {
         p.name for p in outbox.iterdir()}
-    assert [t["status"] for t in service.timers(item_id)].count(PENDING) == 1  # escalate
-    assert service.verify_audit().ok
-    assert service.check_rebuild().ok
+    statuses = [t["status"] for t in service.timers(ADMIN, item_id)]
+    assert statuses.count(TimerStatus.pending) == 1  # escalate
+    assert service.verify_audit(ADMIN).ok
+    assert service.check_rebuild(ADMIN).ok
 
 
 # -- stops and crashes in the middle of the work ----------------------------------------------
@@ -262,10 +264,10 @@ def test_sigterm_and_kill_9_in_the_middle_lose_no_step_and_repeat_none(office, s
         """Only whole batches were committed; each committed step has its one event."""
         done, _ = due_progress(service, CATCH_UP_AT)
         assert done % BATCH == 0
-        with service.reading() as conn:
+        with service.db.read() as conn:
             assert len(timer_events(conn)) == done
-        assert service.verify_audit().ok
-        assert service.check_rebuild().ok
+        assert service.verify_audit(ADMIN).ok
+        assert service.check_rebuild(ADMIN).ok
 
     # A SIGTERM stops the daemon after its current batch, with work left for later.
     with running_daemon(env, tmp_path / "terminated.log", *args) as daemon:
@@ -307,7 +309,7 @@ def test_two_tickers_share_the_due_steps_of_postgresql(office, settings):
     errors: list[BaseException] = []
 
     def work(name: str) -> None:
-        service = Service(settings, FixedClock(CATCH_UP_AT))
+        service = build_service(settings, FixedClock(CATCH_UP_AT))
         steps: list[dict[str, Any]] = []
         try:
             start.wait(timeout=30)
@@ -358,6 +360,6 @@ def test_a_due_monthly_step_fires_even_if_the_item_was_planned_again(office, dea
         office.fire("wang", item_id, "progress", note="进展顺利")
     office.clock.set(local(tick_at))
     service.tick(batch_size=1)
-    status = {t["step"]: t["status"] for t in service.timers(item_id)}
-    assert status["progress_report:2026-11"] == FIRED, status
-    assert "progress_request" in [n["kind"] for n in service.notices(item_id)]
+    status = {t["step"]: t["status"] for t in service.timers(ADMIN, item_id)}
+    assert status["progress_report:2026-11"] == TimerStatus.fired, status
+    assert "progress_request" in [n["kind"] for n in service.notices(ADMIN, item_id)]

@@ -7,10 +7,9 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from duban.engine import reports
 from duban.engine.excel import ImportProblems
 from duban.engine.ledger import LedgerFilter
-from tests.conftest import local
+from tests.conftest import ADMIN, local
 
 FIELDS = ("title", "lead_unit", "current_deadline", "goal", "measures", "source", "lead_leader",
           "co_units")
@@ -27,7 +26,7 @@ def workbook(path, rows, header=("事项", "责任单位", "完成时限")):
 
 
 def item_count(service) -> int:
-    return len(service.items(limit=10_000))
+    return len(service.items(ADMIN, limit=10_000))
 
 
 def test_an_exported_ledger_imports_back(office, tmp_path):
@@ -37,15 +36,15 @@ def test_an_exported_ledger_imports_back(office, tmp_path):
                                      source="key_task", lead_leader="chen", co_units=("AQK",)))
     o.item(unit="AQK", deadline="2026-12-31 18:00", title="校车安全专项检查", source="instruction")
     path = tmp_path / "ledger.xlsx"
-    assert reports.export_ledger(o.service, LedgerFilter(open_only=True), path) == 2
+    assert o.service.export_ledger(ADMIN, LedgerFilter(open_only=True), path) == 2
     book = load_workbook(path)
     assert book.sheetnames == ["台账", "清零", "跟踪问效"]
     assert book["台账"].freeze_panes == "A2"
     assert book["台账"]["O2"].fill.fgColor.rgb.endswith("C6EFCE")  # green: weeks ahead
-    before = {item["id"]: item for item in o.service.items()}
-    created = reports.import_task_list(o.service, "zhao", path)
+    before = {item["id"]: item for item in o.service.items(ADMIN)}
+    created = o.service.import_task_list("zhao", path)
     assert len(created) == 2
-    after = {item["id"]: item for item in o.service.items()}
+    after = {item["id"]: item for item in o.service.items(ADMIN)}
     originals = sorted(before.values(), key=lambda i: i["current_deadline"])
     for original, new_id in zip(originals, created, strict=True):
         copy = after[new_id]
@@ -60,8 +59,8 @@ def test_a_task_list_is_read_as_offices_write_it(office, tmp_path):
         (2, "教辅材料征订自查", "", "", "JJK", "2026年12月20日", ""),
         (3, "食堂改造进度调度", "chen", "", "市第一中学", "10个工作日", "重点工作"),
     ], header=header)
-    created = reports.import_task_list(office.service, "zhao", path)
-    first, second, third = (office.service.item(i) for i in created)
+    created = office.service.import_task_list("zhao", path)
+    first, second, third = (office.service.item(ADMIN, i) for i in created)
     assert (first["lead_unit"], first["co_units"], first["lead_leader"], first["source"]) == (
         "AQK", ["JJK", "SYZ"], "chen", "instruction")
     assert first["current_deadline"] == local("2026-12-10 23:59:59")
@@ -69,11 +68,9 @@ def test_a_task_list_is_read_as_offices_write_it(office, tmp_path):
     assert second["current_deadline"] == local("2026-12-20 23:59:59")
     assert third["current_deadline"] == local("2026-11-16 23:59:59")  # 10 working days on
     # one 交办通知 per unit listing its tasks, none per task (防止增加基层负担)
-    assert all(office.service.notices(i) == [] for i in created)
-    with office.service.reading() as conn:
-        from duban.notifiers.queries import list_notices, notice
-
-        listed = [notice(conn, n["id"]) for n in list_notices(conn, kind="assignment_list")]
+    assert all(office.service.notices(ADMIN, i) == [] for i in created)
+    listed = [office.service.notice(ADMIN, n["id"])
+              for n in office.service.notice_list(ADMIN, kind="assignment_list")]
     assert sorted(n["payload"]["unit"] for n in listed) == ["AQK", "JJK", "SYZ"]
     aqk = next(n for n in listed if n["payload"]["unit"] == "AQK")
     assert aqk["recipients"] == ["zheng"] and aqk["doc_number"].startswith("督办〔2026〕")
@@ -92,7 +89,7 @@ def test_a_bad_task_list_reports_every_problem_and_writes_nothing(office, tmp_pa
         ("校车检查", "AQK", datetime(2026, 12, 1)),
     ])
     with pytest.raises(ImportProblems) as caught:
-        reports.import_task_list(office.service, "zhao", path)
+        office.service.import_task_list("zhao", path)
     assert [str(p) for p in caught.value.problems] == [
         "第 2 行 [责任单位]: 未知单位“后勤科”",
         "第 3 行 [事项]: 事项不能为空",
@@ -108,7 +105,7 @@ def test_a_bad_task_list_reports_every_problem_and_writes_nothing(office, tmp_pa
 def test_missing_columns_and_merged_headers_are_refused(office, tmp_path):
     missing = workbook(tmp_path / "missing.xlsx", [("排查", "JJK")], header=("事项", "责任单位"))
     with pytest.raises(ImportProblems, match="缺少必需的列: 完成时限"):
-        reports.import_task_list(office.service, "zhao", missing)
+        office.service.import_task_list("zhao", missing)
     book = Workbook()
     sheet = book.active
     sheet.append(["事项", "责任单位", "完成时限", ""])
@@ -116,13 +113,13 @@ def test_missing_columns_and_merged_headers_are_refused(office, tmp_path):
     sheet.append(["排查", "JJK", "2026-12-10"])
     book.save(tmp_path / "merged.xlsx")
     with pytest.raises(ImportProblems, match="表头有合并单元格 C1:D1"):
-        reports.import_task_list(office.service, "zhao", tmp_path / "merged.xlsx")
+        office.service.import_task_list("zhao", tmp_path / "merged.xlsx")
     nothing = workbook(tmp_path / "plain.xlsx", [("甲", "乙", "丙")], header=("A", "B", "C"))
     with pytest.raises(ImportProblems, match="找不到表头"):
-        reports.import_task_list(office.service, "zhao", nothing)
+        office.service.import_task_list("zhao", nothing)
     (tmp_path / "not.xlsx").write_text("not a workbook", encoding="utf-8")
     with pytest.raises(Exception, match="无法读取 Excel 文件"):
-        reports.import_task_list(office.service, "zhao", tmp_path / "not.xlsx")
+        office.service.import_task_list("zhao", tmp_path / "not.xlsx")
 
 
 def _spec(title, unit, deadline, **extra):

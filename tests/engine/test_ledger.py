@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from duban.engine import reports
 from duban.engine.assessment import Weights, rank
 from duban.engine.errors import Conflict, InvalidInput
 from duban.engine.figures import Figures
 from duban.engine.ledger import LedgerFilter
 from duban.engine.periods import parse_period
-from tests.conftest import local
+from tests.conftest import ADMIN, local
 
 NOVEMBER = parse_period("2026-11")
 
@@ -68,7 +67,7 @@ def november(office):
 
 
 def test_period_figures_per_unit(office, november):
-    by_unit = {f.key: f for f in reports.period_figures(office.service, NOVEMBER)}
+    by_unit = {f.key: f for f in office.service.period_figures(ADMIN, NOVEMBER)}
     assert set(by_unit) == {"JJK", "AQK", "SYZ"}
     jjk, aqk, syz = by_unit["JJK"], by_unit["AQK"], by_unit["SYZ"]
     assert (jjk.items, jjk.done, jjk.on_time, jjk.overdue) == (2, 2, 1, 0)
@@ -84,19 +83,19 @@ def test_period_figures_per_unit(office, november):
 
 
 def test_period_figures_per_leader(office, november):
-    by_leader = {f.key: f for f in reports.period_figures(office.service, NOVEMBER, by="leader")}
+    by_leader = {f.key: f for f in office.service.period_figures(ADMIN, NOVEMBER, by="leader")}
     assert (by_leader["chen"].items, by_leader["chen"].on_time) == (2, 1)
     assert by_leader["chen"].name == "陈局长"
 
 
 def test_the_assessment_scores_ranks_and_compares(office, november):
-    result = reports.assess(office.service, NOVEMBER)
+    result = office.service.assess(ADMIN, NOVEMBER)
     table = [(s.figures.key, s.score, s.rank) for s in result.standings]
     # AQK 40+15+15+30; JJK 40*.5 + 15*.5 + 15 + 30*(2/3); SYZ 0+15+15+30 -2 overdue -3 red -5
     assert table == [("AQK", 100.0, 1), ("JJK", 62.5, 2), ("SYZ", 50.0, 3)]
     assert all(s.previous_score is None for s in result.standings)  # October had nothing
     assert (result.total.items, result.total.on_time, result.total.instruction_rate) == (4, 2, 1)
-    december = reports.assess(office.service, parse_period("2026-12"))
+    december = office.service.assess(ADMIN, parse_period("2026-12"))
     assert december.standings == []
 
 
@@ -106,11 +105,11 @@ def test_weights_come_from_the_settings_file(office, november):
     service = office.service
     service.settings = replace(service.settings, tables={
         **service.settings.tables, "assessment": {"overdue": 50, "interview": 0, "red": 0}})
-    by_unit = {s.figures.key: s.score for s in reports.assess(service, NOVEMBER).standings}
+    by_unit = {s.figures.key: s.score for s in service.assess(ADMIN, NOVEMBER).standings}
     assert by_unit["SYZ"] == 10.0  # 60 - 50
     service.settings = replace(service.settings, tables={"assessment": {"speed": 1}})
     with pytest.raises(Exception, match="未知设置项: speed"):
-        reports.assess(service, NOVEMBER)
+        service.assess(ADMIN, NOVEMBER)
 
 
 def test_equal_scores_share_a_rank():
@@ -122,7 +121,7 @@ def test_equal_scores_share_a_rank():
 
 
 def test_the_circular_names_the_slow_and_commends_the_good(office, november):
-    result = reports.circular(office.service, "zhao", NOVEMBER)
+    result = office.service.circular("zhao", NOVEMBER)
     payload = result["payload"]
     assert payload["good"] == ["安全稳定科"]
     assert payload["slow"] == [{"unit": "市第一中学", "items": [
@@ -131,17 +130,14 @@ def test_the_circular_names_the_slow_and_commends_the_good(office, november):
                                                     ["3", "市第一中学"]]
     assert result["to"] == ["zhou"]  # unit heads on record; cc the leaders
     assert result["cc"] == ["chen"]
-    from duban.notifiers import queries
-
-    with office.service.reading() as conn:
-        notice = queries.notice(conn, result["notice"])
+    notice = office.service.notice(ADMIN, result["notice"])
     assert notice["doc_number"] == "督通〔2026〕1号"
     assert "2026年11月，共督办事项4件，办结3件，按期办结率50.0%" in notice["body_text"]
     assert "市第一中学有1件事项逾期未办结：“丁”" in notice["body_text"]
     with pytest.raises(Conflict, match="已经发布过"):
-        reports.circular(office.service, "zhao", NOVEMBER)
+        office.service.circular("zhao", NOVEMBER)
     with pytest.raises(Exception, match="无权发布通报"):
-        reports.circular(office.service, "wang", parse_period("2026-Q4"))
+        office.service.circular("wang", parse_period("2026-Q4"))
 
 
 def test_ledger_colours_follow_up_and_filters(office):
@@ -155,7 +151,7 @@ def test_ledger_colours_follow_up_and_filters(office):
     o.fire("wang", done, "report", report="完成")
     o.fire("zhao", done, "verify", note="经现场核查, 问题已解决")
     o.clock.set(local("2026-11-04 09:00"))
-    rows, total = reports.ledger_page(o.service, LedgerFilter())
+    rows, total = o.service.ledger_page(ADMIN, LedgerFilter())
     by_id = {row["id"]: row for row in rows}
     assert total == 4
     assert [row["id"] for row in rows] == [late, near, far, done]  # by deadline
@@ -168,11 +164,11 @@ def test_ledger_colours_follow_up_and_filters(office):
     assert by_id[near]["next_actor"] == "承办单位"
     assert by_id[done]["next_actor"] == "督查室"  # verified: the office closes it
     o.clock.set(local("2026-11-20 09:00"))  # 12 working days without any action
-    idle = reports.ledger_page(o.service, LedgerFilter(unit="JJK", open_only=True))[0]
+    idle = o.service.ledger_page(ADMIN, LedgerFilter(unit="JJK", open_only=True))[0]
     assert {row["id"]: row["follow_up"] for row in idle}[far] == "idle"
 
     def ids(**flt) -> list[int]:
-        return [row["id"] for row in reports.ledger_page(o.service, LedgerFilter(**flt))[0]]
+        return [row["id"] for row in o.service.ledger_page(ADMIN, LedgerFilter(**flt))[0]]
 
     assert ids(unit="AQK") == [late]
     assert ids(overdue=True) == [late, near]  # "far" is due at 18:00 today
@@ -187,7 +183,7 @@ def test_clear_to_zero_counts_open_items_oldest_first(office):
                       ("2026-11-30", "JJK")):
         o.item(unit=unit, deadline=f"{day} 18:00", title=f"{unit}{day}")
     o.clock.set(local("2026-11-12 09:00"))
-    view = reports.clear_to_zero(o.service)
+    view = o.service.clear_to_zero(ADMIN)
     assert [(u["unit"], u["open"], u["overdue"]) for u in view] == [("JJK", 3, 1), ("AQK", 1, 1)]
     assert [i["title"] for i in view[0]["items"]] == ["JJK2026-11-10", "JJK2026-11-20",
                                                       "JJK2026-11-30"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
-from tests.conftest import item_events, local
+from tests.conftest import ADMIN, item_events, local
 
 
 def test_item_walks_from_assignment_to_closing(office):
@@ -45,7 +45,7 @@ def test_reject_needs_reason_and_deadline_named_at_once(office):
     office.fire("wang", item_id, "report", report="已完成")
     with pytest.raises(InvalidInput, match="理由、办理期限"):
         office.fire("zhao", item_id, "reject")
-    assert office.service.item(item_id)["state"] == "reported"
+    assert office.service.item(ADMIN, item_id)["state"] == "reported"
 
 
 def test_redo_deadline_in_the_past_is_refused(office):
@@ -186,4 +186,4 @@ def test_control_characters_and_long_text_are_refused(office):
         office.fire("wang", item_id, "report", report="完成\x1b[31m")
     with pytest.raises(InvalidInput, match="过长"):
         office.fire("wang", item_id, "report", report="字" * 10_001)
-    assert office.service.item(item_id)["state"] == "in_progress"
+    assert office.service.item(ADMIN, item_id)["state"] == "in_progress"

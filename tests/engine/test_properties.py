@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from duban.app import build_service
 from duban.engine.clock import FixedClock
 from duban.engine.errors import Conflict, DubanError, InvalidInput, NotFound, Refused
 from duban.engine.items import snapshot
@@ -65,7 +66,7 @@ class OfficeTemplate:
             self._admin(f"CREATE DATABASE {name} TEMPLATE {base}")
             url = self.settings.db_url.rsplit("/", 1)[0] + "/" + name
         clock = FixedClock(START)
-        service = Service(replace(self.settings, db_url=url), clock)
+        service = build_service(replace(self.settings, db_url=url), clock)
         try:
             yield Office(service, clock)
         finally:
@@ -77,7 +78,7 @@ class OfficeTemplate:
 
     def possible_events(self, service: Service, item_id: int) -> list[tuple[str, str]]:
         """Who may fire what on this item now: it depends only on the item and the office."""
-        item = service.item(item_id)
+        item = service.item(ADMIN, item_id)
         key = (item["state"], item["lead_unit"], item["lead_leader"])
         if key not in self.possible:
             self.possible[key] = [(actor, name) for actor in PEOPLE
@@ -94,7 +95,7 @@ def office_template(db_kind, tmp_path, request) -> Iterator[OfficeTemplate]:
     settings = Settings(db_url=new_database_url(db_kind, tmp_path, request),
                         audit_key_path=tmp_path / "keys" / "audit.key")
     clock = FixedClock(START)
-    service = Service(settings, clock)
+    service = build_service(settings, clock)
     try:
         service.init(ADMIN, "管理员")
         build_office(service, clock)
@@ -170,13 +171,13 @@ def event_values(data, event_name: str, now) -> dict[str, str]:
 
 def check_step(service: Service, item_id: int, others: dict[int, dict], actor: str,
                event_name: str, values: dict, expected_version: int | None) -> None:
-    before = service.item(item_id)
+    before = service.item(ADMIN, item_id)
     history_before = item_events(service, item_id)
     try:
         result = service.fire(actor, item_id, event_name, values, expected_version)
     except DubanError as err:
         event(f"outcome: {type(err).__name__}")
-        after = service.item(item_id)
+        after = service.item(ADMIN, item_id)
         assert after == before, f"{type(err).__name__} but the item changed: {err}"
         history_after = item_events(service, item_id)
         if isinstance(err, (Refused, InvalidInput)):
@@ -190,7 +191,7 @@ def check_step(service: Service, item_id: int, others: dict[int, dict], actor: s
     else:
         event("outcome: fired")
         event(f"fired: {event_name}")
-        after = service.item(item_id)
+        after = service.item(ADMIN, item_id)
         declared = WORKFLOW.event(event_name)
         assert declared is not None
         assert declared.fires_from(before["state"])
@@ -204,7 +205,7 @@ def check_step(service: Service, item_id: int, others: dict[int, dict], actor: s
         assert (last["from_state"], last["to_state"]) == (before["state"], after["state"])
     assert after["state"] in STATES
     for other_id, other in others.items():
-        assert service.item(other_id) == other
+        assert service.item(ADMIN, other_id) == other
 
 
 @settings(
@@ -237,21 +238,21 @@ def test_random_events_keep_items_and_their_audit_trail_consistent(office_templa
                 actor = data.draw(st.sampled_from(PEOPLE), label="actor")
                 name = data.draw(st.sampled_from(EVENTS), label="event")
             values = event_values(data, name, office.clock.now())
-            version = service.item(item_id)["version"]
+            version = service.item(ADMIN, item_id)["version"]
             expected_version = data.draw(
                 st.sampled_from([None, None, None, None, version, version - 1]),
                 label="expected version",
             )
-            others = {other: service.item(other) for other in items if other != item_id}
+            others = {other: service.item(ADMIN, other) for other in items if other != item_id}
             check_step(service, item_id, others, actor, name, values, expected_version)
 
-        report = service.verify_audit()
+        report = service.verify_audit(ADMIN)
         assert report.ok, report.problems
-        rebuilt = service.check_rebuild()
+        rebuilt = service.check_rebuild(ADMIN)
         assert rebuilt.ok, rebuilt.mismatches
         for item_id in items:
-            stored = service.item(item_id)
+            stored = service.item(ADMIN, item_id)
             event(f"reached: {stored['state']}")
-            replayed = replay(service.history(item_id))
+            replayed = replay(service.history(ADMIN, item_id))
             assert replayed["state"] == stored["state"]
             assert replayed == snapshot(stored)

@@ -6,34 +6,35 @@ import textwrap
 
 import pytest
 
+from duban import workflows
+from duban.app import build_service
 from duban.engine.clock import FixedClock
 from duban.engine.errors import SetupError
 from duban.engine.registry import Registry
 from duban.engine.schema import SCHEMA_REVISION
-from duban.engine.service import Service
 from duban.engine.settings import Settings, load_settings
-from tests.conftest import START
+from tests.conftest import ADMIN, START
 
 
 def test_init_twice_changes_nothing_the_second_time(service):
     again = service.init("admin")
     assert (again.schema_before, again.schema_after) == (SCHEMA_REVISION, SCHEMA_REVISION)
     assert again.admin_created is None and not again.key_created
-    assert [p["login"] for p in service.people()] == ["admin"]
-    assert service.verify_audit().ok
+    assert [p["login"] for p in service.people(ADMIN)] == ["admin"]
+    assert service.verify_audit(ADMIN).ok
 
 
 def test_commands_refuse_an_uninitialised_database(tmp_path):
     settings = Settings(db_url=f"sqlite:///{tmp_path / 'empty.db'}",
                         audit_key_path=tmp_path / "key")
-    service = Service(settings, FixedClock(START))
+    service = build_service(settings, FixedClock(START))
     with pytest.raises(SetupError, match="duban init"):
-        service.units()
+        service.units(ADMIN)
     service.close()
 
 
 def test_missing_key_is_a_setup_error(service, tmp_path):
-    other = Service(Settings(db_url=service.settings.db_url,
+    other = build_service(Settings(db_url=service.settings.db_url,
                              audit_key_path=tmp_path / "nowhere" / "key"), FixedClock(START))
     with pytest.raises(SetupError, match="审计签名密钥"):
         other.add_unit("admin", "X1", "某单位")
@@ -74,7 +75,7 @@ def test_admin_workflow_folder_adds_a_workflow(tmp_path):
                           roles=(Role.handler,), requires=("report",)),),
         )
     '''))
-    registry = Registry.discover(folder)
+    registry = Registry.discover((workflows,), folder)
     assert "petition" in registry.names() and "standard" in registry.names()
     assert registry.fire(registry.latest("petition"), "answer", "received") == "answered"
 
@@ -102,13 +103,13 @@ def test_broken_workflows_are_refused_with_the_reason(tmp_path, broken, message)
                             {fields["initial"]}, {fields["events"]})
     '''))
     with pytest.raises(SetupError, match=message):
-        Registry.discover(folder)
+        Registry.discover((workflows,), folder)
 
 
 def test_mermaid_diagram_lists_every_transition():
     from duban.engine.diagram import mermaid
 
-    workflow = Registry.discover().latest("standard")
+    workflow = Registry.discover((workflows,)).latest("standard")
     text = mermaid(workflow)
     assert text.startswith("stateDiagram-v2\n    [*] --> assigned")
     assert "reported --> in_progress : 退回重办" in text
@@ -141,13 +142,14 @@ def test_upgrading_from_the_first_schema_keeps_every_row(tmp_path):
             " '2026-02-01 15:59:59', 0, '{}', 'zhao', '2026-01-05 01:00:00',"
             " '2026-01-06 02:00:00', 2)"))
     database.dispose()
-    service = Service(Settings(db_url=url, audit_key_path=tmp_path / "key"), FixedClock(START))
+    service = build_service(Settings(db_url=url, audit_key_path=tmp_path / "key"),
+                            FixedClock(START))
     result = service.init("admin")
     assert (result.schema_before, result.schema_after) == ("0001", SCHEMA_REVISION)
-    item = service.item(1)
+    item = service.item(ADMIN, 1)
     assert (item["title"], item["state"], item["version"]) == ("旧事项", "in_progress", 2)
     assert item["state_since"] == item["updated_at"]
     assert item["clock_start"] == item["created_at"]
     assert item["deadline_version"] == 1
-    assert [u["code"] for u in service.units()] == ["JJK"]
+    assert [u["code"] for u in service.units(ADMIN)] == ["JJK"]
     service.close()

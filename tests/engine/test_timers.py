@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from duban.app import build_service
 from duban.engine.items import NewItem
 from duban.engine.models import AUDIT_EVENT
 from tests.conftest import ADMIN, local
@@ -22,7 +23,7 @@ def tick_at(office, when: str) -> list[tuple[str, str]]:
 
 
 def test_deadline_in_working_days_from_assignment(office):
-    item = office.service.item(new_item(office))  # assigned Monday 2026-11-02 09:00
+    item = office.service.item(ADMIN, new_item(office))  # assigned Monday 2026-11-02 09:00
     assert item["current_deadline"] == local("2026-11-16 23:59:59")
     assert not item["deadline_provisional"]
     assert item["deadline_basis"]["period"] == "10 workdays"
@@ -46,17 +47,17 @@ def test_the_ladder_fires_each_step_once_on_its_working_day(office):
     ]
     for when, steps in expected:
         assert tick_at(office, when) == steps, when
-    item = office.service.item(item_id)
+    item = office.service.item(ADMIN, item_id)
     assert (item["state"], item["attrs"]["warning"], item["attrs"]["warnings"]) == (
         "in_progress", "red", 2)
-    notices = office.service.notices(item_id)[1:]  # after the 交办通知 of its creation
+    notices = office.service.notices(ADMIN, item_id)[1:]  # after the 交办通知 of its creation
     assert [n["kind"] for n in notices] == [
         "reminder", "reminder", "reminder", "warning", "urging", "warning", "progress_request",
         "interview_proposal"]
     assert notices[3]["cc"] == ["chen"]  # the yellow warning is copied to the leader in charge
     assert notices[5]["recipients"] == ["wang", "zhou"]
     assert notices[7]["recipients"] == ["zhao"]
-    assert office.service.verify_audit().ok and office.service.check_rebuild().ok
+    assert office.service.verify_audit(ADMIN).ok and office.service.check_rebuild(ADMIN).ok
 
 
 def test_after_downtime_missed_steps_fire_once_and_stale_reminders_are_skipped(office):
@@ -65,7 +66,7 @@ def test_after_downtime_missed_steps_fire_once_and_stale_reminders_are_skipped(o
     steps = dict(tick_at(office, "2026-11-20 10:00"))
     assert steps == {"elapsed_50": "skipped", "remind_3": "skipped", "remind_1": "skipped",
                      "yellow": "fired", "urge": "fired"}
-    history = [e for e in office.service.history(item_id) if e["action"] == "timer_fired"]
+    history = [e for e in office.service.history(ADMIN, item_id) if e["action"] == "timer_fired"]
     lateness = {e["event"]: e["payload"]["late_seconds"] for e in history}
     assert lateness["urge"] == 3 * 24 * 3600 + 3600
     assert tick_at(office, "2026-11-20 10:00") == []
@@ -76,11 +77,11 @@ def test_a_report_stops_the_clock_and_a_redo_restarts_it(office):
     office.fire("wang", item_id, "sign")
     office.clock.set(local("2026-11-10 10:00"))
     office.fire("wang", item_id, "report", report="已完成")
-    timers = office.service.timers(item_id)
+    timers = office.service.timers(ADMIN, item_id)
     assert {t["status"] for t in timers if t["step"] != "elapsed_50"} == {"cancelled"}
     assert tick_at(office, "2026-11-20 10:00") == []
     office.fire("zhao", item_id, "reject", reason="不实", deadline="2026-11-27")
-    fresh = [t for t in office.service.timers(item_id) if t["deadline_version"] == 2]
+    fresh = [t for t in office.service.timers(ADMIN, item_id) if t["deadline_version"] == 2]
     assert {t["step"] for t in fresh} >= {"yellow", "remind_1", "red"}
     assert dict(tick_at(office, "2026-11-28 00:00"))["yellow"] == "fired"
 
@@ -130,15 +131,15 @@ def test_reminders_go_to_the_deputy_while_the_owner_is_away(office):
     office.fire("wang", item_id, "sign")
     office.service.set_away(ADMIN, "wang", local("2026-11-12 23:59"), deputy="liu")
     tick_at(office, "2026-11-11 09:00")
-    assert office.service.notices(item_id)[-1]["recipients"] == ["liu"]
+    assert office.service.notices(ADMIN, item_id)[-1]["recipients"] == ["liu"]
     tick_at(office, "2026-11-13 09:00")
-    assert office.service.notices(item_id)[-1]["recipients"] == ["wang"]
+    assert office.service.notices(ADMIN, item_id)[-1]["recipients"] == ["wang"]
 
 
 def test_a_provisional_deadline_moves_when_next_year_is_loaded(office, tmp_path):
     office.clock.set(local("2026-12-25 09:00"))
     item_id = new_item(office)
-    item = office.service.item(item_id)
+    item = office.service.item(ADMIN, item_id)
     assert item["deadline_provisional"]
     assert item["current_deadline"] == local("2027-01-08 23:59:59")
     year_file = tmp_path / "2027.toml"
@@ -147,15 +148,15 @@ def test_a_provisional_deadline_moves_when_next_year_is_loaded(office, tmp_path)
         'holidays = ["2027-01-01", "2027-01-04"]\nworkdays = []\n', encoding="utf-8")
     result = office.service.load_calendar_year(ADMIN, year_file)
     assert result["moved_items"] == [item_id]
-    moved = office.service.item(item_id)
+    moved = office.service.item(ADMIN, item_id)
     assert moved["current_deadline"] == local("2027-01-12 23:59:59")
     assert moved["original_deadline"] == local("2027-01-08 23:59:59")
     assert (moved["deadline_provisional"], moved["deadline_version"]) == (False, 2)
-    assert office.service.notices(item_id)[-1]["kind"] == "deadline_changed"
-    with office.service.reading() as conn:
+    assert office.service.notices(ADMIN, item_id)[-1]["kind"] == "deadline_changed"
+    with office.service.db.read() as conn:
         actions = list(conn.execute(select(AUDIT_EVENT.c.action)).scalars())
     assert "calendar_loaded" in actions and "recalculated" in actions
-    assert office.service.check_rebuild().ok
+    assert office.service.check_rebuild(ADMIN).ok
 
 
 def test_a_bad_year_file_reports_every_problem_and_loads_nothing(office, tmp_path):
@@ -210,10 +211,9 @@ def test_working_day_deadlines_end_at_the_office_closing_time_when_set(office):
     from dataclasses import replace
     from datetime import time
 
-    from duban.engine.service import Service
 
     settings = replace(office.service.settings, closing_time=time(17, 30))
-    closing_service = Service(settings, office.clock)
+    closing_service = build_service(settings, office.clock)
     try:
         spec = NewItem(title="下班前办结", lead_unit="JJK", deadline="3个工作日")
         item = closing_service.new_item("zhao", spec)

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from duban.engine.service import Service
+from duban.app import build_service
 from tests.conftest import ADMIN, build_office
 
 
@@ -102,6 +102,6 @@ def notifying(settings, clock, tmp_path, **tables):
     merged = {"notices": {"outbox": str(tmp_path / "outbox")}}
     for name, values in tables.items():
         merged[name] = {**merged.get(name, {}), **values}
-    service = Service(replace(settings, tables=merged), clock)
+    service = build_service(replace(settings, tables=merged), clock)
     service.init(ADMIN, "管理员")
     return build_office(service, clock)

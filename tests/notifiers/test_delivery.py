@@ -15,7 +15,7 @@ import pytest
 
 from duban.engine.directory import NewPerson
 from duban.notifiers.channels.smtp import message_id
-from duban.notifiers.queries import requeue
+from duban.notifiers.documents import requeue
 from duban.notifiers.sender import deliver
 from tests.conftest import ADMIN, local
 from tests.notifiers.conftest import notifying
@@ -25,7 +25,7 @@ SQLITE_ONLY = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 
 
 def statuses(service, item_id):
-    return [n["status"] for n in service.notices(item_id)]
+    return [n["status"] for n in service.notices(ADMIN, item_id)]
 
 
 def test_the_file_channel_writes_each_notice_once(office, tmp_path):
@@ -39,7 +39,7 @@ def test_the_file_channel_writes_each_notice_once(office, tmp_path):
         f"event_{item_id}_created_assignment.html", f"event_{item_id}_created_assignment.txt",
         f"event_{item_id}_warn_3_warning.html", f"event_{item_id}_warn_3_warning.txt"]
     text = (outbox / f"event_{item_id}_warn_3_warning.txt").read_text(encoding="utf-8")
-    assert text == office.service.notices(item_id)[1]["body_text"]
+    assert text == office.service.notices(ADMIN, item_id)[1]["body_text"]
     assert "督办〔2026〕2号" in text and "黄色预警" in text
     html = (outbox / f"event_{item_id}_warn_3_warning.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>")
@@ -50,9 +50,9 @@ def test_the_file_channel_writes_each_notice_once(office, tmp_path):
     assert (outbox / f"event_{item_id}_warn_3_warning.txt").read_text(encoding="utf-8") == "原件"
     assert deliver(office.service).sent == 0  # nothing left to send
     assert statuses(office.service, item_id) == ["sent", "sent"]
-    sent = [e for e in office.service.history(item_id) if e["event"] == "sent"]
+    sent = [e for e in office.service.history(ADMIN, item_id) if e["event"] == "sent"]
     assert [e["payload"]["channel"] for e in sent] == ["file", "file", "file", "file"]
-    assert office.service.verify_audit().ok
+    assert office.service.verify_audit(ADMIN).ok
 
 
 @SQLITE_ONLY
@@ -69,7 +69,7 @@ def test_mail_goes_to_each_person_with_a_message_id_from_its_key(
     report = deliver(service)
     assert (report.sent, report.dead) == (2, 0)  # the outbox, and sun (郑承办 has no address)
     [mail] = mail_server.messages
-    notice = service.notices(item_id)[0]
+    notice = service.notices(ADMIN, item_id)[0]
     key = f"event:{item_id}:created:assignment#smtp:sun@aqk.example.cn"
     assert mail["Message-ID"] == message_id(key, "duban@jyj.example.cn")
     assert mail["To"] == "孙承办 <sun@aqk.example.cn>"
@@ -93,9 +93,9 @@ def test_a_refused_address_is_dead_at_once_and_can_be_requeued(
     mail_server.refuse = "550 5.1.1 mailbox unavailable"
     report = deliver(service)
     assert (report.sent, report.dead) == (0, 1)
-    [dead] = service.notices(item_id)
+    [dead] = service.notices(ADMIN, item_id)
     assert dead["status"] == "dead" and "550" in dead["last_error"]
-    assert [e["event"] for e in service.history(item_id) if e["action"] == "notice"] == [
+    assert [e["event"] for e in service.history(ADMIN, item_id) if e["action"] == "notice"] == [
         "created", "dead"]
     mail_server.refuse = None
     requeue(service, "zhao", dead["id"])
@@ -149,16 +149,13 @@ def test_server_errors_are_retried_with_backoff_then_dead(settings, clock, tmp_p
     assert len(web_server.received) == 3
     assert {r["headers"]["Idempotency-Key"] for r in web_server.received} == {
         f"event:{item_id}:created:assignment#webhook:JJK"}
-    with service.reading() as conn:
-        from duban.notifiers.queries import list_notices
-
-        dead = list_notices(conn, status="dead")
-    assert [n["id"] for n in dead] == [service.notices(item_id)[0]["id"]]
+    dead = service.notice_list(ADMIN, status="dead")
+    assert [n["id"] for n in dead] == [service.notices(ADMIN, item_id)[0]["id"]]
     assert "HTTP 500" in dead[0]["last_error"]
     web_server.answers["/flaky"] = (200, {})
     requeue(service, "zhao", dead[0]["id"])
     assert deliver(service).sent == 1
-    assert [e["event"] for e in service.history(item_id) if e["action"] == "notice"] == [
+    assert [e["event"] for e in service.history(ADMIN, item_id) if e["action"] == "notice"] == [
         "created", "failed", "failed", "dead", "requeued", "sent"]
 
 
@@ -205,24 +202,21 @@ def requeue_all(service):
 
 
 def service_deliveries(service, item_id):
-    from duban.notifiers.queries import notice
-
-    with service.reading() as conn:
-        return notice(conn, service.notices(item_id)[0]["id"])["deliveries"]
+    return service.notice(ADMIN, service.notices(ADMIN, item_id)[0]["id"])["deliveries"]
 
 
 SENDER = """
 import sys
 from pathlib import Path
+from duban.app import build_service
 from duban.engine.clock import FixedClock
-from duban.engine.service import Service
 from duban.engine.settings import Settings
 from duban.engine.timeutil import from_iso
 from duban.notifiers import sender
 
 settings = Settings(db_url=sys.argv[1], audit_key_path=Path(sys.argv[2]),
                     tables={"notices": {"outbox": sys.argv[3], "channels": ["file", "webhook"]}})
-service = Service(settings, FixedClock(from_iso(sys.argv[4])))
+service = build_service(settings, FixedClock(from_iso(sys.argv[4])))
 sender.deliver(service, batch_size=20)
 """
 
@@ -260,7 +254,7 @@ def test_a_sender_killed_mid_batch_loses_nothing_and_repeats_nothing(
     assert set(keys) == {f"event:{i}:created:assignment#webhook:JJK" for i in range(1, total + 1)}
     assert len(list(outbox.iterdir())) == 2 * total  # text and HTML per notice, no leftovers
     for item_id in range(1, total + 1):  # each delivery recorded as sent exactly once
-        sent = [e["payload"]["channel"] for e in office.service.history(item_id)
+        sent = [e["payload"]["channel"] for e in office.service.history(ADMIN, item_id)
                 if e["action"] == "notice" and e["event"] == "sent"]
         assert sorted(sent) == ["file", "webhook"], item_id
-    assert office.service.verify_audit().ok
+    assert office.service.verify_audit(ADMIN).ok

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from duban.app import build_service
 from duban.engine import items
 from duban.engine.errors import Refused
 from duban.engine.service import Service
@@ -15,7 +16,7 @@ from tests.conftest import ADMIN, build_office, local
 
 
 def numbers_of(service: Service) -> list[str]:
-    with service.reading() as conn:
+    with service.db.read() as conn:
         from sqlalchemy import select
 
         from duban.engine.models import NOTICE
@@ -29,14 +30,14 @@ def test_an_event_and_its_notice_commit_together(office):
     item_id = office.item(lead_leader="chen")
     office.fire("wang", item_id, "sign")
     office.fire("zhao", item_id, "warn", level="yellow", reason="进展偏慢")
-    notices = office.service.notices(item_id)
+    notices = office.service.notices(ADMIN, item_id)
     assert [n["kind"] for n in notices] == ["assignment", "warning"]
     warning = notices[1]
     assert (warning["recipients"], warning["cc"]) == (["wang", "zhou"], ["chen"])
     assert warning["status"] == "pending" and warning["doc_number"] == "督办〔2026〕2号"
     with pytest.raises(Refused):  # refused: no event, no notice, no number taken
         office.fire("wang", item_id, "warn", level="red", reason="越权")
-    assert len(office.service.notices(item_id)) == 2
+    assert len(office.service.notices(ADMIN, item_id)) == 2
     office.fire("zhao", item_id, "warn", level="red", reason="逾期")
     assert numbers_of(office.service)[-1] == "督办〔2026〕3号"
 
@@ -65,7 +66,7 @@ def test_concurrent_writers_never_share_or_skip_a_number(office, settings, clock
     start = threading.Barrier(len(item_ids))
 
     def warn_many(item_id: int) -> None:
-        service = Service(settings, clock)
+        service = build_service(settings, clock)
         try:
             start.wait(timeout=30)
             for n in range(8):
@@ -84,16 +85,16 @@ def test_concurrent_writers_never_share_or_skip_a_number(office, settings, clock
     found = numbers_of(office.service)
     assert sorted(found, key=lambda n: int(n[8:-1])) == [
         f"督办〔2026〕{n}号" for n in range(1, len(item_ids) * 9 + 1)]
-    assert office.service.verify_audit().ok
+    assert office.service.verify_audit(ADMIN).ok
 
 
 def test_a_person_never_gets_the_same_notice_twice(office):
     office.service.set_unit_head(ADMIN, "JJK", "wang")  # the handler is also the head
     item_id = office.item(lead_leader="chen")
-    assert office.service.notices(item_id)[0]["recipients"] == ["wang"]
+    assert office.service.notices(ADMIN, item_id)[0]["recipients"] == ["wang"]
     office.fire("wang", item_id, "sign")
     office.fire("zhao", item_id, "summon", reason="逾期")  # to the head, copied to the leader
-    summoned = office.service.notices(item_id)[-1]
+    summoned = office.service.notices(ADMIN, item_id)[-1]
     assert (summoned["recipients"], summoned["cc"]) == (["wang"], ["chen"])
 
 
@@ -104,19 +105,19 @@ def test_a_broken_template_does_not_stop_the_work(tmp_path, settings, clock):
     broken.write_text('{% set label = "交办" %}{% set title = "交办" %}{{ item.no_such }}',
                       encoding="utf-8")
     tables = {"notices": {"templates_dir": str(folder), "outbox": str(tmp_path / "out")}}
-    service = Service(replace(settings, tables=tables), clock)
+    service = build_service(replace(settings, tables=tables), clock)
     service.init(ADMIN, "管理员")
     office = build_office(service, clock)
     item_id = office.item()
-    assert service.item(item_id)["state"] == "assigned"  # the item exists all the same
-    waiting = service.notices(item_id)[0]
+    assert service.item(ADMIN, item_id)["state"] == "assigned"  # the item exists all the same
+    waiting = service.notices(ADMIN, item_id)[0]
     assert waiting["document"] is None and "kinds/assignment.j2" in waiting["last_error"]
     assert numbers_of(service) == []  # the failed rendering took no number
     broken.unlink()  # the admin removes the bad override; the packaged template applies
-    fixed = Service(replace(settings, tables=tables), clock)
+    fixed = build_service(replace(settings, tables=tables), clock)
     assert render_waiting(fixed) == 1
-    assert fixed.notices(item_id)[0]["doc_number"] == "督办〔2026〕1号"
+    assert fixed.notices(ADMIN, item_id)[0]["doc_number"] == "督办〔2026〕1号"
     assert deliver(fixed).sent == 1
-    assert fixed.verify_audit().ok
+    assert fixed.verify_audit(ADMIN).ok
     fixed.close()
     service.close()

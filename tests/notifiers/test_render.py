@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from docx import Document as WordDocument
 
-from duban.engine.service import Service
+from duban.app import build_service
+from duban.notifiers.outbox import outbox_of
 from duban.notifiers.render import Document, Renderer, cn_date, cn_datetime, paragraphs
 from tests.conftest import ADMIN, SHANGHAI, build_office, local
 
@@ -55,7 +56,7 @@ def golden_office(tmp_path, request):
     settings = Settings(db_url=new_database_url("sqlite", tmp_path, request),
                         audit_key_path=tmp_path / "audit.key",
                         tables={"office": OFFICE, "notices": {"outbox": str(tmp_path / "out")}})
-    service = Service(settings, clock)
+    service = build_service(settings, clock)
     service.init(ADMIN, "管理员")
     office = build_office(service, clock)
     yield office
@@ -65,13 +66,12 @@ def golden_office(tmp_path, request):
 def write_notice(office, item_id: int, kind: str, payload: dict, key: str) -> dict:
     service = office.service
     with service.system_transaction() as txn:
-        from duban.engine import items
+        from duban.engine import items, notices
 
-        item = items.load(txn.conn, item_id)
-        txn.outbox.enqueue(txn.conn, txn.audit, item=item, kind=kind, key=key,
-                           to=["wang", "zhou"], cc=["chen"], payload=payload, now=txn.now,
-                           tz=txn.tz, calendar=txn.calendar, actor="system")
-    return next(n for n in service.notices(item_id) if n["key"] == key)
+        item = items.load(txn, item_id)
+        notices.write(txn, item, kind, key=key, to=["wang", "zhou"], cc=["chen"],
+                      payload=payload)
+    return next(n for n in service.notices(ADMIN, item_id) if n["key"] == key)
 
 
 def test_every_kind_matches_its_reviewed_golden_files(golden_office):
@@ -92,10 +92,10 @@ def test_every_kind_matches_its_reviewed_golden_files(golden_office):
             elif path.read_text(encoding="utf-8") != body:
                 mismatched.append(path.name)
     assert mismatched == [], "rendering changed; review and run with DUBAN_UPDATE_GOLDEN=1"
-    numbers = [n["doc_number"] for n in office.service.notices(item_id)]
+    numbers = [n["doc_number"] for n in office.service.notices(ADMIN, item_id)]
     # numbered documents share one sequence; internal notes carry none
     assert numbers[:3] == ["督办〔2026〕1号", "督办〔2026〕2号", "督办〔2026〕3号"]
-    internal = [n for n in office.service.notices(item_id)
+    internal = [n for n in office.service.notices(ADMIN, item_id)
                 if n["kind"] in ("interview_proposal", "extension_pending")]
     assert internal and all(n["doc_number"] is None for n in internal)
 
@@ -118,13 +118,12 @@ CIRCULAR = {
 def test_the_circular_ranks_commends_and_names(golden_office):
     office = golden_office
     with office.service.system_transaction() as txn:
-        txn.outbox.enqueue(txn.conn, txn.audit, item=None, kind="circular", key="circular:2026-11",
-                           to=["zhou", "ma"], cc=["chen"], payload=CIRCULAR, now=txn.now,
-                           tz=txn.tz, calendar=txn.calendar, actor="zhao")
-    with office.service.reading() as conn:
-        from duban.notifiers.queries import list_notices, notice
+        from duban.engine import notices
 
-        circular = notice(conn, list_notices(conn, kind="circular")[0]["id"])
+        notices.write(txn, None, "circular", key="circular:2026-11", to=["zhou", "ma"],
+                      cc=["chen"], payload=CIRCULAR)
+    listed = office.service.notice_list(ADMIN, kind="circular")
+    circular = office.service.notice(ADMIN, listed[0]["id"])
     assert circular["doc_number"] == "督通〔2026〕1号"  # the circulars' own sequence
     mismatched = []
     for suffix, body in (("txt", circular["body_text"]), ("md", circular["body_markdown"]),
@@ -135,7 +134,7 @@ def test_the_circular_ranks_commends_and_names(golden_office):
         elif path.read_text(encoding="utf-8") != body:
             mismatched.append(path.name)
     assert mismatched == []
-    word = WordDocument(io.BytesIO(office.service.outbox.renderer.docx(
+    word = WordDocument(io.BytesIO(outbox_of(office.service).renderer.docx(
         Document.from_json(circular["document"]))))
     [table] = word.tables
     assert [cell.text for cell in table.rows[1].cells] == CIRCULAR["rows"][0]
@@ -162,11 +161,11 @@ def test_a_title_with_markup_is_escaped_in_html_and_kept_in_text(golden_office):
     office = golden_office
     title = "<script>alert('x')</script> & 排查"
     item_id = office.item(title=title)
-    notice = office.service.notices(item_id)[0]
+    notice = office.service.notices(ADMIN, item_id)[0]
     assert "<script>" not in notice["body_html"]
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; 排查" in notice["body_html"]
     assert title in notice["body_text"]
-    word = WordDocument(io.BytesIO(office.service.outbox.renderer.docx(
+    word = WordDocument(io.BytesIO(outbox_of(office.service).renderer.docx(
         Document.from_json(notice["document"]))))
     assert any(title in p.text for p in word.paragraphs)
 
@@ -175,7 +174,7 @@ def test_the_word_document_reads_back(golden_office):
     office = golden_office
     item_id = office.item(title="推进城乡学校共同体建设", lead_leader="chen")
     notice = write_notice(office, item_id, "warning", {"values": {"level": "yellow"}}, "docx")
-    data = office.service.outbox.renderer.docx(Document.from_json(notice["document"]))
+    data = outbox_of(office.service).renderer.docx(Document.from_json(notice["document"]))
     texts = [p.text for p in WordDocument(io.BytesIO(data)).paragraphs if p.text.strip()]
     assert texts[0] == "××市教育局督查室"
     assert texts[1] == "督办〔2026〕2号"
@@ -195,10 +194,10 @@ def test_an_admins_template_takes_precedence(tmp_path, settings, clock):
         '{% set label = "督办通知单" %}{% set title = "督办通知单" %}'
         "请办理：{{ item.title }}。\n", encoding="utf-8")
     tables = {"notices": {"templates_dir": str(folder), "outbox": str(tmp_path / "out")}}
-    service = Service(replace(settings, tables=tables), clock)
+    service = build_service(replace(settings, tables=tables), clock)
     service.init(ADMIN, "管理员")
     office = build_office(service, clock)
-    notice = service.notices(office.item(title="食堂改造"))[0]
+    notice = service.notices(ADMIN, office.item(title="食堂改造"))[0]
     assert notice["title"] == "督办通知单"
     assert "　　请办理：食堂改造。" in notice["body_text"]
     assert notice["document"]["label"] == "督办通知单"
@@ -206,7 +205,7 @@ def test_an_admins_template_takes_precedence(tmp_path, settings, clock):
     office.clock.advance(days=1)
     warned = office.service.fire("zhao", 1, "warn", {"level": "yellow", "reason": "慢"})
     assert warned["attrs"]["warnings"] == 1
-    assert service.notices(1)[-1]["title"] == "关于对“食堂改造”发出黄色预警的通知"
+    assert service.notices(ADMIN, 1)[-1]["title"] == "关于对“食堂改造”发出黄色预警的通知"
     service.close()
 
 
@@ -222,11 +221,12 @@ def test_wrapped_template_lines_join_without_stray_spaces():
 
 
 def test_every_kind_a_packaged_workflow_names_has_a_template(tmp_path):
+    from duban import workflows
     from duban.engine.registry import Registry
 
     renderer = Renderer(None, SHANGHAI)
     named = set()
-    for workflow in Registry.discover(None).all_latest():
+    for workflow in Registry.discover((workflows,)).all_latest():
         named |= {n.kind for n in workflow.on_create}
         named |= {n.kind for event in workflow.events for n in event.notices}
         named |= {spec.notice for spec in workflow.timers if spec.notice}

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
+from duban.app import build_service
 from duban.engine.directory import NewPerson
 from duban.engine.items import NewItem
-from duban.engine.service import Service
 from duban.notifiers.sender import deliver
 from tests.conftest import ADMIN
 from tests.notifiers.conftest import MailBox, free_port, notifying
@@ -66,7 +66,7 @@ def test_mail_over_tls(settings, clock, tmp_path, certificate, security):
         tables = {"notices": {"channels": ["smtp"], "outbox": str(tmp_path / "out")},
                   "smtp": {"host": "127.0.0.1", "port": port, "security": security,
                            "sender": "duban@jyj.example.cn"}}
-        untrusting = Service(replace(office.service.settings, tables=tables), clock)
+        untrusting = build_service(replace(office.service.settings, tables=tables), clock)
         untrusting.new_item("zhao", NewItem(title="食堂检查", lead_unit="AQK",
                                             deadline="10个工作日"))
         report = deliver(untrusting)

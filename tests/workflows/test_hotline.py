@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from duban.engine import reports
 from duban.engine.errors import Refused
 from duban.engine.periods import parse_period
-from tests.conftest import local
+from tests.conftest import ADMIN, local
 
 
 def order(office, deadline: str = "5个工作日", unit: str = "JJK", title: str = "投诉课后服务收费"):
@@ -25,9 +24,9 @@ def tick_at(office, when: str) -> list[tuple[str, str]]:
 
 def test_an_order_unsigned_for_a_working_day_is_chased(office):
     item_id = order(office)
-    assert office.service.item(item_id)["current_deadline"] == local("2026-11-09 23:59:59")
+    assert office.service.item(ADMIN, item_id)["current_deadline"] == local("2026-11-09 23:59:59")
     assert tick_at(office, "2026-11-03 09:00") == [("sign_due", "fired")]
-    chased = office.service.notices(item_id)[-1]
+    chased = office.service.notices(ADMIN, item_id)[-1]
     assert (chased["kind"], chased["recipients"]) == ("sign_overdue", ["wang", "zhou"])
     signed = office.fire("wang", item_id, "sign")
     assert signed["attrs"]["signed_on_time"] is True  # by the end of the first working day
@@ -77,9 +76,9 @@ def test_follow_up_call_satisfaction_and_one_redo(office):
     closed = office.fire("zhao", unhappy, "visit", satisfaction="不满意")
     assert (closed["state"], closed["attrs"]["satisfaction"]) == ("closed", "不满意")
     office.clock.set(local("2026-11-30 09:00"))
-    [jjk] = reports.period_figures(office.service, parse_period("2026-11"))
+    [jjk] = office.service.period_figures(ADMIN, parse_period("2026-11"))
     assert (jjk.rated, jjk.satisfied, jjk.satisfaction_rate) == (2, 1, 0.5)
-    assert office.service.verify_audit().ok and office.service.check_rebuild().ok
+    assert office.service.verify_audit(ADMIN).ok and office.service.check_rebuild(ADMIN).ok
 
 
 def test_repeated_complaints_are_linked(office):

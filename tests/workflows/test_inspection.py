@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from duban.engine import reports
 from duban.engine.directory import NewPerson
 from duban.engine.errors import InvalidInput, Refused
 from duban.engine.items import NewItem
@@ -28,7 +27,7 @@ def problem(office, category="选人用人", term="long_term", deadline="2026-12
 
 
 def test_a_problem_carries_its_category_and_term(inspected):
-    item = inspected.service.item(problem(inspected))
+    item = inspected.service.item(ADMIN, problem(inspected))
     assert (item["attrs"]["category"], item["attrs"]["term"]) == ("选人用人", "long_term")
     with pytest.raises(InvalidInput, match="问题类别“财务”无效"):
         problem(inspected, category="财务")
@@ -36,7 +35,7 @@ def test_a_problem_carries_its_category_and_term(inspected):
         inspected.service.new_item("zhao", NewItem(title="x", lead_unit="JJK",
                                                    deadline="10个工作日", workflow="inspection",
                                                    attrs={"colour": "red"}))
-    steps = {t["step"]: t["due_at"] for t in inspected.service.timers(item["id"])}
+    steps = {t["step"]: t["due_at"] for t in inspected.service.timers(ADMIN, item["id"])}
     assert steps == {"green": local("2026-12-11 09:00"), "yellow": local("2026-12-22 09:00"),
                      "red": local("2026-12-31 18:00")}
 
@@ -56,7 +55,7 @@ def test_closing_needs_the_unit_the_group_and_the_office(inspected):
         o.fire("xu", item_id, "confirm_office")
     # sent back: the sign-offs start again
     o.fire("zhao", item_id, "reject", reason="材料不全", deadline="2026-12-20")
-    assert not any(o.service.item(item_id)["attrs"].get(k)
+    assert not any(o.service.item(ADMIN, item_id)["attrs"].get(k)
                    for k in ("unit_confirmed", "group_confirmed"))
     o.fire("wang", item_id, "report", report="补充材料")
     for actor, event in (("zhou", "confirm_unit"), ("xu", "confirm_group"),
@@ -64,7 +63,7 @@ def test_closing_needs_the_unit_the_group_and_the_office(inspected):
         o.fire(actor, item_id, event)
     closed = o.fire("zhao", item_id, "close")
     assert (closed["state"], closed["attrs"]["on_time"]) == ("closed", True)
-    assert o.service.verify_audit().ok and o.service.check_rebuild().ok
+    assert o.service.verify_audit(ADMIN).ok and o.service.check_rebuild(ADMIN).ok
 
 
 def test_statistics_by_category(inspected):
@@ -72,7 +71,7 @@ def test_statistics_by_category(inspected):
     for category, unit in (("选人用人", "JJK"), ("选人用人", "AQK"), ("财务资产管理", "JJK")):
         problem(o, category=category, unit=unit, deadline="2026-11-30 18:00")
     o.clock.set(local("2026-12-01 09:00"))
-    by_category = {f.key: f for f in reports.period_figures(o.service, parse_period("2026-11"),
+    by_category = {f.key: f for f in o.service.period_figures(ADMIN, parse_period("2026-11"),
                                                              by="category")}
     assert {k: (f.items, f.overdue) for k, f in by_category.items()} == {
         "选人用人": (2, 2), "财务资产管理": (1, 1)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from duban.engine.errors import InvalidInput, Refused
-from tests.conftest import local
+from tests.conftest import ADMIN, local
 
 
 def instruction(office, deadline: str = "2026-11-06 18:00", **extra) -> int:
@@ -14,7 +14,7 @@ def instruction(office, deadline: str = "2026-11-06 18:00", **extra) -> int:
 
 
 def kinds(office, item_id) -> list[tuple[str, list[str], list[str]]]:
-    return [(n["kind"], n["recipients"], n["cc"]) for n in office.service.notices(item_id)]
+    return [(n["kind"], n["recipients"], n["cc"]) for n in office.service.notices(ADMIN, item_id)]
 
 
 def tick_at(office, when: str) -> list[tuple[str, str]]:
@@ -42,7 +42,7 @@ def test_the_leader_decides_extensions_and_receives_the_answer(office):
         ("extension_result", ["wang"], ["zhou", "zhao"]),
         ("instruction_reply", ["chen"], ["zhao"]),
     ]
-    reply = office.service.notices(item_id)[-1]
+    reply = office.service.notices(ADMIN, item_id)[-1]
     assert reply["title"] == (
         "关于陈局长同志批示件“落实局长批示: 排查校园周边安全隐患”办理情况的报告")
     assert "已排查学校周边 42 处" in reply["body_text"]
@@ -51,7 +51,7 @@ def test_the_leader_decides_extensions_and_receives_the_answer(office):
 def test_a_miss_escalates_at_once(office):
     item_id = instruction(office, lead_leader="chen")
     office.fire("wang", item_id, "sign")
-    steps = {t["step"]: t["due_at"] for t in office.service.timers(item_id)}
+    steps = {t["step"]: t["due_at"] for t in office.service.timers(ADMIN, item_id)}
     assert steps["remind_half"] == local("2026-11-04 09:00")  # the half-time day, at opening
     assert steps["remind_1"] == local("2026-11-05 09:00")
     assert steps["red"] == steps["escalate"] == local("2026-11-06 18:00")
@@ -59,10 +59,10 @@ def test_a_miss_escalates_at_once(office):
     assert tick_at(office, "2026-11-05 09:00") == [("remind_1", "fired")]
     assert tick_at(office, "2026-11-06 17:59") == []
     assert tick_at(office, "2026-11-06 18:00") == [("red", "fired"), ("escalate", "fired")]
-    item = office.service.item(item_id)
+    item = office.service.item(ADMIN, item_id)
     assert (item["attrs"]["warning"], item["attrs"]["warnings"]) == ("red", 1)
     assert kinds(office, item_id)[-2:] == [
         ("warning", ["wang", "zhou"], ["chen", "zhao"]),
         ("interview_proposal", ["zhao"], ["chen"]),
     ]
-    assert office.service.verify_audit().ok and office.service.check_rebuild().ok
+    assert office.service.verify_audit(ADMIN).ok and office.service.check_rebuild(ADMIN).ok

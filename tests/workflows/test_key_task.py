@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from duban.engine import reports
+from duban.commands.text import item_detail
 from duban.engine.errors import InvalidInput, Refused
 from duban.engine.ledger import LedgerFilter
-from tests.conftest import local
+from tests.conftest import ADMIN, local
 
 
 def test_a_key_task_waits_for_its_sub_items(office):
@@ -21,20 +21,20 @@ def test_a_key_task_waits_for_its_sub_items(office):
     with pytest.raises(InvalidInput, match="子任务期限不能晚于上级事项"):
         office.item(deadline="2027-01-05 18:00", parent_id=parent)
     # each sub-item runs on its own timetable
-    assert {t["step"] for t in office.service.timers(weeks[0])} >= {"remind_3", "yellow"}
+    assert {t["step"] for t in office.service.timers(ADMIN, weeks[0])} >= {"remind_3", "yellow"}
     office.fire("wang", parent, "sign")
     with pytest.raises(Refused, match="尚有 3 项子任务未办结, 不能报结"):
         office.fire("wang", parent, "report", report="已完成")
     for week in weeks[:2]:
-        owner = "lin" if office.service.item(week)["lead_unit"] == "SYZ" else "wang"
+        owner = "lin" if office.service.item(ADMIN, week)["lead_unit"] == "SYZ" else "wang"
         office.fire(owner, week, "sign")
         office.fire(owner, week, "report", report="完成")
         office.fire("zhao", week, "verify")
         office.fire("zhao", week, "close")
-    rolled = office.service.children(parent)
+    rolled = office.service.children(ADMIN, parent)
     assert (rolled["total"], rolled["closed"]) == (3, 2)
     assert rolled["next_deadline"] == local("2026-11-27 18:00")
-    [row] = [r for r in reports.ledger_page(office.service, LedgerFilter(workflow="key_task"))[0]]
+    [row] = [r for r in office.service.ledger_page(ADMIN, LedgerFilter(workflow="key_task"))[0]]
     assert (row["children"]["closed"], row["children"]["total"]) == (2, 3)
     office.fire("wang", weeks[2], "sign")
     office.fire("wang", weeks[2], "report", report="完成")
@@ -43,14 +43,12 @@ def test_a_key_task_waits_for_its_sub_items(office):
     office.fire("wang", parent, "report", report="三项子任务全部完成")
     office.fire("zhao", parent, "verify")
     assert office.fire("zhao", parent, "close")["state"] == "closed"
-    assert office.service.verify_audit().ok and office.service.check_rebuild().ok
+    assert office.service.verify_audit(ADMIN).ok and office.service.check_rebuild(ADMIN).ok
 
 
 def test_item_show_rolls_up_the_sub_items(office):
-    from duban.engine import views
 
     parent = office.item(workflow="key_task", deadline="2026-12-31 18:00", title="食堂改造")
     office.item(deadline="2026-11-30 18:00", title="设计", parent_id=parent)
-    shown = views.item_detail(office.service.registry, office.service.item(parent),
-                              office.service.tz, (), office.service.children(parent))
+    shown = item_detail(office.service.item_view(ADMIN, parent), office.service.tz)
     assert "子任务: 0/1 已销号, 最近的未销号期限 2026-11-30 18:00" in shown

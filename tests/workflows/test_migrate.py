@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from duban.app import build_service
 from duban.engine.errors import InvalidInput, Refused, SetupError
 from duban.engine.items import NewItem
-from duban.engine.service import Service
 from tests.conftest import ADMIN, build_office, local
 
 V1 = '''
@@ -56,14 +56,14 @@ def two_versions(settings, clock, tmp_path):
     folder = tmp_path / "flows"
     folder.mkdir()
     write_flows(folder, V1)
-    first = Service(replace(settings, workflows_dir=folder), clock)
+    first = build_service(replace(settings, workflows_dir=folder), clock)
     first.init(ADMIN, "管理员")
     office = build_office(first, clock)
     ids = [office.item(workflow="rectify", deadline=f"2026-11-{day} 18:00") for day in (20, 27)]
     office.fire("wang", ids[1], "finish", report="已整改")
     first.close()
     write_flows(folder, V1, V2)  # the admin adds version 2; nothing moves by itself
-    service = Service(replace(settings, workflows_dir=folder), clock)
+    service = build_service(replace(settings, workflows_dir=folder), clock)
     yield service, ids
     service.close()
 
@@ -71,7 +71,7 @@ def two_versions(settings, clock, tmp_path):
 def test_items_stay_on_their_version_until_migrated(two_versions):
     service, (running, finished) = two_versions
     assert service.registry.latest("rectify").version == 2
-    assert service.item(running)["workflow_version"] == 1
+    assert service.item(ADMIN, running)["workflow_version"] == 1
     finished_now = service.fire("wang", running, "finish", {"report": "已整改"})  # a v1 event
     assert (finished_now["state"], finished_now["workflow_version"]) == ("done", 1)
 
@@ -85,26 +85,26 @@ def test_a_migration_maps_states_moves_timers_and_is_audited(two_versions):
         service.migrate_workflow("zhao", "rectify", 1, 2, {"open": "nowhere"})
     with pytest.raises(Refused, match="无权迁移工作流"):
         service.migrate_workflow("wang", "rectify", 1, 2, {"open": "doing"})
-    assert service.item(running)["workflow_version"] == 1  # nothing moved
-    dry = service.migration_plan("rectify", 1, 2, {"open": "doing"})
+    assert service.item(ADMIN, running)["workflow_version"] == 1  # nothing moved
+    dry = service.migration_plan(ADMIN, "rectify", 1, 2, {"open": "doing"})
     assert (dry.items, dry.moves) == (2, {"done": ("done", 1), "open": ("doing", 1)})
-    before = {t["step"]: t for t in service.timers(running)}
+    before = {t["step"]: t for t in service.timers(ADMIN, running)}
     assert before["remind"]["due_at"] == local("2026-11-19 09:00")
     service.migrate_workflow("zhao", "rectify", 1, 2, {"open": "doing"})
-    moved = service.item(running)
+    moved = service.item(ADMIN, running)
     assert (moved["workflow_version"], moved["state"]) == (2, "doing")
-    assert service.item(finished)["state"] == "done"
-    last = [e for e in service.history(running) if e["action"] == "migrated"][-1]
+    assert service.item(ADMIN, finished)["state"] == "done"
+    last = [e for e in service.history(ADMIN, running) if e["action"] == "migrated"][-1]
     assert last["payload"]["changes"]["state"] == ["open", "doing"]
     assert last["payload"]["changes"]["workflow_version"] == [1, 2]
     assert last["reason"] == "工作流 rectify 第1版 → 第2版"
-    timers = service.timers(running)
+    timers = service.timers(ADMIN, running)
     # the step is planned again from version 2: three working days before, not one
     assert [(t["step"], t["due_at"], t["status"]) for t in timers] == [
         ("remind", local("2026-11-17 09:00"), "pending")]
     service.fire("wang", running, "report", {"report": "已整改"})  # the new version's events
     assert service.fire("zhao", running, "accept", {})["state"] == "done"
-    assert service.verify_audit().ok and service.check_rebuild().ok
+    assert service.verify_audit(ADMIN).ok and service.check_rebuild(ADMIN).ok
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
@@ -134,14 +134,14 @@ def test_an_edited_version_that_items_use_is_refused(two_versions, settings, clo
     folder = tmp_path / "flows"
     edited = V1.replace("workdays=-1", "workdays=-2")  # version 1 changed in place
     write_flows(folder, edited, V2)
-    changed = Service(replace(settings, workflows_dir=folder), clock)
+    changed = build_service(replace(settings, workflows_dir=folder), clock)
     with pytest.raises(SetupError, match=r"rectify 第1版\(2 个事项在用\)"):
         changed.new_item("zhao", NewItem(title="新", lead_unit="JJK", deadline="10个工作日",
                                          workflow="rectify"))
     changed.close()
     # a version nobody uses may still be corrected
     write_flows(folder, V1, V2.replace("workdays=-3", "workdays=-4"))
-    unused_fixed = Service(replace(settings, workflows_dir=folder), clock)
+    unused_fixed = build_service(replace(settings, workflows_dir=folder), clock)
     assert unused_fixed.new_item("zhao", NewItem(title="新", lead_unit="JJK",
                                                  deadline="10个工作日", workflow="standard"))
     unused_fixed.close()

@@ -7,7 +7,7 @@ import pytest
 
 from duban.engine.errors import Refused
 from duban.engine.items import NewItem
-from tests.conftest import local
+from tests.conftest import ADMIN, local
 
 
 def proposal(office) -> int:
@@ -18,12 +18,12 @@ def proposal(office) -> int:
 
 def test_the_limits_are_planned_from_the_assignment(office):
     item_id = proposal(office)
-    item = office.service.item(item_id)
+    item = office.service.item(ADMIN, item_id)
     assert item["current_deadline"] == local("2027-02-02 23:59:59")  # 3 calendar months
-    due = {t["step"]: t["due_at"] for t in office.service.timers(item_id)}
+    due = {t["step"]: t["due_at"] for t in office.service.timers(ADMIN, item_id)}
     assert due["co_views_due"] == local("2026-12-02 09:00")  # one month
     assert due["contact_due"] == local("2026-11-23 09:00")  # 15 working days
-    notices = office.service.notices(item_id)
+    notices = office.service.notices(ADMIN, item_id)
     assert [(n["kind"], n["recipients"]) for n in notices] == [
         ("assignment", ["wang", "zhou"]), ("assignment", ["zheng"])]  # the co-unit told too
 
@@ -50,7 +50,7 @@ def test_answer_waits_for_co_units_then_graded_rated_and_answered_again(office):
         office.fire("zhao", item_id, "answer_again", reason="仍不满意", deadline="3个月")
     closed = office.fire("zhao", item_id, "rate", satisfaction="基本满意")
     assert (closed["state"], closed["attrs"]["satisfaction"]) == ("closed", "基本满意")
-    assert office.service.verify_audit().ok and office.service.check_rebuild().ok
+    assert office.service.verify_audit(ADMIN).ok and office.service.check_rebuild(ADMIN).ok
 
 
 def test_the_co_units_and_the_proposer_contact_are_chased(office):
@@ -63,5 +63,5 @@ def test_the_co_units_and_the_proposer_contact_are_chased(office):
     office.clock.set(local("2026-12-02 09:00"))
     assert [(s["step"], s["status"]) for s in office.service.tick().steps] == [
         ("co_views_due", "fired")]
-    chased = office.service.notices(item_id)[-1]
+    chased = office.service.notices(ADMIN, item_id)[-1]
     assert (chased["kind"], chased["recipients"]) == ("reminder", ["zheng"])

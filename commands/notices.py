@@ -1,20 +1,19 @@
 """``duban notices …``: the outbox on the command line (list, show, preview, send, requeue).
 
-Only ``click`` is imported at start-up; the engine and the templates load when a command runs.
+The engine and the templates load when a command runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-FORMATS = ("text", "markdown", "html", "docx")
+from duban.commands.context import App
+from duban.commands.options import json_option
+from duban.commands.output import echo_json
 
-
-def _json(command: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")(command)
+FORMATS = ("text", "markdown", "html", "docx")  # as duban.notifiers.documents.FORMATS
 
 
 @click.group()
@@ -29,59 +28,56 @@ def notices() -> None:
 @click.option("--item", "item_id", type=int, help="只看某事项的通知")
 @click.option("--kind", help="只看某类通知, 如 reminder、warning")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
-@_json
+@json_option
 @click.pass_obj
-def notices_list(app: Any, status, dead, item_id, kind, limit, as_json) -> None:
+def notices_list(app: App, status, dead, item_id, kind, limit, as_json) -> None:
     """列出通知(新的在前)。"""
-    from duban.engine import views
-    from duban.notifiers import queries
+    from duban.engine.notices import STATUS_LABELS
+    from duban.engine.timeutil import local_text
 
-    app.reader()
-    with app.service.reading() as conn:
-        rows = queries.list_notices(conn, status="dead" if dead else status, item_id=item_id,
-                                    kind=kind, limit=limit)
-        totals = queries.counts(conn)
+    actor = app.actor()
+    rows = app.service.notice_list(actor, status="dead" if dead else status, item_id=item_id,
+                                   kind=kind, limit=limit)
     if as_json:
-        click.echo(views.to_json(rows))
+        echo_json(rows)
         return
+    totals = app.service.notice_counts(actor)
     tz = app.service.tz
     for row in rows:
         number = row["doc_number"] or "(无文号)"
-        status_label = queries.STATUS_LABELS.get(row["status"], row["status"])
+        status_label = STATUS_LABELS.get(row["status"], row["status"])
         title = row["title"] or f"({row['kind']}, 尚未生成)"
-        click.echo(f"#{row['id']:<6} {views.local_text(row['created_at'], tz)}  {number}  "
+        click.echo(f"#{row['id']:<6} {local_text(row['created_at'], tz)}  {number}  "
                    f"{status_label}  {title}")
         if row["status"] in ("failed", "dead") and row["last_error"]:
             click.echo(f"        原因: {row['last_error']}")
-    summary = "、".join(f"{queries.STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(totals.items()))
+    summary = "、".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(totals.items()))
     click.echo(f"共 {len(rows)} 条" + (f"(全部: {summary})" if summary else ""))
 
 
 @notices.command("show")
 @click.argument("notice_id", type=int)
-@_json
+@json_option
 @click.pass_obj
-def notices_show(app: Any, notice_id, as_json) -> None:
+def notices_show(app: App, notice_id, as_json) -> None:
     """显示一份通知的正文与各渠道送达情况。"""
-    from duban.engine import views
-    from duban.notifiers import queries
+    from duban.engine.notices import STATUS_LABELS
+    from duban.engine.timeutil import local_text
 
-    app.reader()
-    with app.service.reading() as conn:
-        found = queries.notice(conn, notice_id)
+    found = app.service.notice(app.actor(), notice_id)
     if as_json:
-        click.echo(views.to_json(found))
+        echo_json(found)
         return
     tz = app.service.tz
     click.echo(found["body_text"] or f"(尚未生成正文: {found['last_error'] or '等待发送'})")
     click.echo(f"—— 通知 #{found['id']}  {found['key']}  "
-               f"{queries.STATUS_LABELS.get(found['status'], found['status'])}")
+               f"{STATUS_LABELS.get(found['status'], found['status'])}")
     for delivery in found["deliveries"]:
         where = delivery["target"] or "发件箱"
-        status = queries.STATUS_LABELS.get(delivery["status"], delivery["status"])
+        status = STATUS_LABELS.get(delivery["status"], delivery["status"])
         line = f"   {delivery['channel']:<8} {where}  {status}  已尝试 {delivery['attempts']} 次"
         if delivery["status"] == "failed":
-            line += f", 下次 {views.local_text(delivery['next_attempt_at'], tz)}"
+            line += f", 下次 {local_text(delivery['next_attempt_at'], tz)}"
         if delivery["last_error"]:
             line += f"  ({delivery['last_error']})"
         click.echo(line)
@@ -95,12 +91,11 @@ def notices_show(app: Any, notice_id, as_json) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="写入文件(docx 必须指定)")
 @click.pass_obj
-def notices_preview(app: Any, notice_id, item_id, kind, fmt, out) -> None:
+def notices_preview(app: App, notice_id, item_id, kind, fmt, out) -> None:
     """显示一份通知的排版结果而不发送: 已有通知用编号, 或用 --item 与 --kind 试排。"""
     from duban.engine.errors import InvalidInput
-    from duban.notifiers import queries
+    from duban.notifiers import documents
 
-    app.reader()
     if (notice_id is None) == (item_id is None):
         raise InvalidInput("请给出通知编号, 或用 --item 与 --kind 试排(二者选一)")
     if item_id is not None and not kind:
@@ -108,9 +103,9 @@ def notices_preview(app: Any, notice_id, item_id, kind, fmt, out) -> None:
     if fmt == "docx" and out is None:
         raise InvalidInput("docx 是二进制文件, 请用 --out 指定保存位置")
     if notice_id is not None:
-        rendered = queries.render_stored(app.service, notice_id, fmt)
+        rendered = documents.render_stored(app.service, app.actor(), notice_id, fmt)
     else:
-        rendered = queries.preview(app.service, item_id, kind, fmt)
+        rendered = documents.preview(app.service, app.actor(), item_id, kind, fmt)
     if out is None:
         click.echo(rendered, nl=False)
         return
@@ -124,17 +119,16 @@ def notices_preview(app: Any, notice_id, item_id, kind, fmt, out) -> None:
 
 @notices.command("send")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@_json
+@json_option
 @click.pass_obj
-def notices_send(app: Any, batch, as_json) -> None:
+def notices_send(app: App, batch, as_json) -> None:
     """立即发送到期的通知(守护进程每次处理后也会发送)。"""
-    from duban.engine import views
     from duban.notifiers.sender import deliver
 
-    app.reader()
+    app.service.identify(app.actor())
     report = deliver(app.service, batch_size=batch)
     if as_json:
-        click.echo(views.to_json(report.__dict__))
+        echo_json(report.as_json())
         return
     for outcome in report.outcomes:
         where = outcome["target"] or "发件箱"
@@ -146,15 +140,17 @@ def notices_send(app: Any, batch, as_json) -> None:
 
 @notices.command("requeue")
 @click.argument("notice_id", type=int)
-@_json
+@json_option
 @click.pass_obj
-def notices_requeue(app: Any, notice_id, as_json) -> None:
+def notices_requeue(app: App, notice_id, as_json) -> None:
     """重新发送失败或无法送达的通知(修正地址或服务器之后)。"""
-    from duban.engine import views
-    from duban.notifiers import queries
+    from duban.notifiers import documents
 
-    found = queries.requeue(app.service, app.actor(), notice_id)
+    found = documents.requeue(app.service, app.actor(), notice_id)
     if as_json:
-        click.echo(views.to_json(found))
+        echo_json(found)
         return
     click.echo(f"通知 #{notice_id} 已重新排队, {len(found['deliveries'])} 个渠道待发送")
+
+
+COMMANDS = (notices,)

@@ -6,14 +6,10 @@ ledger, the quarter's figures and the circular.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from duban.app.story import SUPERVISOR, Story
 from duban.engine.directory import NewPerson
 from duban.engine.items import NewItem
 from duban.engine.timeutil import parse_instant
-
-if TYPE_CHECKING:
-    from duban.engine.demo import Story
 
 ADMIN = "demo_admin"
 HOTLINE_UNITS = ("SXX", "SYZ", "JJK", "ZCK")
@@ -49,11 +45,15 @@ class Quarter:
             extra["deadline"] = parse_instant(deadline, self.story.tz, end_of_day=True)
         else:
             extra["deadline"] = deadline
-        item = self.service.new_item("zhao_m", NewItem(title=title, lead_unit=unit, **extra))
+        item = self.service.new_item(SUPERVISOR, NewItem(title=title, lead_unit=unit, **extra))
         return item["id"]
 
     def fire(self, actor: str, item_id: int, event: str, **values: str) -> dict:
         return self.service.fire(actor, item_id, event, values)
+
+    def handler(self, item_id: int) -> str:
+        """Who handles an item for its unit."""
+        return HANDLERS[self.service.item(SUPERVISOR, item_id)["lead_unit"]]
 
     # -- October --------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ class Quarter:
         story.at("2026-10-09 15:00")
         for item_id in (*self.problems.values(), self.key_task, self.milestones[0],
                         self.instruction):
-            self.fire(HANDLERS[self.service.item(item_id)["lead_unit"]], item_id, "sign")
+            self.fire(self.handler(item_id), item_id, "sign")
         story.say("各责任单位当日签收")
         self.hotline_batch(*HOTLINE_BATCHES[0])
         story.at("2026-10-14 10:00")
@@ -155,13 +155,13 @@ class Quarter:
         story.quiet.update(batch)  # their timer steps are summed up, not told one by one
         story.at(f"{day} 15:00")
         for item_id in batch:
-            self.fire(HANDLERS[self.service.item(item_id)["lead_unit"]], item_id, "sign")
+            self.fire(self.handler(item_id), item_id, "sign")
         redo = batch[0] if start == 16 else None
         calendar = self.service.calendar
         day_after = calendar.add_workdays(parse_instant(day, story.tz).date(), 2)
         story.at(f"{day_after.isoformat()} 16:00")
         for item_id in batch:
-            self.fire(HANDLERS[self.service.item(item_id)["lead_unit"]], item_id, "report",
+            self.fire(self.handler(item_id), item_id, "report",
                       report="已核实情况并答复诉求人")
         visit = calendar.add_workdays(day_after, 1)
         story.at(f"{visit.isoformat()} 10:00")
@@ -169,7 +169,7 @@ class Quarter:
             if item_id == redo:
                 self.fire("sun_l", item_id, "visit_redo", reason="诉求人认为答复不具体",
                           deadline="2个工作日")
-                unit = self.service.item(item_id)["lead_unit"]
+                unit = self.service.item(SUPERVISOR, item_id)["lead_unit"]
                 self.fire(HANDLERS[unit], item_id, "report", report="补充答复具体措施")
                 self.fire("sun_l", item_id, "visit", satisfaction="基本满意")
             else:

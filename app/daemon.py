@@ -20,6 +20,7 @@ from typing import IO
 
 from duban.engine.errors import SetupError
 from duban.engine.service import Service
+from duban.notifiers.sender import deliver
 
 log = logging.getLogger("duban.daemon")
 
@@ -49,8 +50,6 @@ def lock_sqlite(service: Service) -> IO[str] | None:
 def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
                send: bool = True) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from duban.notifiers.sender import deliver
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise

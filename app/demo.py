@@ -17,15 +17,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from duban.app.assembly import build_service
+from duban.app.demo_quarter import Quarter
+from duban.app.story import Story
 from duban.engine.clock import FixedClock
 from duban.engine.directory import NewPerson
 from duban.engine.errors import DubanError, SetupError
-from duban.engine.items import NewItem
-from duban.engine.service import Service
+from duban.engine.periods import parse_period
 from duban.engine.settings import load_settings
-from duban.engine.timeutil import parse_instant
+from duban.engine.timeutil import local_text, parse_instant
+from duban.engine.views import state_label
 
 ADMIN = "demo_admin"
+SUPERVISOR = "zhao_m"
 UNITS = (
     ("JYJ", "市教育局", None),
     ("DCS", "局督查室", "JYJ"),
@@ -79,8 +83,8 @@ def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str],
     tables = {"office": DEMO_OFFICE, "notices": {"outbox": str(demo_outbox(path))}}
     settings = replace(base, db_url=f"sqlite:///{path}", tables=tables)
     clock = FixedClock(datetime(2026, 10, 9, 0, 30, tzinfo=UTC))  # 08:30 in Beijing
-    service = Service(settings, clock)
-    story = Story(service, clock, echo)
+    service = build_service(settings, clock)
+    story = DemoStory(service, clock, echo, NAMES)
     try:
         story.tell()
     finally:
@@ -129,55 +133,11 @@ def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-class Story:
-    """The demo's script: each step says in one line what happened in the office."""
-
-    def __init__(self, service: Service, clock: FixedClock, echo: Callable[[str], None]) -> None:
-        self.service, self.clock, self.echo = service, clock, echo
-        self.tz = service.tz
-        self.timer_steps = 0
-        self.delivered = 0
-        self.quiet: set[int] = set()  # items whose timer steps are not told one by one
-        self.highlights = (1, 1)  # items worth a look afterwards
-
-    def at(self, text: str) -> None:
-        """Move the clock; the daemon's timers fire whatever fell due meanwhile."""
-        target = parse_instant(text, self.tz)
-        self.clock.set(target)
-        report = self.service.tick()
-        for step in report.steps:
-            if step["status"] == "fired" and step["item_id"] not in self.quiet:
-                self.say(f"定时: 事项{step['item_id']} {step['note']}")
-        self.timer_steps += report.fired
-        self.deliver()
-
-    def deliver(self) -> None:
-        """The daemon sends what the tick and the commands wrote to the outbox."""
-        from duban.notifiers.sender import deliver
-
-        self.delivered += deliver(self.service, keep_outcomes=False).sent
-
-    def say(self, text: str) -> None:
-        local = self.clock.now().astimezone(self.tz)
-        self.echo(f"[{local:%m-%d %H:%M}] {text}")
-
-    def act(self, actor: str, item_id: int, event: str, **values: str) -> None:
-        item = self.service.fire(actor, item_id, event, values)
-        wf = self.service.registry.get(item["workflow"], item["workflow_version"])
-        name = NAMES.get(actor, actor)
-        self.say(f"{name}: {wf.event(event).label} 事项{item_id} → {wf.state_label(item['state'])}")
-
-    def new(self, title: str, unit: str, deadline: str, **extra) -> int:
-        spec = NewItem(title=title, lead_unit=unit,
-                       deadline=parse_instant(deadline, self.tz, end_of_day=True), **extra)
-        item = self.service.new_item("zhao_m", spec)
-        self.say(f"督查室交办 事项{item['id']}〔{title}〕 → {unit}, 期限 {deadline}")
-        return item["id"]
+class DemoStory(Story):
+    """The quarter, told."""
 
     def tell(self) -> None:
         service = self.service
-        from duban.engine.demo_quarter import Quarter
-
         quarter = Quarter(self)
         self.echo("== 市教育局 2026 年第四季度督查督办演示 ==")
         service.init(ADMIN, "系统管理员", demo=True)
@@ -280,8 +240,8 @@ class Story:
         self.echo("")
         self.circular()
         self.deliver()
-        report = service.verify_audit()
-        rebuild = service.check_rebuild()
+        report = service.verify_audit(ADMIN)
+        rebuild = service.check_rebuild(ADMIN)
         self.echo("")
         chain = "完整" if report.ok else "发现问题"
         replay = "与现状一致" if rebuild.ok else "不一致"
@@ -298,10 +258,7 @@ class Story:
         from rich.console import Console
         from rich.table import Table
 
-        from duban.engine import reports
-        from duban.engine.periods import parse_period
-
-        result = reports.assess(self.service, parse_period("2026-Q4"))
+        result = self.service.assess(SUPERVISOR, parse_period("2026-Q4"))
         table = Table("排名", "单位", "到期", "按期办结率", "按时签收率", "逾期", "预警", "约谈",
                       "满意率", "得分", title="2026年第四季度 考核")
         for s in result.standings:
@@ -317,21 +274,13 @@ class Story:
                   f"{_rate(total.satisfaction_rate)}")
 
     def circular(self) -> None:
-        from duban.engine import reports
-        from duban.engine.periods import parse_period
-        from duban.notifiers import queries
-
-        written = reports.circular(self.service, "zhao_m", parse_period("2026-Q4"))
-        with self.service.reading() as conn:
-            self.echo(queries.notice(conn, written["notice"])["body_text"].rstrip())
+        written = self.service.circular(SUPERVISOR, parse_period("2026-Q4"))
+        self.echo(self.service.notice(SUPERVISOR, written["notice"])["body_text"].rstrip())
 
     def show_interview(self) -> None:
         """One of the documents, as the unit head received it."""
-        from duban.notifiers import queries
-
-        with self.service.reading() as conn:
-            found = queries.list_notices(conn, kind="interview", limit=1)
-            text = queries.notice(conn, found[0]["id"])["body_text"] if found else None
+        found = self.service.notice_list(SUPERVISOR, kind="interview", limit=1)
+        text = self.service.notice(SUPERVISOR, found[0]["id"])["body_text"] if found else None
         if text:
             self.echo("")
             self.echo(text.rstrip())
@@ -340,14 +289,11 @@ class Story:
         from rich.console import Console
         from rich.table import Table
 
-        from duban.engine.timeutil import local_text
-        from duban.engine.views import state_label
-
         service = self.service
         now = self.clock.now()
         table = Table("编号", "事项", "承办", "状态", "期限", "情况",
                       title="督办台账(2027-01-04; 已回访办结的热线工单另计)")
-        for item in service.items():
+        for item in service.items(SUPERVISOR):
             if item["workflow"] == "hotline" and item["state"] == "closed":
                 continue
             attrs = item["attrs"]

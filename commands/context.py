@@ -1,0 +1,51 @@
+"""What every command shares: the group's options, and the service built on first use."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from duban.engine.access import Identity
+    from duban.engine.service import Service
+
+
+class App:
+    """The context object of the ``duban`` group (``ctx.obj``)."""
+
+    def __init__(self, db: str | None, act_as: str | None, now: str | None,
+                 config: str | None, debug: bool) -> None:
+        self.db, self.act_as, self.now_text = db, act_as, now
+        self.config, self.debug = config, debug
+        self._service: Service | None = None
+
+    @property
+    def service(self) -> Service:
+        if self._service is None:
+            from duban.app import build_service
+            from duban.engine.clock import FixedClock, SystemClock
+            from duban.engine.settings import load_settings
+            from duban.engine.timeutil import parse_instant, zone
+
+            settings = load_settings(db=self.db, config_file=self.config)
+            clock: Any = SystemClock()
+            if self.now_text:
+                clock = FixedClock(parse_instant(self.now_text, zone(settings.timezone)))
+            self._service = build_service(settings, clock)
+        return self._service
+
+    def actor(self) -> Identity:
+        """Who runs this command; the engine checks it inside the command's transaction."""
+        from duban.engine.access import Identity
+
+        return Identity(os_login(), self.act_as)
+
+
+def os_login() -> str:
+    """The login of the user running the command."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry, e.g. in a bare container
+        return str(os.getuid())

@@ -1,0 +1,54 @@
+"""Options that several commands take, written once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+F = Callable[..., Any]
+FIELD_OPTIONS = (
+    ("reason", "理由"),
+    ("report", "办理情况(报结内容)"),
+    ("note", "说明"),
+    ("deadline", "期限, 如 2026-12-10 或 2026-12-10 17:00"),
+    ("unit", "单位代码(转办目标)"),
+    ("person", "人员登录名"),
+    ("level", "预警等级: yellow(黄色) 或 red(红色)"),
+    ("at", "时间, 如 2026-12-01 09:30"),
+    ("place", "地点"),
+)
+
+
+def json_option(command: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")(command)
+
+
+def field_options(command: F) -> F:
+    """The inputs an event may take, the workflow's own fields and a version check."""
+    for name, help_text in reversed(FIELD_OPTIONS):
+        command = click.option(f"--{name}", name, default=None, help=help_text)(command)
+    command = click.option("--field", "extra_fields", multiple=True, metavar="名称=值",
+                           help="工作流自定义字段, 可重复")(command)
+    command = click.option("--expect-version", type=int, default=None,
+                           help="仅当事项仍为此版本时才办理(防止并发修改)")(command)
+    return command
+
+
+def period_option(required: bool = True) -> Callable[[F], F]:
+    return click.option("--period", required=required,
+                        help="时段: 2026-11(月)、2026-Q4、2026-H2、2026(年)")
+
+
+def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """名称=值 pairs from repeated options."""
+    from duban.engine.errors import InvalidInput
+
+    found = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"应写成 名称=值: {pair}")
+        found[name.strip()] = value.strip()
+    return found

@@ -1,0 +1,44 @@
+"""``duban tick`` and ``duban daemon``: the timers, by hand or in the background."""
+
+from __future__ import annotations
+
+import click
+
+from duban.commands.context import App
+from duban.commands.options import json_option
+from duban.commands.output import echo_json
+
+
+@click.command()
+@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True,
+              help="每批处理的步骤数")
+@json_option
+@click.pass_obj
+def tick(app: App, batch, as_json) -> None:
+    """处理一次到期的定时步骤(提醒、预警、催办); 配合 --now 可模拟时间。"""
+    report = app.service.tick(batch_size=batch)
+    if as_json:
+        echo_json(report.as_json())
+        return
+    for step in report.steps:
+        late = f", 迟 {step['late_seconds']} 秒" if step["late_seconds"] else ""
+        click.echo(f"事项 {step['item_id']} {step['step']}: {step['status']} "
+                   f"{step['note'] or ''}{late}")
+    click.echo(f"触发 {report.fired}, 跳过 {report.skipped}, 取消 {report.cancelled}, "
+               f"失败 {report.failed}")
+
+
+@click.command()
+@click.option("--interval", type=click.FloatRange(1, 3600), default=30, show_default=True,
+              help="两次处理之间的秒数")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True)
+@click.option("--no-send", is_flag=True, help="只处理定时步骤, 不发送通知")
+@click.pass_obj
+def daemon(app: App, interval, batch, no_send) -> None:
+    """后台常驻: 启动时及每隔 --interval 秒处理到期步骤并发送通知; SIGTERM 处理完当前一批后退出。"""
+    from duban.app.daemon import run_daemon
+
+    run_daemon(app.service, interval=interval, batch_size=batch, send=not no_send)
+
+
+COMMANDS = (tick, daemon)

@@ -1,0 +1,242 @@
+"""Opening a transaction as a person: the machinery under every service method.
+
+A write transaction checks the schema and the workflows once per process, identifies the
+actor inside the transaction itself (one round trip fewer for every command), collects audit
+events and notices, and ends with the notice sink's flush and the audit seal. A refused
+attempt rolls all of that back and is then recorded on its own, so the log shows who tried
+what and why it was refused. A read transaction identifies the actor the same way and sees
+one snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from duban.engine import access, audit, calendar_store, fingerprint, schema
+from duban.engine.access import Actor, Identity
+from duban.engine.clock import SystemClock
+from duban.engine.db import Database
+from duban.engine.errors import InvalidInput, Refused
+from duban.engine.models import ITEM
+from duban.engine.ports import Clock, NoticeSink
+from duban.engine.registry import Registry
+from duban.engine.settings import Settings
+from duban.engine.signing import Signer, load_signer
+from duban.engine.timeutil import zone
+from duban.engine.txn import ReadTxn, Txn
+from duban.engine.validation import shown
+from duban.engine.workcalendar import WorkCalendar
+
+CALENDAR_RECHECK_SECONDS = 5.0
+ActorRef = str | Identity  # a login already established, or an identity to check here
+log = logging.getLogger("duban")
+
+
+class Sessions:
+    """Transactions as a person, and what every transaction shares: settings, clock,
+    workflows, the audit key, the calendar, the notice sink. Build one per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        registry: Registry | Callable[[], Registry] | None = None,
+        notice_sink: Callable[[], NoticeSink] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.tz = zone(settings.timezone)
+        self.db = Database(settings.db_url)
+        self._registry = registry
+        self._notice_sink_factory = notice_sink
+        self._notice_sink: NoticeSink | None = None
+        self._signer: Signer | None = None
+        self._calendar: WorkCalendar | None = None
+        self._calendar_stamp: tuple[int, Any] | None = None
+        self._calendar_checked = 0.0
+        self._schema_checked = False
+        self._workflows_checked = False
+        self._identified: dict[Identity, str] = {}
+
+    @property
+    def registry(self) -> Registry:
+        """The workflows, found on first use (the admin's folder is read then)."""
+        if not isinstance(self._registry, Registry):
+            factory = self._registry
+            self._registry = factory() if factory else Registry.discover(
+                extra_dir=self.settings.workflows_dir)
+        return self._registry
+
+    @property
+    def notice_sink(self) -> NoticeSink | None:
+        """Where written notices become documents; built when the first notice is written."""
+        if self._notice_sink is None and self._notice_sink_factory is not None:
+            self._notice_sink = self._notice_sink_factory()
+        return self._notice_sink
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            self._signer = load_signer(self.settings.audit_key_path)
+        return self._signer
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """Working days: the packaged arrangements and the years admins loaded."""
+        with self.db.read() as conn:
+            self._check_schema(conn)
+            return self.calendar_for(conn)
+
+    def calendar_for(self, conn: Connection) -> WorkCalendar:
+        """The calendar, rebuilt when an admin has loaded a year since it was built. Another
+        process's load is noticed within :data:`CALENDAR_RECHECK_SECONDS` (wall clock: this is
+        cache freshness, not business time)."""
+        fresh = time.monotonic() - self._calendar_checked < CALENDAR_RECHECK_SECONDS
+        if self._calendar is not None and fresh:
+            return self._calendar
+        stamp = calendar_store.stamp(conn)
+        if self._calendar is None or stamp != self._calendar_stamp:
+            self._calendar = WorkCalendar.from_package(calendar_store.loaded_years(conn))
+            self._calendar_stamp = stamp
+        self._calendar_checked = time.monotonic()
+        return self._calendar
+
+    def forget_calendar(self) -> None:
+        self._calendar = None
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, actor: ActorRef, operation: str = "write",
+                    item_id: int | None = None) -> Iterator[Txn]:
+        """One write transaction acting as ``actor``. A refusal (:class:`Refused`,
+        :class:`InvalidInput`) undoes everything and is recorded as ``operation``."""
+        try:
+            with self.db.write() as conn:
+                self._check_schema(conn)
+                self._check_workflows(conn)
+                txn = self._txn(conn, self._resolve(conn, actor))
+                yield txn
+                self._finish(txn)
+        except (Refused, InvalidInput) as err:
+            self._record_refusal(self._label(actor), operation, err, item_id)
+            raise
+
+    @contextmanager
+    def system_transaction(self) -> Iterator[Txn]:
+        """A write transaction of the engine itself (timers, deliveries), as ``system``."""
+        with self.db.write() as conn:
+            self._check_schema(conn)
+            self._check_workflows(conn)
+            txn = self._txn(conn, access.SYSTEM)
+            yield txn
+            self._finish(txn)
+
+    @contextmanager
+    def reading(self, actor: ActorRef, operation: str = "read",
+                item_id: int | None = None) -> Iterator[ReadTxn]:
+        """One read transaction as ``actor``: a consistent snapshot, no locks held. A refused
+        reader is recorded like a refused writer."""
+        try:
+            with self.db.read() as conn:
+                self._check_schema(conn)
+                yield self._read_txn(conn, self._resolve(conn, actor))
+        except Refused as err:
+            self._record_refusal(self._label(actor), operation, err, item_id)
+            raise
+
+    @contextmanager
+    def system_reading(self) -> Iterator[ReadTxn]:
+        """A read transaction of the engine itself, as ``system``."""
+        with self.db.read() as conn:
+            self._check_schema(conn)
+            yield self._read_txn(conn, access.SYSTEM)
+
+    def _reading_as(self, actor: ActorRef | None,
+                    operation: str) -> AbstractContextManager[ReadTxn]:
+        return self.system_reading() if actor is None else self.reading(actor, operation)
+
+    def _read_txn(self, conn: Connection, actor: Actor) -> ReadTxn:
+        return ReadTxn(conn=conn, now=self.clock.now(), tz=self.tz, actor=actor,
+                       registry=self.registry, calendar=self.calendar_for(conn),
+                       closing=self.settings.closing_time)
+
+    def _txn(self, conn: Connection, actor: Actor) -> Txn:
+        writer = audit.AuditWriter(conn, self.signer, serialize=self.db.is_postgres)
+        return Txn(conn=conn, now=self.clock.now(), tz=self.tz, actor=actor,
+                   registry=self.registry, audit=writer, calendar=self.calendar_for(conn),
+                   closing=self.settings.closing_time)
+
+    def _finish(self, txn: Txn) -> None:
+        """The end of every write: the notices written get their documents and numbers, then
+        the audit events are chained and signed."""
+        if txn.notices_written:
+            sink = self.notice_sink
+            if sink is not None:
+                sink.flush(txn, list(txn.notices_written))
+            txn.notices_written.clear()
+        txn.audit.seal(txn.now)
+
+    def _record_refusal(self, actor: str, operation: str, err: Exception,
+                        item_id: int | None) -> None:
+        try:
+            with self.db.write() as conn:
+                self._check_schema(conn)
+                if item_id is not None and not _item_exists(conn, item_id):
+                    item_id = None
+                writer = audit.AuditWriter(conn, self.signer, serialize=self.db.is_postgres)
+                now = self.clock.now()
+                writer.append(
+                    at=now, actor=actor, action="refused", item_id=item_id,
+                    event=shown(operation), reason=shown(str(err), limit=None),
+                    payload={"kind": type(err).__name__},
+                )
+                writer.seal(now)
+        except Exception as failure:  # the refusal is what the user must see; say this too
+            log.warning("拒绝记录未能写入审计: %s", failure)
+
+    # -- identity and checks --------------------------------------------------------------
+
+    def _resolve(self, conn: Connection, actor: ActorRef) -> Actor:
+        if isinstance(actor, Identity):
+            person = access.identify(conn, actor.os_login, actor.act_as)
+            self._identified[actor] = person.login
+            return person
+        person = access.get_actor(conn, actor)
+        if person is None:
+            raise Refused(f"没有登录名为 {actor} 的人员")
+        if not person.active:
+            raise Refused(f"{person.name}({actor}) 已停用")
+        return person
+
+    def _label(self, actor: ActorRef) -> str:
+        """Who a refusal is recorded against: the person, or the unidentified system login."""
+        if isinstance(actor, Identity):
+            return self._identified.get(actor, f"os:{actor.os_login}")
+        return actor
+
+    def _check_schema(self, conn: Connection) -> None:
+        if not self._schema_checked:
+            schema.require_current(conn)
+            self._schema_checked = True
+
+    def _check_workflows(self, conn: Connection) -> None:
+        """Once per process, in the first write: record new workflow versions, refuse an
+        edited version that running items use."""
+        if not self._workflows_checked:
+            fingerprint.check(conn, self.registry, self.clock.now())
+            self._workflows_checked = True
+
+
+def _item_exists(conn: Connection, item_id: int) -> bool:
+    return conn.execute(select(ITEM.c.id).where(ITEM.c.id == item_id)).first() is not None

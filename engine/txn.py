@@ -1,0 +1,92 @@
+"""The context every engine function works in: one transaction, as one person, at one instant.
+
+A :class:`ReadTxn` is a consistent snapshot read as a person; a :class:`Txn` is a write
+transaction, which also collects its audit events and the notices it wrote, both finished by
+the service just before commit. Each holds the caches that live exactly as long as its
+transaction, so that a batch of timer firings or an import reads the directory once.
+
+Everything that acts imports this module; it imports only what it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from duban.engine.access import Actor
+from duban.engine.audit import AuditWriter
+from duban.engine.models import PERSON, UNIT
+from duban.engine.registry import Registry
+from duban.engine.workcalendar import WorkCalendar
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Units by code and people by login, as the transaction sees them."""
+
+    units: dict[str, dict[str, Any]]
+    people: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class WrittenNotice:
+    """A notice row written in this transaction, with the item as the event left it: what
+    the notice sink renders at the end of the transaction."""
+
+    row: dict[str, Any]
+    item: dict[str, Any] | None
+
+
+class UndoMark(NamedTuple):
+    """How far a transaction had got: a failed step inside a savepoint goes back to it."""
+
+    events: int
+    notices: int
+
+
+@dataclass(kw_only=True, eq=False)
+class ReadTxn:
+    """A read transaction as ``actor``: what read functions and guards look at."""
+
+    conn: Connection
+    now: datetime
+    tz: ZoneInfo
+    actor: Actor
+    registry: Registry
+    calendar: WorkCalendar
+    closing: time | None = None  # the office's closing time ends "N 个工作日", if set
+    _directory: Directory | None = field(default=None, repr=False)
+
+    @property
+    def directory(self) -> Directory:
+        """The directory, read once per transaction."""
+        if self._directory is None:
+            units = {row["code"]: dict(row) for row in self.conn.execute(select(UNIT)).mappings()}
+            people = {row["login"]: dict(row)
+                      for row in self.conn.execute(select(PERSON)).mappings()}
+            self._directory = Directory(units, people)
+        return self._directory
+
+    def directory_changed(self) -> None:
+        """Called by whatever changes a unit or a person in this transaction."""
+        self._directory = None
+
+
+@dataclass(kw_only=True, eq=False)
+class Txn(ReadTxn):
+    """A write transaction: its changes, audit events and notices commit together."""
+
+    audit: AuditWriter
+    notices_written: list[WrittenNotice] = field(default_factory=list)
+
+    def mark(self) -> UndoMark:
+        return UndoMark(self.audit.mark(), len(self.notices_written))
+
+    def undo(self, mark: UndoMark) -> None:
+        """Forget what was collected after ``mark`` (its rows went with a savepoint)."""
+        self.audit.rollback_to(mark.events)
+        del self.notices_written[mark.notices:]
