@@ -544,7 +544,7 @@ class CliResult:
 
 def prepare_cli_db(workdir: Path, items_needed: int) -> tuple[Path, list[int]]:
     """A database the ``duban`` command can sign items in, with the OS user as its admin."""
-    from duban.cli import os_login  # the login the CLI itself will see
+    from duban.commands.context import os_login  # the login the CLI itself will see
 
     svc = build_office(workdir, "cli.db", SystemClock(), admin=os_login())
     item_ids = create_items(svc, items_needed, datetime.now(UTC) + timedelta(days=30))
@@ -595,7 +595,7 @@ def measure_cli(workdir: Path, runs: int) -> CliResult:
                 result.times[name].append(elapsed)
     settings = Settings(db_url=f"sqlite:///{db_path}", audit_key_path=key_path(workdir))
     check = build_service(settings)
-    states = {check.item(ADMIN, item_id)["state"] for item_id in item_ids}
+    states = {check.item(HANDLER, item_id)["state"] for item_id in item_ids}
     check.close()
     if states != {"in_progress"}:
         raise RuntimeError(f"duban sign left items in states {states}")

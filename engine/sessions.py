@@ -122,25 +122,15 @@ class Sessions:
         """One write transaction acting as ``actor``. A refusal (:class:`Refused`,
         :class:`InvalidInput`) undoes everything and is recorded as ``operation``."""
         try:
-            with self.db.write() as conn:
-                self._check_schema(conn)
-                self._check_workflows(conn)
-                txn = self._txn(conn, self._resolve(conn, actor))
+            with self._writing(lambda conn: self._resolve(conn, actor)) as txn:
                 yield txn
-                self._finish(txn)
         except (Refused, InvalidInput) as err:
             self._record_refusal(self._label(actor), operation, err, item_id)
             raise
 
-    @contextmanager
-    def system_transaction(self) -> Iterator[Txn]:
+    def system_transaction(self) -> AbstractContextManager[Txn]:
         """A write transaction of the engine itself (timers, deliveries), as ``system``."""
-        with self.db.write() as conn:
-            self._check_schema(conn)
-            self._check_workflows(conn)
-            txn = self._txn(conn, access.SYSTEM)
-            yield txn
-            self._finish(txn)
+        return self._writing(lambda conn: access.SYSTEM)
 
     @contextmanager
     def reading(self, actor: ActorRef, operation: str = "read",
@@ -148,23 +138,36 @@ class Sessions:
         """One read transaction as ``actor``: a consistent snapshot, no locks held. A refused
         reader is recorded like a refused writer."""
         try:
-            with self.db.read() as conn:
-                self._check_schema(conn)
-                yield self._read_txn(conn, self._resolve(conn, actor))
+            with self._reading(lambda conn: self._resolve(conn, actor)) as txn:
+                yield txn
         except Refused as err:
             self._record_refusal(self._label(actor), operation, err, item_id)
             raise
 
-    @contextmanager
-    def system_reading(self) -> Iterator[ReadTxn]:
+    def system_reading(self) -> AbstractContextManager[ReadTxn]:
         """A read transaction of the engine itself, as ``system``."""
-        with self.db.read() as conn:
-            self._check_schema(conn)
-            yield self._read_txn(conn, access.SYSTEM)
+        return self._reading(lambda conn: access.SYSTEM)
 
     def _reading_as(self, actor: ActorRef | None,
                     operation: str) -> AbstractContextManager[ReadTxn]:
         return self.system_reading() if actor is None else self.reading(actor, operation)
+
+    @contextmanager
+    def _writing(self, who: Callable[[Connection], Actor]) -> Iterator[Txn]:
+        """The write transaction every write runs in: checks, the actor identified inside it,
+        and at its end the notices' documents and the audit seal."""
+        with self.db.write() as conn:
+            self._check_schema(conn)
+            self._check_workflows(conn)
+            txn = self._txn(conn, who(conn))
+            yield txn
+            self._finish(txn)
+
+    @contextmanager
+    def _reading(self, who: Callable[[Connection], Actor]) -> Iterator[ReadTxn]:
+        with self.db.read() as conn:
+            self._check_schema(conn)
+            yield self._read_txn(conn, who(conn))
 
     def _read_txn(self, conn: Connection, actor: Actor) -> ReadTxn:
         return ReadTxn(conn=conn, now=self.clock.now(), tz=self.tz, actor=actor,

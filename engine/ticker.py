@@ -29,6 +29,11 @@ DEFAULT_BATCH = 200
 NOT_APPLICABLE = "已不适用"
 
 
+def counted(status: Any) -> Any:
+    """A report's figure: how many ended with ``status``."""
+    return property(lambda report: report.counts[status])
+
+
 @dataclass
 class TickReport:
     """What a tick did: how many steps ended how, and each step if asked for."""
@@ -36,22 +41,10 @@ class TickReport:
     counts: Counter[TimerStatus] = field(default_factory=Counter)
     batches: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def fired(self) -> int:
-        return self.counts[TimerStatus.fired]
-
-    @property
-    def skipped(self) -> int:
-        return self.counts[TimerStatus.skipped]
-
-    @property
-    def cancelled(self) -> int:
-        return self.counts[TimerStatus.cancelled]
-
-    @property
-    def failed(self) -> int:
-        return self.counts[TimerStatus.failed]
+    fired = counted(TimerStatus.fired)
+    skipped = counted(TimerStatus.skipped)
+    cancelled = counted(TimerStatus.cancelled)
+    failed = counted(TimerStatus.failed)
 
     @property
     def handled(self) -> int:

@@ -23,6 +23,7 @@ from duban.engine import items
 from duban.engine.models import NOTICE, DeliveryStatus
 from duban.engine.ports import Channel, DeliveryError, Outgoing, Permanent, Transient
 from duban.engine.service import Service
+from duban.engine.ticker import counted
 from duban.engine.timeutil import local_text
 from duban.engine.txn import WrittenNotice
 from duban.notifiers import channels, deliveries
@@ -41,18 +42,9 @@ class SendReport:
     rendered: int = 0
     batches: int = 0
     outcomes: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def sent(self) -> int:
-        return self.counts[DeliveryStatus.sent]
-
-    @property
-    def failed(self) -> int:
-        return self.counts[DeliveryStatus.failed]
-
-    @property
-    def dead(self) -> int:
-        return self.counts[DeliveryStatus.dead]
+    sent = counted(DeliveryStatus.sent)
+    failed = counted(DeliveryStatus.failed)
+    dead = counted(DeliveryStatus.dead)
 
     def as_json(self) -> dict[str, Any]:
         return {"sent": self.sent, "failed": self.failed, "dead": self.dead,
