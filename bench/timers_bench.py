@@ -201,15 +201,15 @@ def build_database(url: str, workdir: Path, total: int, groups: Sequence[Group])
         raise RuntimeError(f"template reminders: {report}")
     next_id = filler + 1
     for template, group in zip(templates, groups, strict=True):
-        timers = reminders.timers(template)
-        clone_items(reminders, reminders.item(template), timers, group.size - 1, next_id,
+        timers = reminders.timers(ADMIN, template)
+        clone_items(reminders, reminders.item(ADMIN, template), timers, group.size - 1, next_id,
                     spread_units=False)
         next_id += group.size - 1
-    filler_timers = [row for row in reminders.timers(filler) if row["status"] == "pending"]
+    filler_timers = [row for row in reminders.timers(ADMIN, filler) if row["status"] == "pending"]
     filler_count = total - (next_id - 1)
     if filler_count < 0:
         raise RuntimeError(f"{total} open items cannot hold {next_id - 1} due ones")
-    clone_items(reminders, reminders.item(filler), filler_timers[:FILLER_TIMERS], filler_count,
+    clone_items(reminders, reminders.item(ADMIN, filler), filler_timers[:FILLER_TIMERS], filler_count,
                 next_id, spread_units=True)
     with reminders.db.write() as conn:
         if reminders.db.is_postgres:
