@@ -209,8 +209,8 @@ def build_database(url: str, workdir: Path, total: int, groups: Sequence[Group])
     filler_count = total - (next_id - 1)
     if filler_count < 0:
         raise RuntimeError(f"{total} open items cannot hold {next_id - 1} due ones")
-    clone_items(reminders, reminders.item(ADMIN, filler), filler_timers[:FILLER_TIMERS], filler_count,
-                next_id, spread_units=True)
+    clone_items(reminders, reminders.item(ADMIN, filler), filler_timers[:FILLER_TIMERS],
+                filler_count, next_id, spread_units=True)
     with reminders.db.write() as conn:
         if reminders.db.is_postgres:
             conn.execute(text("SELECT setval('item_id_seq', (SELECT max(id) FROM item))"))
