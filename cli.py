@@ -12,6 +12,8 @@ import sys
 import click
 
 from duban.commands import (
+    accounts,
+    assignments,
     audit,
     calendar,
     demo,
@@ -25,7 +27,8 @@ from duban.commands import (
 )
 from duban.commands.context import App
 
-GROUPS = (setup, directory, items, workflows, calendar, timers, audit, notices, ledger, demo)
+GROUPS = (setup, directory, accounts, items, assignments, workflows, calendar, timers, audit,
+          notices, ledger, demo)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -33,12 +36,13 @@ GROUPS = (setup, directory, items, workflows, calendar, timers, audit, notices, 
 @click.option("--as", "act_as", envvar="DUBAN_AS", help="以某人身份操作(仅管理员或演示库)")
 @click.option("--now", envvar="DUBAN_NOW", help="设定本次命令的当前时间(模拟与回放用)")
 @click.option("--config", envvar="DUBAN_CONFIG", help="配置文件路径")
+@click.option("--token", envvar="DUBAN_TOKEN", help="以 API 令牌代表的人员身份操作(代替系统登录名)")
 @click.option("--debug", is_flag=True, help="出错时显示完整调用栈")
 @click.version_option(package_name="duban", message="duban %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, db, act_as, now, config, debug) -> None:
+def cli(ctx: click.Context, db, act_as, now, config, token, debug) -> None:
     """duban 督查督办: 交办、催办、预警、约谈、问责, 全程留痕。"""
-    ctx.obj = App(db, act_as, now, config, debug)
+    ctx.obj = App(db, act_as, now, config, debug, token)
 
 
 for _group in GROUPS:

@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from duban.engine.access import Identity
+    from duban.engine.access import Bearer, Identity
     from duban.engine.service import Service
 
 
@@ -14,9 +14,9 @@ class App:
     """The context object of the ``duban`` group (``ctx.obj``)."""
 
     def __init__(self, db: str | None, act_as: str | None, now: str | None,
-                 config: str | None, debug: bool) -> None:
+                 config: str | None, debug: bool, token: str | None = None) -> None:
         self.db, self.act_as, self.now_text = db, act_as, now
-        self.config, self.debug = config, debug
+        self.config, self.debug, self.token = config, debug, token
         self._service: Service | None = None
 
     @property
@@ -34,10 +34,13 @@ class App:
             self._service = build_service(settings, clock)
         return self._service
 
-    def actor(self) -> Identity:
-        """Who runs this command; the engine checks it inside the command's transaction."""
-        from duban.engine.access import Identity
+    def actor(self) -> Identity | Bearer:
+        """Who runs this command: the operating-system login (and ``--as``), or the person a
+        ``--token`` stands for. The engine checks it inside the command's transaction."""
+        from duban.engine.access import Bearer, Identity
 
+        if self.token:
+            return Bearer(self.token)
         return Identity(os_login(), self.act_as)
 
 

@@ -41,6 +41,16 @@ def period_option(required: bool = True) -> Callable[[F], F]:
                         help="时段: 2026-11(月)、2026-Q4、2026-H2、2026(年)")
 
 
+def read_secret(prompt: str) -> str:
+    """A password or code: asked for without echo on a terminal, else one line of stdin."""
+    import sys
+
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
 def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     """名称=值 pairs from repeated options."""
     from duban.engine.errors import InvalidInput

@@ -2,29 +2,31 @@
 
 The actor is the operating-system login mapped to a person. Acting as someone else is allowed
 only to admins, or to anyone in a demo database, where it lets one user play the whole office.
-Item-relative roles (handler, unit head, lead leader) pass to a person's deputy while that
-person is away (AB岗).
+Item-relative roles (handler, unit head, lead leader, co-unit, the unit's liaison) pass to a
+person's deputy while that person is away (AB岗); the deputy then acts on their behalf (代办).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, select
 
 from duban.engine.errors import NotFound, Refused
 from duban.engine.models import META, PERSON, ROLE_LABELS, UNIT, Role
 
-ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader, Role.co_unit)
+ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader, Role.co_unit, Role.liaison)
 GLOBAL_ROLES = (Role.supervisor, Role.admin)
 
 # Built once: SQLAlchemy then reuses the compiled form instead of building a cache key per call.
 PERSON_BY_LOGIN = select(PERSON).where(PERSON.c.login == bindparam("login"))
 DEPUTY_FOR = select(PERSON).where(PERSON.c.deputy_login == bindparam("login"), PERSON.c.active)
-UNIT_HEAD = select(UNIT.c.head_login).where(UNIT.c.code == bindparam("code"))
+UNIT_PEOPLE = select(UNIT.c.head_login, UNIT.c.liaison_login).where(
+    UNIT.c.code == bindparam("code"))
+LIAISON_OF = select(UNIT.c.code).where(UNIT.c.liaison_login == bindparam("login"))
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,18 @@ class Identity:
 
     os_login: str
     act_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """A token presented by a client (the API, a web session, ``duban --token``)."""
+
+    token: str = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        """How a refusal names the bearer: the token's first characters, never the token."""
+        return "token:" + self.token[4:12]
 
 
 SYSTEM = Actor("system", "督办系统", None, frozenset({Role.supervisor}))
@@ -94,37 +108,71 @@ def roles_on_item(
 ) -> frozenset[Role]:
     """Global roles plus what the person is to this item, directly or as an away colleague's
     deputy. Lookups stop as soon as a role in ``wanted`` is found."""
+    return standing(conn, actor, item, now, wanted).roles
+
+
+class Standing(NamedTuple):
+    """What a person is to an item, and whose place they take when they act as a deputy."""
+
+    roles: frozenset[Role]
+    on_behalf_of: str | None = None  # the away colleague (代办)
+
+
+def standing(
+    conn: Connection,
+    actor: Actor,
+    item: Mapping[str, Any],
+    now: datetime,
+    wanted: tuple[Role, ...] = (),
+) -> Standing:
     roles = {Role(role) for role in actor.roles if role in GLOBAL_ROLES}
     wanted_set = set(wanted)
     if roles & wanted_set:
-        return frozenset(roles)
-    heads = _HeadLookup(conn, item["lead_unit"])
-    roles |= _relative_roles(actor, item, heads, wanted_set)
+        return Standing(frozenset(roles))
+    units = _UnitLookup(conn, item["lead_unit"])
+    roles |= _relative_roles(actor, item, units, wanted_set)
+    on_behalf_of = None
     if not roles & set(ITEM_RELATIVE):
         for row in conn.execute(DEPUTY_FOR, {"login": actor.login}).mappings():
             principal = Actor.from_row(row)
             if principal.away_until is not None and principal.away_until > now:
-                roles |= _relative_roles(principal, item, heads, set())
-    return frozenset(roles)
+                theirs = _relative_roles(principal, item, units, set())
+                if theirs and on_behalf_of is None:
+                    on_behalf_of = principal.login
+                roles |= theirs
+    return Standing(frozenset(roles), on_behalf_of)
 
 
-class _HeadLookup:
-    """The lead unit's registered head, read at most once and only when needed."""
+class _UnitLookup:
+    """The lead unit's registered head and liaison, read at most once and only when needed;
+    the units a person is the liaison of, likewise."""
 
     def __init__(self, conn: Connection, unit_code: str) -> None:
         self.conn, self.unit_code = conn, unit_code
-        self._head: str | None = None
-        self._read = False
+        self._row: Any = None
+        self._liaison_of: dict[str, set[str]] = {}
+
+    def _lead(self) -> Any:
+        if self._row is None:
+            self._row = self.conn.execute(UNIT_PEOPLE, {"code": self.unit_code}).first() \
+                or (None, None)
+        return self._row
 
     def head(self) -> str | None:
-        if not self._read:
-            self._head = self.conn.execute(UNIT_HEAD, {"code": self.unit_code}).scalar()
-            self._read = True
-        return self._head
+        return self._lead()[0]
+
+    def liaison(self) -> str | None:
+        return self._lead()[1]
+
+    def liaison_of(self, login: str) -> set[str]:
+        if login not in self._liaison_of:
+            self._liaison_of[login] = set(self.conn.execute(LIAISON_OF, {"login": login})
+                                          .scalars())
+        return self._liaison_of[login]
 
 
 def _relative_roles(
-    actor: Actor, item: Mapping[str, Any], heads: _HeadLookup, wanted: set[Role]
+    actor: Actor, item: Mapping[str, Any], units: _UnitLookup, wanted: set[Role]
 ) -> set[Role]:
     roles: set[Role] = set()
     in_unit = actor.unit_code == item["lead_unit"]
@@ -134,10 +182,14 @@ def _relative_roles(
         roles.add(Role.lead_leader)
     if roles & wanted:
         return roles
-    if (in_unit and actor.has(Role.unit_head)) or heads.head() == actor.login:
+    if (in_unit and actor.has(Role.unit_head)) or units.head() == actor.login:
         roles.add(Role.unit_head)
-    if actor.unit_code in (item["co_units"] or ()) and (
-            actor.has(Role.handler) or actor.has(Role.unit_head)):
+    if units.liaison() == actor.login:  # the unit's liaison acts for the unit
+        roles |= {Role.liaison, Role.handler}
+    co_units = set(item["co_units"] or ())
+    if co_units and (actor.unit_code in co_units and (
+            actor.has(Role.handler) or actor.has(Role.unit_head))
+            or not roles and co_units & units.liaison_of(actor.login)):
         roles.add(Role.co_unit)
     return roles
 

@@ -142,6 +142,12 @@ class AuditWriter:
         self._pending = []
 
 
+def last_key_id(conn: Connection) -> str | None:
+    """The key that signed the newest checkpoint, if any: the record's key."""
+    return conn.execute(select(AUDIT_CHECKPOINT.c.key_id)
+                        .order_by(AUDIT_CHECKPOINT.c.seq.desc()).limit(1)).scalar()
+
+
 def read_head(conn: Connection) -> tuple[int, str]:
     last = conn.execute(HEAD).first()
     return (0, GENESIS_HASH) if last is None else (last.seq, last.hash)

@@ -1,7 +1,9 @@
-"""Units and people: the office's directory. Only admins change it; every change is audited."""
+"""Units and people: the office's directory. Only admins change it; every change is audited,
+and nothing is ever deleted: a person who leaves is deactivated (see ``succession``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,9 +12,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from duban.engine.audit import canonical
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
-from duban.engine.models import PERSON, UNIT, Role
+from duban.engine.models import PERSON, ROLE_LABELS, UNIT, Role
 from duban.engine.txn import ReadTxn, Txn
-from duban.engine.validation import check_code, check_login, clean_text
+from duban.engine.validation import check_code, check_email, check_login, clean_text
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ def add_unit(
         "name": clean_text(name, "单位名称", max_length=100),
         "parent_code": parent,
         "head_login": head,
+        "liaison_login": None,
         "webhook": None,
         "webhook_style": None,
         "created_at": txn.now,
@@ -58,14 +61,52 @@ def add_unit(
 
 
 def set_unit_head(txn: Txn, code: str, head: str) -> dict[str, Any]:
+    return edit_unit(txn, code, {"head_login": head})
+
+
+UNIT_FIELDS = {"name": "单位名称", "parent_code": "上级单位", "head_login": "单位负责人",
+               "liaison_login": "督查联络员"}
+
+
+def edit_unit(txn: Txn, code: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Change a unit's name, parent, head or liaison (督查联络员, one per unit)."""
     require_admin(txn)
     unit = get_unit(txn, code)
-    _require_person(txn.conn, head)
-    txn.conn.execute(update(UNIT).where(UNIT.c.code == code).values(head_login=head))
-    txn.directory_changed()
-    txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
-                     payload={"unit": code, "changes": {"head_login": [unit["head_login"], head]}})
-    return {**unit, "head_login": head}
+    unknown = sorted(set(changes) - set(UNIT_FIELDS))
+    if unknown or not changes:
+        raise InvalidInput(f"可修改的单位信息: {'、'.join(UNIT_FIELDS.values())}")
+    values = dict(changes)
+    problems = []
+    if "name" in values:
+        values["name"] = clean_text(values["name"], "单位名称", max_length=100)
+    for key in ("head_login", "liaison_login"):
+        login = values.get(key)
+        if login is not None and not _person_exists(txn.conn, login):
+            problems.append(f"没有登录名为 {login} 的人员")
+    parent = values.get("parent_code")
+    if parent is not None:
+        if not _unit_exists(txn.conn, parent):
+            problems.append(f"没有代码为 {parent} 的上级单位")
+        elif code in _ancestors(txn, parent) | {parent}:
+            problems.append(f"{parent} 在 {code} 之下, 不能作其上级单位")
+    if problems:  # 一次性告知
+        raise InvalidInput("; ".join(problems))
+    changed = {k: v for k, v in values.items() if unit[k] != v}
+    if changed:
+        txn.conn.execute(update(UNIT).where(UNIT.c.code == code).values(changed))
+        txn.directory_changed()
+        txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
+                         payload={"unit": code,
+                                  "changes": {k: [unit[k], v] for k, v in changed.items()}})
+    return {**unit, **changed}
+
+
+def _ancestors(txn: ReadTxn, code: str) -> set[str]:
+    units, found = txn.directory.units, set()
+    while code in units and units[code]["parent_code"] and code not in found:
+        code = units[code]["parent_code"]
+        found.add(code)
+    return found
 
 
 WEBHOOK_STYLES = ("json", "wecom", "dingtalk")
@@ -104,6 +145,52 @@ def add_person(txn: Txn, spec: NewPerson, *, bootstrap: bool = False) -> dict[st
     txn.audit.append(at=txn.now, actor=actor, action="person_added",
                      payload={"person": canonical(row)})
     return row
+
+
+PERSON_FIELDS = {"name": "姓名", "unit_code": "单位", "roles": "角色", "deputy_login": "B 岗",
+                 "email": "邮箱", "phone": "电话"}
+
+
+def edit_person(txn: Txn, login: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Change a person's name, unit, roles (the whole list), deputy or contacts."""
+    require_admin(txn)
+    person = get_person_row(txn, login)
+    unknown = sorted(set(changes) - set(PERSON_FIELDS))
+    if unknown or not changes:
+        raise InvalidInput(f"可修改的人员信息: {'、'.join(PERSON_FIELDS.values())}")
+    merged = {**{k: person[k] for k in PERSON_FIELDS}, **changes}
+    if merged["deputy_login"] == login:
+        raise InvalidInput("不能指定本人为自己的 B 岗")
+    if login == txn.actor.login and Role.admin not in merged["roles"]:
+        raise Refused("不能取消自己的管理员角色: 请另一位管理员操作")
+    checked = _checked_fields(txn.conn, NewPerson(login=login, **{
+        k: tuple(v) if k == "roles" else v for k, v in merged.items()}))
+    changed = {k: checked[k] for k in changes if checked[k] != person[k]}
+    if changed:
+        txn.conn.execute(update(PERSON).where(PERSON.c.login == login).values(changed))
+        txn.directory_changed()
+        txn.audit.append(at=txn.now, actor=txn.actor.login, action="person_changed",
+                         payload={"person": login, "changes": canonical(
+                             {k: [person[k], v] for k, v in changed.items()})})
+    return {**person, **changed}
+
+
+def set_active(txn: Txn, login: str, active: bool, reason: str) -> dict[str, Any]:
+    """Deactivate a person (cannot sign in or act, receives nothing; nothing is deleted) or
+    bring them back."""
+    require_admin(txn)
+    person = get_person_row(txn, login)
+    reason = clean_text(reason, "理由", max_length=500)
+    if login == txn.actor.login:
+        raise Refused("不能停用或启用自己: 请另一位管理员操作")
+    if person["active"] == active:
+        raise Refused(f"{person['name']}({login}) 已{'在用' if active else '停用'}")
+    txn.conn.execute(update(PERSON).where(PERSON.c.login == login).values(active=active))
+    txn.directory_changed()
+    txn.audit.append(at=txn.now, actor=txn.actor.login,
+                     action="person_activated" if active else "person_deactivated",
+                     reason=reason, payload={"person": login})
+    return {**person, "active": active}
 
 
 def set_away(txn: Txn, login: str, until: datetime | None, deputy: str | None) -> dict[str, Any]:
@@ -161,18 +248,34 @@ def has_people(conn: Connection) -> bool:
     return conn.execute(select(PERSON.c.login).limit(1)).first() is not None
 
 
+# Roles a person holds; the others (co-unit, liaison) follow from the units and the items.
+ASSIGNABLE_ROLES = (Role.handler, Role.unit_head, Role.lead_leader, Role.supervisor, Role.admin,
+                    Role.inspector, Role.evaluator)
+
+
 def _checked_person(conn: Connection, spec: NewPerson) -> dict[str, Any]:
     login = check_login(spec.login)
-    problems = []
     if _person_exists(conn, login):
         raise Conflict(f"登录名 {login} 已存在")
-    bad_roles = [role for role in spec.roles if role not in Role.__members__]
+    return _checked_fields(conn, spec)
+
+
+def _checked_fields(conn: Connection, spec: NewPerson) -> dict[str, Any]:
+    problems = []
+    login = spec.login
+    bad_roles = [role for role in spec.roles if role not in ASSIGNABLE_ROLES]
     if bad_roles:
-        problems.append(f"未知角色 {'、'.join(bad_roles)}, 可选: {'、'.join(Role.__members__)}")
+        allowed = "、".join(f"{r.value}({ROLE_LABELS[r]})" for r in ASSIGNABLE_ROLES)
+        problems.append(f"未知角色 {'、'.join(bad_roles)}, 可选: {allowed}")
     if spec.unit_code is not None and not _unit_exists(conn, spec.unit_code):
         problems.append(f"未知单位 {spec.unit_code}")
     if spec.deputy_login is not None and not _person_exists(conn, spec.deputy_login):
         problems.append(f"未知 B 岗人员 {spec.deputy_login}")
+    email = None
+    try:
+        email = check_email(spec.email)
+    except InvalidInput as err:
+        problems.append(err.message)
     if problems:
         raise InvalidInput("; ".join(problems))
     return {
@@ -182,7 +285,7 @@ def _checked_person(conn: Connection, spec: NewPerson) -> dict[str, Any]:
         "roles": sorted(set(spec.roles)),
         "deputy_login": spec.deputy_login,
         "away_until": None,
-        "email": clean_text(spec.email, "邮箱", max_length=200, required=False) or None,
+        "email": email,
         "phone": clean_text(spec.phone, "电话", max_length=40, required=False) or None,
         "active": True,
     }

@@ -36,6 +36,15 @@ class NotFound(DubanError):
     exit_code = 4
 
 
+class NotVisible(NotFound):
+    """Something a person may not see: answered as if it did not exist, so that nobody learns
+    that it does, and recorded like a refused write with the real ``reason``."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Conflict(DubanError):
     """Someone changed the same thing meanwhile, or a unique value already exists."""
 

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from duban.engine import deadlines, notices, timer_store
-from duban.engine.access import role_names, roles_on_item
+from duban.engine import deadlines, notices, timer_store, visibility
+from duban.engine.access import role_names, roles_on_item, standing
 from duban.engine.audit import canonical
 from duban.engine.deadlines import Deadline
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
 from duban.engine.fields import to_json
-from duban.engine.models import ITEM, Role, SourceKind
+from duban.engine.models import ITEM, ITEM_CO_UNIT, Role, SourceKind
 from duban.engine.timeutil import iso
 from duban.engine.txn import ReadTxn, Txn
 from duban.engine.validation import clean_text
@@ -64,12 +64,16 @@ UPDATE_ITEM = (
 
 
 def load(txn: ReadTxn, item_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    """The item, if the transaction's actor may see it; a missing item and one they may not
+    see give the same answer (:mod:`duban.engine.visibility`)."""
     locked = for_update and txn.conn.dialect.name == "postgresql"
     query = ITEM_BY_ID_LOCKED if locked else ITEM_BY_ID
     row = txn.conn.execute(query, {"item_id": item_id}).mappings().first()
     if row is None:
-        raise NotFound(f"没有编号为 {item_id} 的督办事项")
-    return dict(row)
+        raise NotFound(visibility.not_found(item_id))
+    item = dict(row)
+    visibility.require_item(txn, item)
+    return item
 
 
 def snapshot(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,6 +87,7 @@ def create(txn: Txn, spec: NewItem, *, notify: bool = True) -> dict[str, Any]:
     _require_creator(txn, workflow)
     row = _new_row(txn, spec, workflow)
     row["id"] = txn.conn.execute(insert(ITEM).returning(ITEM.c.id), row).scalar_one()
+    _index_co_units(txn, [row])
     _created(txn, row, workflow)
     timer_store.reconcile(txn, row, workflow, new=True)
     if notify:
@@ -110,7 +115,15 @@ def create_many(txn: Txn, specs: list[NewItem]) -> list[dict[str, Any]]:
         timetable.extend(timer_store.new_rows(txn, row, workflow))
     if timetable:
         txn.conn.execute(timer_store.INSERT_TIMER, timetable)
+    _index_co_units(txn, rows)
     return rows
+
+
+def _index_co_units(txn: Txn, rows: list[dict[str, Any]]) -> None:
+    """One ``item_co_unit`` row per co-unit: a unit's items are then an index lookup."""
+    pairs = [{"item_id": row["id"], "unit_code": code} for row in rows for code in row["co_units"]]
+    if pairs:
+        txn.conn.execute(insert(ITEM_CO_UNIT), pairs)
 
 
 CREATE_LABELS = {"lead_leader": "牵头领导", "goal": "目标", "measures": "工作举措"}
@@ -177,7 +190,7 @@ def fire(
         raise NotFound(f"工作流 {workflow.name} 没有事件 {event_name}; 可用事件: {names}")
     if expected_version is not None and expected_version != item["version"]:
         raise Conflict(_changed_meanwhile(item_id))
-    roles = roles_on_item(txn.conn, txn.actor, item, txn.now, wanted=event.roles)
+    roles, on_behalf_of = standing(txn.conn, txn.actor, item, txn.now, wanted=event.roles)
     if not roles & set(event.roles):
         raise Refused(
             f"{txn.actor.name}无权对事项 {item_id} {event.label}: 只有{role_names(event.roles)}可以"
@@ -195,8 +208,9 @@ def fire(
     for effect in event.effects:
         effect(ctx, draft)
     shown_values = {k: to_json(v) for k, v in values.items()}
+    acting = {"on_behalf_of": on_behalf_of} if on_behalf_of else {}  # 代办: both names kept
     saved = save(txn, draft, action="event", event=event.name, reason=values.get("reason"),
-                  payload={"values": shown_values, **draft.notes})
+                 payload={"values": shown_values, **draft.notes, **acting})
     if notify and event.notices:
         _notify(txn, saved, event.notices, f"{event.name}:{saved['version']}",
                 {"event": event.name, "event_label": event.label, "values": shown_values,
@@ -257,7 +271,11 @@ def list_items(
     limit: int = 200,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
+    """The items the reader may see, by number."""
     query = select(ITEM).order_by(ITEM.c.id)
+    visible = visibility.item_clause(visibility.scope_of(txn))
+    if visible is not None:
+        query = query.where(visible)
     if state:
         query = query.where(ITEM.c.state == state)
     if unit:
@@ -328,6 +346,9 @@ def save(
     )
     if result.rowcount != 1:
         raise Conflict(_changed_meanwhile(before["id"]))
+    if "co_units" in changed:
+        txn.conn.execute(delete(ITEM_CO_UNIT).where(ITEM_CO_UNIT.c.item_id == before["id"]))
+        _index_co_units(txn, [draft.values])
     # The item's timetable follows it in the same transaction.
     workflow = txn.registry.get(draft["workflow"], draft["workflow_version"])
     timer_store.reconcile(txn, draft.values, workflow)
@@ -392,6 +413,9 @@ def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, 
         leader = people.get(spec.lead_leader)
         if leader is None or not leader["active"]:
             problems.append(f"未知牵头领导 {spec.lead_leader}")
+        elif Role.lead_leader not in leader["roles"]:
+            problems.append(f"{leader['name']}({spec.lead_leader}) 不是牵头领导: "
+                            "牵头领导须有 lead_leader 角色")
     if spec.parent_id is not None:
         parent = load(txn, spec.parent_id)
         if deadline > parent["current_deadline"]:

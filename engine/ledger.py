@@ -44,11 +44,13 @@ class LedgerFilter:
     workflow: str | None = None
 
 
-def query(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo) -> Any:
-    """The ledger's SELECT with the filter applied, ordered by deadline."""
+def query(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo,
+          visible: Any = None) -> Any:
+    """The ledger's SELECT with the filter applied, ordered by deadline; ``visible`` is the
+    reader's condition on items (:func:`duban.engine.visibility.item_clause`)."""
     unfinished = registry.state_names(lambda state: not state.finished)
     stmt = select(ITEM).order_by(ITEM.c.current_deadline, ITEM.c.id)
-    conditions = []
+    conditions = [] if visible is None else [visible]
     if flt.unit:
         conditions.append(ITEM.c.lead_unit == flt.unit)
     if flt.leader:
@@ -79,8 +81,9 @@ def page(
     calendar: WorkCalendar,
     limit: int | None = 200,
     offset: int = 0,
+    visible: Any = None,
 ) -> list[dict[str, Any]]:
-    stmt = query(registry, flt, now, tz)
+    stmt = query(registry, flt, now, tz, visible)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     rows = [dict(row) for row in conn.execute(stmt).mappings()]
@@ -160,13 +163,15 @@ def next_actor(workflow: Any, state: str) -> str:
 
 
 def clear_to_zero(conn: Connection, registry: Registry, now: datetime,
-                  per_unit: int = 5) -> list[dict[str, Any]]:
+                  per_unit: int = 5, visible: Any = None) -> list[dict[str, Any]]:
     """解决一个、销号一个、及时清零: open items per unit, most first; each unit's oldest
     deadlines first. One grouped query over the open items' index, then a short indexed
     query per unit."""
     open_states = registry.state_names(lambda s: not s.final)
     unfinished = registry.state_names(lambda s: not s.finished)
     open_items = ITEM.c.state.in_(open_states)
+    if visible is not None:
+        open_items = and_(open_items, visible)
     overdue = and_(ITEM.c.current_deadline < now, ITEM.c.state.in_(unfinished))
     # Grouped by an expression, not the column: SQLite would otherwise walk the unit index
     # for the grouping and read every row; this way it reads the open states' covering index.
@@ -190,7 +195,7 @@ def clear_to_zero(conn: Connection, registry: Registry, now: datetime,
 
 
 def count(conn: Connection, registry: Registry, flt: LedgerFilter, now: datetime,
-          tz: ZoneInfo) -> int:
-    stmt = query(registry, flt, now, tz).order_by(None).subquery()
+          tz: ZoneInfo, visible: Any = None) -> int:
+    stmt = query(registry, flt, now, tz, visible).order_by(None).subquery()
     return conn.execute(select(func.count()).select_from(stmt)).scalar_one()
 

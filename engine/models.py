@@ -10,7 +10,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 from sqlmodel import Field, SQLModel
 
 from duban.engine.timeutil import UTCDateTime
@@ -24,7 +35,10 @@ class Role(StrEnum):
     lead_leader = "lead_leader"  # 牵头/分管领导
     supervisor = "supervisor"  # 督查室
     admin = "admin"  # 系统管理员
+    inspector = "inspector"  # 特邀督查员: reads the items assigned to them
+    evaluator = "evaluator"  # 第三方评估: reads and rates the items of their evaluations
     co_unit = "co_unit"  # 协办单位的承办人或负责人: only ever relative to an item
+    liaison = "liaison"  # 督查联络员 of a unit (unit.liaison_login): only relative to an item
 
 
 ROLE_LABELS = {
@@ -33,7 +47,10 @@ ROLE_LABELS = {
     Role.lead_leader: "牵头领导",
     Role.supervisor: "督查员",
     Role.admin: "管理员",
+    Role.inspector: "特邀督查员",
+    Role.evaluator: "第三方评估",
     Role.co_unit: "协办单位",
+    Role.liaison: "督查联络员",
 }
 
 
@@ -93,6 +110,7 @@ class Unit(SQLModel, table=True):
     name: str = Field(max_length=100)
     parent_code: str | None = Field(default=None, foreign_key="unit.code", max_length=32)
     head_login: str | None = Field(default=None, max_length=64)
+    liaison_login: str | None = Field(default=None, max_length=64)  # 督查联络员, one per unit
     webhook: str | None = Field(default=None, max_length=500)  # the unit's group robot
     webhook_style: str | None = Field(default=None, max_length=16)  # json / wecom / dingtalk
     created_at: datetime = _instant()
@@ -282,6 +300,83 @@ WORKFLOW_VERSION = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("fingerprint", String(64), nullable=False),
     Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+# Which units help with an item (协办), one row each, so that a unit's items are an index
+# lookup; kept with ``item.co_units`` in the transaction that changes it.
+ITEM_CO_UNIT = Table(
+    "item_co_unit", METADATA,
+    Column("item_id", Integer, ForeignKey("item.id"), primary_key=True),
+    Column("unit_code", String(32), primary_key=True),
+    Index("ix_item_co_unit_unit", "unit_code", "item_id"),
+)
+
+# How a person signs in where no operating-system login vouches for them (the web, the API).
+ACCOUNT = Table(
+    "account", METADATA,
+    Column("login", String(64), ForeignKey("person.login"), primary_key=True),
+    Column("password_hash", String(200), nullable=True),  # argon2id
+    Column("must_change", Boolean, nullable=False),  # a temporary password
+    Column("setup_code_hash", String(64), nullable=True),  # SHA-256 of a one-time code
+    Column("setup_expires_at", UTCDateTime(), nullable=True),
+    Column("failures", Integer, nullable=False),  # failed sign-ins in the current window
+    Column("first_failure_at", UTCDateTime(), nullable=True),
+    Column("retry_after", UTCDateTime(), nullable=True),  # slowed down until then
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("changed_at", UTCDateTime(), nullable=True),
+)
+
+# API and session tokens: random, shown once, kept only as their SHA-256.
+TOKEN = Table(
+    "token", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(64), ForeignKey("person.login"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # api / session
+    Column("name", String(80), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(12), nullable=False),  # what lists show of it
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+# Items a part-time inspector (特邀督查员) is assigned to inspect.
+INSPECTION = Table(
+    "inspection", METADATA,
+    Column("item_id", Integer, ForeignKey("item.id"), primary_key=True),
+    Column("login", String(64), ForeignKey("person.login"), primary_key=True),
+    Column("assigned_at", UTCDateTime(), nullable=False),
+    Column("assigned_by", String(64), nullable=False),
+    Index("ix_inspection_login", "login", "item_id"),
+)
+
+# A third-party evaluation (第三方评估): its items, its evaluators, their ratings.
+EVALUATION = Table(
+    "evaluation", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+EVALUATION_ITEM = Table(
+    "evaluation_item", METADATA,
+    Column("evaluation_id", Integer, ForeignKey("evaluation.id"), primary_key=True),
+    Column("item_id", Integer, ForeignKey("item.id"), primary_key=True),
+)
+EVALUATION_MEMBER = Table(
+    "evaluation_member", METADATA,
+    Column("evaluation_id", Integer, ForeignKey("evaluation.id"), primary_key=True),
+    Column("login", String(64), ForeignKey("person.login"), primary_key=True),
+    Index("ix_evaluation_member_login", "login", "evaluation_id"),
+)
+EVALUATION_RATING = Table(
+    "evaluation_rating", METADATA,
+    Column("evaluation_id", Integer, ForeignKey("evaluation.id"), primary_key=True),
+    Column("item_id", Integer, ForeignKey("item.id"), primary_key=True),
+    Column("login", String(64), ForeignKey("person.login"), primary_key=True),
+    Column("rating", String(16), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("rated_at", UTCDateTime(), nullable=False),
 )
 
 ITEM = Item.__table__

@@ -13,11 +13,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from duban.engine import visibility
 from duban.engine.db import dialect_statement
 from duban.engine.errors import InvalidInput, NotFound
 from duban.engine.models import DELIVERY, NOTICE, DeliveryStatus, Role
 from duban.engine.timers import Recipient
 from duban.engine.txn import ReadTxn, Txn, WrittenNotice
+
+UNIT_SIDE = (Recipient.owner, Recipient.handlers, Recipient.unit_head)
 
 
 def request(
@@ -87,10 +90,17 @@ def resolve(txn: ReadTxn, item: Mapping[str, Any], who: tuple[Recipient, ...]) -
             co_units = set(item["co_units"] or ())
             chosen = [p["login"] for p in people
                       if p["unit_code"] in co_units and Role.handler in p["roles"]]
+            chosen += [directory.units[code]["liaison_login"] for code in sorted(co_units)
+                       if code in directory.units and directory.units[code]["liaison_login"]]
         else:
             chosen = [p["login"] for p in people if Role.supervisor in p["roles"]]
+        if recipient in UNIT_SIDE:  # the unit's liaison receives the unit's notices
+            liaison = directory.units.get(item["lead_unit"], {}).get("liaison_login")
+            chosen = [*chosen, liaison] if liaison else chosen
         for login in chosen:
             person = by_login.get(login)
+            if person is None and login in directory.people:
+                continue  # deactivated: receives nothing
             away = person and person["away_until"] and person["away_until"] > txn.now
             target = person["deputy_login"] if away and person["deputy_login"] else login
             if target not in logins:
@@ -116,6 +126,9 @@ def list_notices(
 ) -> list[dict[str, Any]]:
     """Notices, newest first."""
     query = select(*LIST_COLUMNS).order_by(NOTICE.c.id.desc()).limit(limit).offset(offset)
+    visible = visibility.notice_clause(visibility.scope_of(txn))
+    if visible is not None:
+        query = query.where(visible)
     if status is not None:
         if status not in STATUS_LABELS:
             raise InvalidInput(f"状态应为 {'、'.join(STATUS_LABELS)} 之一")
@@ -128,7 +141,11 @@ def list_notices(
 
 
 def counts(txn: ReadTxn) -> dict[str, int]:
-    rows = txn.conn.execute(select(NOTICE.c.status, func.count()).group_by(NOTICE.c.status))
+    query = select(NOTICE.c.status, func.count()).group_by(NOTICE.c.status)
+    visible = visibility.notice_clause(visibility.scope_of(txn))
+    if visible is not None:
+        query = query.where(visible)
+    rows = txn.conn.execute(query)
     return {status: count for status, count in rows}
 
 
@@ -136,8 +153,9 @@ def notice(txn: ReadTxn, notice_id: int) -> dict[str, Any]:
     """One notice with its deliveries."""
     row = txn.conn.execute(select(NOTICE).where(NOTICE.c.id == notice_id)).mappings().first()
     if row is None:
-        raise NotFound(f"没有编号为 {notice_id} 的通知")
+        raise NotFound(f"没有编号为 {notice_id} 的通知, 或你无权查看")
     found = dict(row)
+    visibility.require_notice(txn, found)
     found["deliveries"] = [dict(d) for d in txn.conn.execute(
         select(DELIVERY).where(DELIVERY.c.notice_id == notice_id)
         .order_by(DELIVERY.c.id)).mappings()]
@@ -145,6 +163,12 @@ def notice(txn: ReadTxn, notice_id: int) -> dict[str, Any]:
 
 
 def for_item(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
+    """The notices about an item, all of them: callers show only what the reader may see."""
     rows = txn.conn.execute(select(NOTICE).where(NOTICE.c.item_id == item_id)
                             .order_by(NOTICE.c.id))
     return [dict(row) for row in rows.mappings()]
+
+
+def visible_for_item(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
+    scope = visibility.scope_of(txn)
+    return [n for n in for_item(txn, item_id) if visibility.sees_notice(scope, n)]

@@ -17,7 +17,7 @@ from duban.engine.items import snapshot
 from duban.engine.models import AUDIT_EVENT, ITEM
 from duban.engine.txn import ReadTxn
 
-CHANGING_ACTIONS = ("event", "edited", "migrated", "recalculated")
+CHANGING_ACTIONS = ("event", "edited", "migrated", "recalculated", "handed_over")
 
 
 @dataclass

@@ -96,6 +96,10 @@ class Registry:
         """Names of the states, in any workflow and version, that pass ``test``."""
         return {state.name for wf in self._by_key.values() for state in wf.states if test(state)}
 
+    def internal_notices(self) -> frozenset[str]:
+        """The notice kinds any workflow marks internal."""
+        return frozenset(kind for wf in self._by_key.values() for kind in wf.internal_notices)
+
     def machine(self, workflow: Workflow) -> Machine:
         key = (workflow.name, workflow.version)
         machine = self._machines.get(key)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from duban.engine import assessment, excel, figures, items, ledger, notices
+from duban.engine import assessment, excel, figures, items, ledger, notices, visibility
 from duban.engine.deadlines import compute
 from duban.engine.errors import Conflict, InvalidInput, Refused
 from duban.engine.models import PERSON, UNIT, Role
@@ -26,24 +26,42 @@ Progress = Callable[[str, int, int], None]
 IMPORT_BATCH = 1000
 
 
+def _visible(txn: ReadTxn) -> Any:
+    return visibility.item_clause(visibility.scope_of(txn))
+
+
 def ledger_page(txn: ReadTxn, flt: ledger.LedgerFilter, *, limit: int | None = 200,
                 offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """A page of the ledger, and how many items the filter matches in all."""
+    """A page of the ledger the reader may see, and how many such items match in all."""
+    visible = _visible(txn)
     rows = ledger.page(txn.conn, txn.registry, flt, now=txn.now, tz=txn.tz,
-                       calendar=txn.calendar, limit=limit, offset=offset)
-    return rows, ledger.count(txn.conn, txn.registry, flt, txn.now, txn.tz)
+                       calendar=txn.calendar, limit=limit, offset=offset, visible=visible)
+    return rows, ledger.count(txn.conn, txn.registry, flt, txn.now, txn.tz, visible)
 
 
 def clear_to_zero(txn: ReadTxn, per_unit: int = 5) -> list[dict[str, Any]]:
-    return ledger.clear_to_zero(txn.conn, txn.registry, txn.now, per_unit)
+    return ledger.clear_to_zero(txn.conn, txn.registry, txn.now, per_unit, _visible(txn))
 
 
 def period_figures(txn: ReadTxn, period: Period, by: str = "unit") -> list[figures.Figures]:
-    return figures.period_figures(txn.conn, txn.registry, period, now=txn.now, tz=txn.tz, by=by)
+    """A period's figures: of every unit for leaders and the office, a unit's own for it;
+    by leader or by problem category only for leaders and the office."""
+    visibility.require_figures(txn)
+    if by != "unit" and not visibility.scope_of(txn).sees_figures:
+        raise Refused(f"{txn.actor.name}无权查看按{'领导' if by == 'leader' else '类别'}"
+                      "的统计: 只有领导和督查室可以")
+    rows = figures.period_figures(txn.conn, txn.registry, period, now=txn.now, tz=txn.tz, by=by)
+    return visibility.figures_for(txn, rows)
 
 
 def assess(txn: ReadTxn, period: Period, weights: assessment.Weights) -> assessment.Assessment:
-    return assessment.assess(txn.conn, txn.registry, period, weights, now=txn.now, tz=txn.tz)
+    """The assessment: every unit's score for leaders and the office, a unit's own for it."""
+    visibility.require_figures(txn)
+    result = assessment.assess(txn.conn, txn.registry, period, weights, now=txn.now, tz=txn.tz)
+    if visibility.scope_of(txn).sees_figures:
+        return result
+    own = [s for s in result.standings if s.figures.key in visibility.scope_of(txn).units]
+    return replace(result, standings=own, total=figures.totals([s.figures for s in own]))
 
 
 def circular(txn: Txn, period: Period, weights: assessment.Weights) -> dict[str, Any]:
@@ -51,7 +69,7 @@ def circular(txn: Txn, period: Period, weights: assessment.Weights) -> dict[str,
     the leaders; delivered like every notice. One circular per period."""
     if not txn.actor.has(Role.supervisor):
         raise Refused(f"{txn.actor.name}无权发布通报: 只有督查员可以")
-    result = assess(txn, period, weights)
+    result = assessment.assess(txn.conn, txn.registry, period, weights, now=txn.now, tz=txn.tz)
     if not result.standings:
         raise InvalidInput(f"{period.label}没有可通报的事项")
     payload = assessment.circular_payload(txn.conn, txn.registry, result, now=txn.now,
@@ -75,7 +93,7 @@ def export_ledger(txn: ReadTxn, flt: ledger.LedgerFilter, path: Path) -> int:
     """The whole filtered ledger to a workbook, streamed: memory stays flat over any size."""
     clear = clear_to_zero(txn)
     people = dict(txn.conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
-    stmt = ledger.query(txn.registry, flt, txn.now, txn.tz)
+    stmt = ledger.query(txn.registry, flt, txn.now, txn.tz, _visible(txn))
     result = txn.conn.execution_options(yield_per=2000).execute(stmt).mappings()
 
     def rows():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +29,20 @@ from duban.engine import (
     migrate,
     notices,
     rebuild,
-    reports,
     schema,
     ticker,
     timer_store,
     views,
+    visibility,
 )
 from duban.engine.access import Actor
-from duban.engine.assessment import Assessment, Weights, weights_from
-from duban.engine.excel import TaskList
-from duban.engine.figures import Figures
-from duban.engine.ledger import LedgerFilter
+from duban.engine.errors import Refused, SetupError
 from duban.engine.models import META, Role
-from duban.engine.periods import Period
-from duban.engine.sessions import ActorRef, Sessions
+from duban.engine.service_people import PeopleService
+from duban.engine.service_reports import ReportService
+from duban.engine.sessions import ActorRef
 from duban.engine.signing import ensure_key
-
-NO_PROGRESS: reports.Progress = lambda stage, done, total: None  # noqa: E731
+from duban.engine.txn import ReadTxn
 
 
 @dataclass(frozen=True)
@@ -57,17 +53,20 @@ class InitResult:
     admin_created: str | None
 
 
-class Service(Sessions):
+class Service(PeopleService, ReportService):
     """Everything duban does, as methods. Build one per process and reuse it."""
 
     # -- setup ------------------------------------------------------------------------------
 
     def init(self, os_login: str, admin_name: str | None = None, demo: bool = False) -> InitResult:
-        """Create or upgrade the schema; make the key; register the first admin if none."""
-        key_created = ensure_key(self.settings.audit_key_path)
+        """Create or upgrade the schema; make the key; register the first admin if none.
+
+        Several users of one database share one key: a key is only made for a record nobody
+        has signed yet, and a key that is not the one the record is signed with is refused."""
         admin_created = None
         with self.db.write() as conn:
             before, after = schema.upgrade(conn)
+            key_created = self._ensure_shared_key(audit.last_key_id(conn))
             admin = Actor(os_login, admin_name or os_login, None, frozenset({Role.admin}))
             txn = self._txn(conn, admin)
             if before != after:
@@ -84,6 +83,19 @@ class Service(Sessions):
         self._schema_checked = True
         return InitResult(before, after, key_created, admin_created)
 
+    def _ensure_shared_key(self, signed_by: str | None) -> bool:
+        path = self.settings.audit_key_path
+        if not path.exists() and signed_by is not None:
+            raise SetupError(
+                f"本库的审计记录已由另一把密钥(编号 {signed_by})签名, 不能另建密钥 {path}: 请用 "
+                "DUBAN_AUDIT_KEY 或配置项 audit_key 指向本库的共享密钥(见 docs/DEPLOYMENT.md)")
+        created = ensure_key(path)
+        if signed_by is not None and self.signer.key_id != signed_by:
+            raise SetupError(
+                f"密钥 {path}(编号 {self.signer.key_id})不是本库审计记录所用的密钥(编号 "
+                f"{signed_by}): 请指向本库的共享密钥(见 docs/DEPLOYMENT.md)")
+        return created
+
     def identify(self, actor: ActorRef) -> str:
         """The login a command acts as; refuses (and records) an unknown person."""
         with self.reading(actor, "identify") as txn:
@@ -92,39 +104,6 @@ class Service(Sessions):
     def is_demo(self, actor: ActorRef) -> bool:
         with self.reading(actor) as txn:
             return access.is_demo(txn.conn)
-
-    # -- directory ----------------------------------------------------------------------------
-
-    def add_unit(self, actor: ActorRef, code: str, name: str, parent: str | None = None,
-                 head: str | None = None) -> dict[str, Any]:
-        with self.transaction(actor, "unit_add") as txn:
-            return directory.add_unit(txn, code, name, parent, head)
-
-    def set_unit_head(self, actor: ActorRef, code: str, head: str) -> dict[str, Any]:
-        with self.transaction(actor, "unit_head") as txn:
-            return directory.set_unit_head(txn, code, head)
-
-    def set_unit_webhook(self, actor: ActorRef, code: str, url: str | None,
-                         style: str = "json") -> dict[str, Any]:
-        with self.transaction(actor, "unit_webhook") as txn:
-            return directory.set_unit_webhook(txn, code, url, style)
-
-    def add_person(self, actor: ActorRef, spec: directory.NewPerson) -> dict[str, Any]:
-        with self.transaction(actor, "person_add") as txn:
-            return directory.add_person(txn, spec)
-
-    def set_away(self, actor: ActorRef, login: str, until: datetime | None,
-                 deputy: str | None = None) -> dict[str, Any]:
-        with self.transaction(actor, "person_away") as txn:
-            return directory.set_away(txn, login, until, deputy)
-
-    def units(self, actor: ActorRef) -> list[dict[str, Any]]:
-        with self.reading(actor) as txn:
-            return directory.list_units(txn)
-
-    def people(self, actor: ActorRef, unit: str | None = None) -> list[dict[str, Any]]:
-        with self.reading(actor) as txn:
-            return directory.list_people(txn, unit)
 
     # -- items --------------------------------------------------------------------------------
 
@@ -173,17 +152,17 @@ class Service(Sessions):
 
     def history(self, actor: ActorRef, item_id: int) -> list[dict[str, Any]]:
         with self.reading(actor, "item_history", item_id) as txn:
-            items.load(txn, item_id)
-            return audit.item_history(txn.conn, item_id)
+            return views.item_history(txn, items.load(txn, item_id))
 
     def timers(self, actor: ActorRef, item_id: int) -> list[dict[str, Any]]:
         with self.reading(actor, "item_timers", item_id) as txn:
-            items.load(txn, item_id)
-            return timer_store.item_timers(txn, item_id)
+            item = items.load(txn, item_id)
+            return visibility.timers_for(txn, item, timer_store.item_timers(txn, item_id))
 
     def notices(self, actor: ActorRef, item_id: int) -> list[dict[str, Any]]:
         with self.reading(actor, "item_notices", item_id) as txn:
-            return notices.for_item(txn, item_id)
+            items.load(txn, item_id)
+            return notices.visible_for_item(txn, item_id)
 
     # -- workflows ----------------------------------------------------------------------------
 
@@ -242,67 +221,6 @@ class Service(Sessions):
             return calendar_view.deadline_answer(txn.calendar, txn.tz, start, period,
                                                  txn.closing)
 
-    # -- the office's reports -----------------------------------------------------------------
-
-    def ledger_page(self, actor: ActorRef, flt: LedgerFilter, *, limit: int | None = 200,
-                    offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        with self.reading(actor, "ledger") as txn:
-            return reports.ledger_page(txn, flt, limit=limit, offset=offset)
-
-    def clear_to_zero(self, actor: ActorRef, per_unit: int = 5) -> list[dict[str, Any]]:
-        with self.reading(actor, "ledger") as txn:
-            return reports.clear_to_zero(txn, per_unit)
-
-    def export_ledger(self, actor: ActorRef, flt: LedgerFilter, path: Path) -> int:
-        with self.reading(actor, "ledger_export") as txn:
-            return reports.export_ledger(txn, flt, path)
-
-    def period_figures(self, actor: ActorRef, period: Period,
-                       by: str = "unit") -> list[Figures]:
-        with self.reading(actor, "figures") as txn:
-            return reports.period_figures(txn, period, by)
-
-    def assess(self, actor: ActorRef, period: Period) -> Assessment:
-        weights = self.weights()
-        with self.reading(actor, "assess") as txn:
-            return reports.assess(txn, period, weights)
-
-    def circular(self, actor: ActorRef, period: Period) -> dict[str, Any]:
-        weights = self.weights()
-        with self.transaction(actor, "circular") as txn:
-            return reports.circular(txn, period, weights)
-
-    def import_task_list(self, actor: ActorRef, path: Path, *, workflow: str = "standard",
-                         progress: reports.Progress = NO_PROGRESS) -> list[int]:
-        """Check the whole workbook, then create every item in one transaction, or none."""
-        with self.reading(actor, "import") as txn:
-            txn.registry.latest(workflow)
-            found: TaskList = reports.check_task_list(txn, path, progress)
-        with self.transaction(actor, "import") as txn:
-            return reports.create_task_list(txn, found, workflow, path.stem, progress)
-
-    def weights(self) -> Weights:
-        """The assessment's weights from the settings file's ``[assessment]`` table."""
-        return weights_from(self.settings.tables.get("assessment", {}))
-
-    # -- notices ------------------------------------------------------------------------------
-
-    def notice_list(self, actor: ActorRef, *, status: str | None = None,
-                    item_id: int | None = None, kind: str | None = None, limit: int = 200,
-                    offset: int = 0) -> list[dict[str, Any]]:
-        with self.reading(actor, "notices") as txn:
-            return notices.list_notices(txn, status=status, item_id=item_id, kind=kind,
-                                        limit=limit, offset=offset)
-
-    def notice_counts(self, actor: ActorRef) -> dict[str, int]:
-        with self.reading(actor, "notices") as txn:
-            return notices.counts(txn)
-
-    def notice(self, actor: ActorRef, notice_id: int) -> dict[str, Any]:
-        """One notice with its deliveries."""
-        with self.reading(actor, "notice_show") as txn:
-            return notices.notice(txn, notice_id)
-
     # -- audit --------------------------------------------------------------------------------
 
     # The checks of the record may also run as the server's operator (``actor=None``): whoever
@@ -310,9 +228,17 @@ class Service(Sessions):
 
     def verify_audit(self, actor: ActorRef | None = None) -> audit.VerifyReport:
         with self._reading_as(actor, "audit_verify") as txn:
+            _require_record_keeper(txn)
             return audit.verify(txn.conn, self.signer)
 
     def check_rebuild(self, actor: ActorRef | None = None,
                       item_id: int | None = None) -> rebuild.RebuildReport:
         with self._reading_as(actor, "audit_rebuild") as txn:
+            _require_record_keeper(txn)
             return rebuild.check(txn, item_id)
+
+
+def _require_record_keeper(txn: ReadTxn) -> None:
+    """The whole record is the office's and the admins' to check."""
+    if not visibility.scope_of(txn).everything:
+        raise Refused(f"{txn.actor.name}无权核验审计记录: 只有督查员或管理员可以")

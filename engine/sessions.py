@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from duban.engine import access, audit, calendar_store, fingerprint, schema
-from duban.engine.access import Actor, Identity
+from duban.engine import access, accounts, audit, calendar_store, fingerprint, schema
+from duban.engine.access import Actor, Bearer, Identity
 from duban.engine.clock import SystemClock
 from duban.engine.db import Database
-from duban.engine.errors import InvalidInput, Refused
+from duban.engine.errors import InvalidInput, NotVisible, Refused
 from duban.engine.models import ITEM
 from duban.engine.ports import Clock, NoticeSink
 from duban.engine.registry import Registry
@@ -34,7 +34,9 @@ from duban.engine.validation import shown
 from duban.engine.workcalendar import WorkCalendar
 
 CALENDAR_RECHECK_SECONDS = 5.0
-ActorRef = str | Identity  # a login already established, or an identity to check here
+# Who acts: a login already established (the demo, the tests), an operating-system identity
+# (the CLI on the server) or a token (the API, web sessions), checked inside the transaction.
+ActorRef = str | Identity | Bearer
 log = logging.getLogger("duban")
 
 
@@ -63,7 +65,7 @@ class Sessions:
         self._calendar_checked = 0.0
         self._schema_checked = False
         self._workflows_checked = False
-        self._identified: dict[Identity, str] = {}
+        self._identified: dict[Identity | Bearer, str] = {}
 
     @property
     def registry(self) -> Registry:
@@ -124,7 +126,7 @@ class Sessions:
         try:
             with self._writing(lambda conn: self._resolve(conn, actor)) as txn:
                 yield txn
-        except (Refused, InvalidInput) as err:
+        except (Refused, InvalidInput, NotVisible) as err:
             self._record_refusal(self._label(actor), operation, err, item_id)
             raise
 
@@ -140,7 +142,7 @@ class Sessions:
         try:
             with self._reading(lambda conn: self._resolve(conn, actor)) as txn:
                 yield txn
-        except Refused as err:
+        except (Refused, NotVisible) as err:
             self._record_refusal(self._label(actor), operation, err, item_id)
             raise
 
@@ -201,7 +203,8 @@ class Sessions:
                 now = self.clock.now()
                 writer.append(
                     at=now, actor=actor, action="refused", item_id=item_id,
-                    event=shown(operation), reason=shown(str(err), limit=None),
+                    event=shown(operation),
+                    reason=shown(getattr(err, "reason", None) or str(err), limit=None),
                     payload={"kind": type(err).__name__},
                 )
                 writer.seal(now)
@@ -211,8 +214,14 @@ class Sessions:
     # -- identity and checks --------------------------------------------------------------
 
     def _resolve(self, conn: Connection, actor: ActorRef) -> Actor:
+        if len(self._identified) > 10_000:  # only for naming refusals: keep it small
+            self._identified.clear()
         if isinstance(actor, Identity):
             person = access.identify(conn, actor.os_login, actor.act_as)
+            self._identified[actor] = person.login
+            return person
+        if isinstance(actor, Bearer):
+            person = accounts.authenticate_token(conn, actor.token, self.clock.now())
             self._identified[actor] = person.login
             return person
         person = access.get_actor(conn, actor)
@@ -226,6 +235,8 @@ class Sessions:
         """Who a refusal is recorded against: the person, or the unidentified system login."""
         if isinstance(actor, Identity):
             return self._identified.get(actor, f"os:{actor.os_login}")
+        if isinstance(actor, Bearer):
+            return self._identified.get(actor, actor.label)
         return actor
 
     def _check_schema(self, conn: Connection) -> None:

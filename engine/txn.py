@@ -41,6 +41,28 @@ class WrittenNotice:
     item: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What one person may see (computed by :mod:`duban.engine.visibility`)."""
+
+    """What one person may see, computed once per transaction (``txn.scope``)."""
+
+    login: str
+    everything: bool
+    units: frozenset[str]  # their unit's items, co-units' items, and the sub-items of those
+    leader_units: frozenset[str]  # a leader's units and every unit below them
+    inspector: bool
+    evaluator: bool
+    leader: bool
+    internal: frozenset[str]  # the internal notice kinds
+    unit_people: frozenset[str]  # the people of ``units``: notices to them are the unit's
+
+    @property
+    def sees_figures(self) -> bool:
+        """The whole office's figures and scores: leaders and the office."""
+        return self.everything or self.leader
+
+
 class UndoMark(NamedTuple):
     """How far a transaction had got: a failed step inside a savepoint goes back to it."""
 
@@ -59,6 +81,7 @@ class ReadTxn:
     registry: Registry
     calendar: WorkCalendar
     closing: time | None = None  # the office's closing time ends "N 个工作日", if set
+    scope: Scope | None = field(default=None, repr=False)  # see duban.engine.visibility
     _directory: Directory | None = field(default=None, repr=False)
 
     @property

@@ -57,3 +57,18 @@ def check_login(value: str) -> str:
     if not LOGIN_PATTERN.match(login):
         raise InvalidInput(f"登录名“{shown(value)}”不合规: 只能用字母、数字和 _ . @ -, 最长 64 位")
     return login
+
+
+EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def check_email(value: str | None) -> str | None:
+    """One plain address (name@example.cn) or nothing: never a display name, a second
+    recipient or a line break that a mail header would take for more."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if len(text) > 200 or not EMAIL_PATTERN.match(text):
+        raise InvalidInput(f"邮箱“{shown(value)}”不是一个有效地址: 应写成 name@example.cn, "
+                           "只写一个地址")
+    return text

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from duban.engine import audit, items, notices
+from duban.engine import audit, items, notices, visibility
 from duban.engine.access import role_names
 from duban.engine.errors import DubanError
 from duban.engine.fields import FieldKind
@@ -78,7 +78,8 @@ class ItemView:
 def item_view(txn: ReadTxn, item_id: int) -> ItemView:
     item = items.load(txn, item_id)
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
-    history = audit.item_history(txn.conn, item_id)
+    every_notice = notices.for_item(txn, item_id)
+    history = item_history(txn, item, every_notice)
     return ItemView(
         item=item,
         workflow_label=workflow.label,
@@ -91,8 +92,18 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
         children=items.children(txn.conn, [item_id]).get(item_id),
         history=tuple(history),
         timeline=tuple(timeline(workflow, history, txn)),
-        notices=tuple(notices.for_item(txn, item_id)),
+        notices=tuple(n for n in every_notice
+                      if visibility.sees_notice(visibility.scope_of(txn), n)),
     )
+
+
+def item_history(txn: ReadTxn, item: Mapping[str, Any],
+                 every_notice: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The item's audit events that the reader may read."""
+    events = audit.item_history(txn.conn, item["id"])
+    if every_notice is None:
+        every_notice = notices.for_item(txn, item["id"])
+    return visibility.history_for(txn, item, events, every_notice)
 
 
 def attr_text(key: str, value: Any, tz: ZoneInfo) -> str:

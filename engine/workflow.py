@@ -149,6 +149,9 @@ class Workflow:
     yellow_workdays: int = 3  # the ledger shows yellow this many working days before the deadline
     create_requires: tuple[str, ...] = ()  # what a new item must name, e.g. ("lead_leader",)
     create_fields: tuple[str, ...] = ()  # fields given at creation, kept in the item's attrs
+    # Notice kinds only the office and the people they name may read (beyond the engine's
+    # own: 约谈建议, 问责建议, the office's reminders); not part of the fingerprint.
+    internal_notices: tuple[str, ...] = ()
 
     def state(self, name: str) -> State:
         for state in self.states:

@@ -11,9 +11,10 @@ from tests.conftest import ADMIN, item_events, local
 
 
 def test_handler_of_another_unit_cannot_report(office):
+    """Another unit's item is not theirs to see: it answers like a missing one."""
     item_id = office.item(unit="JJK")
     office.fire("wang", item_id, "sign")
-    with pytest.raises(Refused, match="郑承办无权对事项 .* 报结: 只有承办人、单位负责人可以"):
+    with pytest.raises(NotFound, match=f"没有编号为 {item_id} 的督办事项, 或你无权查看"):
         office.fire("zheng", item_id, "report", report="越权")
 
 
@@ -38,12 +39,14 @@ def test_unit_head_by_role_may_sign(office):
 def test_deputy_acts_only_while_the_handler_is_away(office):
     service = office.service
     item_id = office.item(unit="JJK")
-    with pytest.raises(Refused):
+    with pytest.raises(NotFound):  # liu holds no role: the section's items are not theirs
         office.fire("liu", item_id, "sign")
     service.set_away(ADMIN, "wang", local("2026-11-05 23:59"), deputy="liu")
-    assert office.fire("liu", item_id, "sign")["state"] == "in_progress"
+    signed = office.fire("liu", item_id, "sign")
+    assert signed["state"] == "in_progress"
+    assert item_events(service, item_id)[-1]["payload"]["on_behalf_of"] == "wang"  # 代办
     office.clock.set(local("2026-11-06 09:00"))
-    with pytest.raises(Refused):
+    with pytest.raises(NotFound):
         office.fire("liu", item_id, "progress", note="已回岗后代办")
     assert office.fire("wang", item_id, "progress", note="本人办理")["state"] == "in_progress"
 

@@ -62,7 +62,7 @@ def test_decline_then_transfer_moves_the_item_to_the_right_unit(office):
     moved = office.fire("zhao", item_id, "transfer", unit="JJK", reason="按职责转办")
     assert (moved["state"], moved["lead_unit"]) == ("assigned", "JJK")
     assert office.fire("wang", item_id, "sign")["state"] == "in_progress"
-    with pytest.raises(Refused):
+    with pytest.raises(NotFound):  # no longer the old unit's item: not even to see
         office.fire("zheng", item_id, "progress", note="原单位已无权办理")
 
 

@@ -19,7 +19,14 @@ from sqlalchemy.pool import NullPool
 
 from duban.app import build_service
 from duban.engine.clock import FixedClock
-from duban.engine.errors import Conflict, DubanError, InvalidInput, NotFound, Refused
+from duban.engine.errors import (
+    Conflict,
+    DubanError,
+    InvalidInput,
+    NotFound,
+    NotVisible,
+    Refused,
+)
 from duban.engine.items import snapshot
 from duban.engine.rebuild import replay
 from duban.engine.service import Service
@@ -82,7 +89,7 @@ class OfficeTemplate:
         key = (item["state"], item["lead_unit"], item["lead_leader"])
         if key not in self.possible:
             self.possible[key] = [(actor, name) for actor in PEOPLE
-                                  for name, _ in service.possible_events(actor, item_id)]
+                                  for name, _ in visible_events(service, actor, item_id)]
         return self.possible[key]
 
     def _admin(self, statement: str) -> None:
@@ -167,6 +174,14 @@ def event_values(data, event_name: str, now) -> dict[str, str]:
     return values
 
 
+def visible_events(service: Service, actor: str, item_id: int) -> list[tuple[str, str]]:
+    """What ``actor`` may do to the item: nothing, when it is not theirs to see."""
+    try:
+        return service.possible_events(actor, item_id)
+    except NotVisible:
+        return []
+
+
 # -- the property -----------------------------------------------------------------------------
 
 def check_step(service: Service, item_id: int, others: dict[int, dict], actor: str,
@@ -180,11 +195,12 @@ def check_step(service: Service, item_id: int, others: dict[int, dict], actor: s
         after = service.item(ADMIN, item_id)
         assert after == before, f"{type(err).__name__} but the item changed: {err}"
         history_after = item_events(service, item_id)
-        if isinstance(err, (Refused, InvalidInput)):
+        if isinstance(err, (Refused, InvalidInput, NotVisible)):
             assert history_after[:-1] == history_before
             refused = history_after[-1]
+            reason = err.reason if isinstance(err, NotVisible) else err.message
             assert (refused["action"], refused["actor"], refused["event"], refused["reason"]) \
-                == ("refused", actor, event_name, err.message)
+                == ("refused", actor, event_name, reason)
         else:
             assert isinstance(err, (NotFound, Conflict)), repr(err)
             assert history_after == history_before
