@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from duban.engine.errors import SetupError
+from duban.engine.permissions import create_private_file, make_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -62,9 +63,10 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     if database and database != ":memory:":
         folder = Path(database).parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_dir(folder)
+            create_private_file(Path(database))  # its -wal and -shm files take its mode
         except OSError as err:
-            raise SetupError(f"无法创建数据库目录 {folder}: {err.strerror}") from None
+            raise SetupError(f"无法创建数据库 {database}: {err.strerror}") from None
     # isolation_level=None hands transaction control to us: the driver's own implicit BEGIN
     # is deferred, which is exactly what loses writes under contention.
     engine = create_engine(

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 from duban.engine.errors import SetupError
+from duban.engine.permissions import make_private_dir, readable_by_others
 
 KEY_BYTES = 32
 
@@ -35,6 +36,8 @@ class Signer:
 
 def load_signer(path: Path) -> Signer:
     try:
+        if readable_by_others(path):
+            raise SetupError(f"审计签名密钥 {path} 人人可读, 拒绝使用: 请执行 chmod o-rwx {path}")
         text = path.read_text().strip()
     except FileNotFoundError:
         raise SetupError(
@@ -53,7 +56,7 @@ def ensure_key(path: Path) -> bool:
     if path.exists():
         return False
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dir(path.parent)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False

@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from duban.engine.permissions import create_private_file, make_private_dir
 from duban.engine.ports import Outgoing, Transient
 from duban.notifiers.render import Document, Renderer
 
@@ -43,9 +44,10 @@ class FileChannel:
             files[f"{stem}.docx"] = self.renderer.docx(Document.from_json(notice["document"]))
         files[marker.name] = notice["body_text"].encode()  # last: its presence means complete
         try:
-            self.outbox.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.outbox)
             for name, data in files.items():
                 staging = self.outbox / f".{name}.tmp"
+                create_private_file(staging)
                 staging.write_bytes(data)
                 os.replace(staging, self.outbox / name)
         except OSError as err:

@@ -33,17 +33,18 @@ class Cli:
         for name in ("DUBAN_AS", "DUBAN_NOW"):
             self.env.pop(name, None)
 
-    def run(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+    def run(self, *args: str, code: int = 0, stdin: str | None = None
+            ) -> subprocess.CompletedProcess:
         done = subprocess.run([DUBAN, *args], env=self.env, capture_output=True, text=True,
-                              timeout=60)
+                              timeout=60, input=stdin)
         assert done.returncode == code, (args, done.stdout, done.stderr)
         return done
 
     def json(self, *args: str) -> object:
         return json.loads(self.run(*args, "--json").stdout)
 
-    def error(self, *args: str, code: int) -> str:
-        done = self.run(*args, code=code)
+    def error(self, *args: str, code: int, stdin: str | None = None) -> str:
+        done = self.run(*args, code=code, stdin=stdin)
         assert "Traceback" not in done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, done.stderr

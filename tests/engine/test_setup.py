@@ -153,3 +153,61 @@ def test_upgrading_from_the_first_schema_keeps_every_row(tmp_path):
     assert item["deadline_version"] == 1
     assert [u["code"] for u in service.units(ADMIN)] == ["JJK"]
     service.close()
+
+
+def test_a_second_user_of_a_shared_database_cannot_make_a_key_of_their_own(service, tmp_path):
+    """Several users of one database share one key: ``init`` with a missing or another key
+    stops and says how to point at the shared one, and changes nothing."""
+    from dataclasses import replace
+
+    other = build_service(replace(service.settings, audit_key_path=tmp_path / "mine.key"),
+                          FixedClock(START))
+    with pytest.raises(SetupError, match="已由另一把密钥.*DUBAN_AUDIT_KEY"):
+        other.init("second")
+    other.close()
+    assert not (tmp_path / "mine.key").exists()
+    from duban.engine.signing import ensure_key
+
+    ensure_key(tmp_path / "theirs.key")
+    another = build_service(replace(service.settings, audit_key_path=tmp_path / "theirs.key"),
+                            FixedClock(START))
+    with pytest.raises(SetupError, match="不是本库审计记录所用的密钥"):
+        another.init("second")
+    another.close()
+    assert service.verify_audit(ADMIN).ok
+    assert service.init(ADMIN).key_created is False  # the first user's key still fits
+
+
+def test_what_duban_creates_is_not_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    from duban.engine.signing import load_signer
+
+    old = os.umask(0)  # the worst case: a umask that would let everybody read
+    try:
+        settings = Settings(db_url=f"sqlite:///{tmp_path / 'data' / 'duban.db'}",
+                            audit_key_path=tmp_path / "keys" / "audit.key",
+                            tables={"notices": {"outbox": str(tmp_path / "outbox")}})
+        svc = build_service(settings, FixedClock(START))
+        svc.init("admin")
+        from duban.engine.directory import NewPerson
+        from duban.engine.items import NewItem
+        from duban.notifiers.sender import deliver
+
+        svc.add_unit("admin", "JJK", "基础教育科")
+        svc.add_person("admin", NewPerson("zhao", "赵", "JJK", ("supervisor", "handler")))
+        svc.new_item("zhao", NewItem(title="排查", lead_unit="JJK", deadline="10个工作日"))
+        deliver(svc)
+        svc.close()
+    finally:
+        os.umask(old)
+    made = [tmp_path / "data", tmp_path / "data" / "duban.db", tmp_path / "keys" / "audit.key",
+            tmp_path / "outbox", *(tmp_path / "outbox").iterdir()]
+    assert len(made) > 5
+    for path in made:
+        assert not stat.S_IMODE(path.stat().st_mode) & 0o007, path
+    assert stat.S_IMODE((tmp_path / "keys" / "audit.key").stat().st_mode) == 0o600
+    (tmp_path / "keys" / "audit.key").chmod(0o644)
+    with pytest.raises(SetupError, match="人人可读"):
+        load_signer(tmp_path / "keys" / "audit.key")
