@@ -119,9 +119,14 @@ def create_many(txn: Txn, specs: list[NewItem]) -> list[dict[str, Any]]:
     return rows
 
 
+CO_UNIT_COLUMNS = {"co_units", "lead_unit", "state", "current_deadline"}
+
+
 def _index_co_units(txn: Txn, rows: list[dict[str, Any]]) -> None:
     """One ``item_co_unit`` row per co-unit: a unit's items are then an index lookup."""
-    pairs = [{"item_id": row["id"], "unit_code": code} for row in rows for code in row["co_units"]]
+    pairs = [{"item_id": row["id"], "unit_code": code, "lead_unit": row["lead_unit"],
+              "state": row["state"], "current_deadline": row["current_deadline"]}
+             for row in rows for code in row["co_units"]]
     if pairs:
         txn.conn.execute(insert(ITEM_CO_UNIT), pairs)
 
@@ -346,7 +351,7 @@ def save(
     )
     if result.rowcount != 1:
         raise Conflict(_changed_meanwhile(before["id"]))
-    if "co_units" in changed:
+    if (before["co_units"] or draft["co_units"]) and CO_UNIT_COLUMNS & set(changed):
         txn.conn.execute(delete(ITEM_CO_UNIT).where(ITEM_CO_UNIT.c.item_id == before["id"]))
         _index_co_units(txn, [draft.values])
     # The item's timetable follows it in the same transaction.

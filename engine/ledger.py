@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, case, func, select
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, union_all
 
 from duban.engine.items import children
 from duban.engine.models import ITEM, SOURCE_LABELS, UNIT, Role
 from duban.engine.periods import Period
 from duban.engine.registry import Registry
+from duban.engine.visibility import Branch, Narrowing
 from duban.engine.workcalendar import WorkCalendar
 
 IDLE_WORKDAYS = 10  # 跟踪问效: no action for this many working days means nobody is acting
@@ -44,13 +45,24 @@ class LedgerFilter:
     workflow: str | None = None
 
 
+ORDER = (ITEM.c.current_deadline, ITEM.c.id)
+
+
 def query(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo,
           visible: Any = None) -> Any:
     """The ledger's SELECT with the filter applied, ordered by deadline; ``visible`` is the
     reader's condition on items (:func:`duban.engine.visibility.item_clause`)."""
+    stmt = select(ITEM).order_by(*ORDER)
+    conditions = filter_conditions(registry, flt, now, tz)
+    if visible is not None:
+        conditions.append(visible)
+    return stmt.where(*conditions) if conditions else stmt
+
+
+def filter_conditions(registry: Registry, flt: LedgerFilter, now: datetime,
+                      tz: ZoneInfo) -> list[Any]:
     unfinished = registry.state_names(lambda state: not state.finished)
-    stmt = select(ITEM).order_by(ITEM.c.current_deadline, ITEM.c.id)
-    conditions = [] if visible is None else [visible]
+    conditions: list[Any] = []
     if flt.unit:
         conditions.append(ITEM.c.lead_unit == flt.unit)
     if flt.leader:
@@ -68,7 +80,7 @@ def query(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo,
     if flt.period is not None:
         start, end = flt.period.bounds(tz)
         conditions.append(and_(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end))
-    return stmt.where(*conditions) if conditions else stmt
+    return conditions
 
 
 def page(
@@ -81,9 +93,21 @@ def page(
     calendar: WorkCalendar,
     limit: int | None = 200,
     offset: int = 0,
-    visible: Any = None,
+    branches: tuple[Branch, ...] | None = None,
 ) -> list[dict[str, Any]]:
-    stmt = query(registry, flt, now, tz, visible)
+    """A page of the ledger; ``branches`` are the reader's visible items as disjoint
+    conditions (:func:`duban.engine.visibility.item_branches`): each gives its first
+    ``offset + limit`` rows from its index, and the page is cut from those."""
+    if branches is None:
+        stmt = query(registry, flt, now, tz)
+    elif limit is None:
+        stmt = query(registry, flt, now, tz, or_(*(b.condition for b in branches)))
+    else:
+        conditions = filter_conditions(registry, flt, now, tz)
+        firsts = [select(ITEM.c.id).where(branch.condition, *conditions).order_by(*ORDER)
+                  .limit(offset + limit).subquery() for branch in branches]
+        ids = union_all(*(select(first.c.id) for first in firsts))
+        stmt = select(ITEM).where(ITEM.c.id.in_(ids)).order_by(*ORDER)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     rows = [dict(row) for row in conn.execute(stmt).mappings()]
@@ -195,7 +219,35 @@ def clear_to_zero(conn: Connection, registry: Registry, now: datetime,
 
 
 def count(conn: Connection, registry: Registry, flt: LedgerFilter, now: datetime,
-          tz: ZoneInfo, visible: Any = None) -> int:
-    stmt = query(registry, flt, now, tz, visible).order_by(None).subquery()
-    return conn.execute(select(func.count()).select_from(stmt)).scalar_one()
+          tz: ZoneInfo, branches: tuple[Branch, ...] | None = None) -> int:
+    """How many items the filter matches: per disjoint branch of what the reader sees."""
+    conditions = filter_conditions(registry, flt, now, tz)
+    if branches is None:
+        return conn.execute(select(func.count()).select_from(ITEM).where(*conditions)
+                            ).scalar_one()
+    counts = [branch.count if branch.count is not None else
+              select(func.count()).select_from(ITEM).where(*conditions, branch.condition)
+              for branch in branches]
+    return sum(conn.execute(select(*(c.scalar_subquery() for c in counts))).one())
+
+
+def narrowing(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo,
+              first: int | None = None) -> Narrowing:
+    """What of the filter the co-unit rows can answer by themselves."""
+    states: set[str] | None = None
+    if flt.open_only:
+        states = registry.state_names(lambda s: not s.final)
+    if flt.state:
+        states = {flt.state} & states if states is not None else {flt.state}
+    before = since = None
+    if flt.overdue:
+        unfinished = registry.state_names(lambda s: not s.finished)
+        states = unfinished & states if states is not None else unfinished
+        before = now
+    if flt.period is not None:
+        since, end = flt.period.bounds(tz)
+        before = min(before, end) if before is not None else end
+    complete = not (flt.unit or flt.leader or flt.source or flt.workflow)
+    return Narrowing(None if states is None else frozenset(states), since, before, complete,
+                     first)
 

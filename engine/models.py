@@ -143,6 +143,8 @@ class Item(SQLModel, table=True):
         # the ledger: open items by state, per unit in deadline order
         Index("ix_item_state_unit_deadline", "state", "lead_unit", "current_deadline"),
         Index("ix_item_unit_deadline", "lead_unit", "current_deadline"),
+        # a leader's own items, in deadline order (what each may see, engine/visibility.py)
+        Index("ix_item_leader_deadline", "lead_leader", "current_deadline"),
     )
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     workflow: str = Field(max_length=64)
@@ -302,13 +304,18 @@ WORKFLOW_VERSION = Table(
     Column("recorded_at", UTCDateTime(), nullable=False),
 )
 
-# Which units help with an item (协办), one row each, so that a unit's items are an index
-# lookup; kept with ``item.co_units`` in the transaction that changes it.
+# Which units help with an item (协办), one row each, with the item's lead unit, state and
+# deadline beside it: a unit's page of the ledger is then read from one index. Kept with the
+# item in the transaction that changes any of them (engine/items.py).
 ITEM_CO_UNIT = Table(
     "item_co_unit", METADATA,
     Column("item_id", Integer, ForeignKey("item.id"), primary_key=True),
     Column("unit_code", String(32), primary_key=True),
-    Index("ix_item_co_unit_unit", "unit_code", "item_id"),
+    Column("lead_unit", String(32), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("current_deadline", UTCDateTime(), nullable=False),
+    Index("ix_item_co_unit_unit", "unit_code", "state", "current_deadline", "item_id",
+          "lead_unit"),
 )
 
 # How a person signs in where no operating-system login vouches for them (the web, the API).

@@ -33,10 +33,12 @@ def _visible(txn: ReadTxn) -> Any:
 def ledger_page(txn: ReadTxn, flt: ledger.LedgerFilter, *, limit: int | None = 200,
                 offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """A page of the ledger the reader may see, and how many such items match in all."""
-    visible = _visible(txn)
+    first = None if limit is None else offset + limit
+    branches = visibility.item_branches(
+        visibility.scope_of(txn), ledger.narrowing(txn.registry, flt, txn.now, txn.tz, first))
     rows = ledger.page(txn.conn, txn.registry, flt, now=txn.now, tz=txn.tz,
-                       calendar=txn.calendar, limit=limit, offset=offset, visible=visible)
-    return rows, ledger.count(txn.conn, txn.registry, flt, txn.now, txn.tz, visible)
+                       calendar=txn.calendar, limit=limit, offset=offset, branches=branches)
+    return rows, ledger.count(txn.conn, txn.registry, flt, txn.now, txn.tz, branches)
 
 
 def clear_to_zero(txn: ReadTxn, per_unit: int = 5) -> list[dict[str, Any]]:

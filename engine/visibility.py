@@ -18,10 +18,13 @@ attempt is recorded like a refused write (:class:`duban.engine.errors.NotVisible
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, cast, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, false, func, or_, select
 
 from duban.engine.access import GLOBAL_ROLES
 from duban.engine.errors import NotVisible, Refused
@@ -42,6 +45,8 @@ INTERNAL_NOTICES = frozenset({"interview_proposal", "accountability", "extension
                               "follow_up_due"})
 UNIT_ROLES = (Role.handler, Role.unit_head)
 PARENT = ITEM.alias("parent_item")
+CHILD = ITEM.alias("child_item")
+LED = ITEM.alias("led_item")
 
 
 def scope_of(txn: ReadTxn) -> Scope:
@@ -97,30 +102,99 @@ def _below(units: Mapping[str, Mapping[str, Any]], roots: set[str]) -> set[str]:
 
 # -- items ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Narrowing:
+    """What of a ledger filter the co-unit rows answer themselves (they carry the item's
+    state and deadline), so that a unit's co-unit items are read from their index alone."""
+
+    states: frozenset[str] | None = None
+    since: datetime | None = None  # deadline at or after
+    before: datetime | None = None  # deadline before
+    complete: bool = False  # nothing else filters: the co-unit rows alone decide
+    first: int | None = None  # only the first rows by deadline are wanted
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One disjoint part of what a person may see, and how to count it without the items
+    when that is possible."""
+
+    condition: ColumnElement[bool]
+    count: Select[Any] | None = None
+
+
 def item_clause(scope: Scope) -> ColumnElement[bool] | None:
     """The condition on ``item`` rows a person may see; None when they see everything."""
+    branches = item_branches(scope)
+    return None if branches is None else or_(*(b.condition for b in branches))
+
+
+@functools.lru_cache(maxsize=256)  # built once per reader and filter: statements are reused
+def item_branches(scope: Scope,
+                  narrowing: Narrowing | None = None) -> tuple[Branch, ...] | None:
+    """What a person may see as disjoint conditions, each of which an index answers: their
+    units' items, then the co-units' items not already counted, the items they lead, the
+    sub-items, the assigned ones. A page of the ledger takes the first rows of each and
+    merges them; a count adds them up. None when they see everything."""
     if scope.everything:
         return None
-    terms: list[ColumnElement[bool]] = [ITEM.c.lead_leader == scope.login]
+    narrowing = narrowing or Narrowing()
+    # (the branch's condition, its negation: NULL-safe, for the branches after it, a count)
+    parts: list[tuple[ColumnElement[bool], ColumnElement[bool], Select[Any] | None]] = []
+    lead_units = scope.units | scope.leader_units
+    if lead_units:
+        parts.append((ITEM.c.lead_unit.in_(lead_units), ITEM.c.lead_unit.not_in(lead_units),
+                      None))
     if scope.units:
         co_items = select(ITEM_CO_UNIT.c.item_id).where(ITEM_CO_UNIT.c.unit_code.in_(scope.units))
-        parents = select(PARENT.c.id).where(or_(
-            PARENT.c.lead_unit.in_(scope.units),
-            PARENT.c.id.in_(co_items)))
-        terms += [ITEM.c.lead_unit.in_(scope.units), ITEM.c.id.in_(co_items),
-                  ITEM.c.parent_id.in_(parents)]
-    if scope.leader_units:
-        terms.append(ITEM.c.lead_unit.in_(scope.leader_units))
+        ids, count = _co_unit_ids(scope, lead_units, narrowing)
+        parts.append((ITEM.c.id.in_(ids), ITEM.c.id.not_in(co_items), count))
+    if scope.leader:  # only a leader may be named an item's lead leader (engine/items.py)
+        led = select(LED.c.id).where(LED.c.lead_leader == scope.login)
+        parts.append((ITEM.c.id.in_(led), ITEM.c.id.not_in(led), None))
+    if scope.units:
+        # Sub-items are few: found from the children's side, their parents looked up by key.
+        children = (select(CHILD.c.id).join(PARENT, PARENT.c.id == CHILD.c.parent_id)
+                    .where(CHILD.c.parent_id.is_not(None),
+                           or_(PARENT.c.lead_unit.in_(scope.units), PARENT.c.id.in_(co_items))))
+        parts.append((ITEM.c.id.in_(children), ITEM.c.id.not_in(children), None))
     if scope.inspector:
-        terms.append(ITEM.c.id.in_(select(INSPECTION.c.item_id)
-                                   .where(INSPECTION.c.login == scope.login)))
+        assigned = select(INSPECTION.c.item_id).where(INSPECTION.c.login == scope.login)
+        parts.append((ITEM.c.id.in_(assigned), ITEM.c.id.not_in(assigned), None))
     if scope.evaluator:
-        terms.append(ITEM.c.id.in_(
-            select(EVALUATION_ITEM.c.item_id).join(
-                EVALUATION_MEMBER,
-                EVALUATION_MEMBER.c.evaluation_id == EVALUATION_ITEM.c.evaluation_id)
-            .where(EVALUATION_MEMBER.c.login == scope.login)))
-    return or_(*terms)
+        evaluated = select(EVALUATION_ITEM.c.item_id).join(
+            EVALUATION_MEMBER,
+            EVALUATION_MEMBER.c.evaluation_id == EVALUATION_ITEM.c.evaluation_id
+        ).where(EVALUATION_MEMBER.c.login == scope.login)
+        parts.append((ITEM.c.id.in_(evaluated), ITEM.c.id.not_in(evaluated), None))
+    if not parts:  # a person who sees no item at all
+        return (Branch(false()),)
+    return tuple(Branch(and_(condition, *(negation for _, negation, _ in parts[:n])), count)
+                 for n, (condition, _, count) in enumerate(parts))
+
+
+def _co_unit_ids(scope: Scope, lead_units: frozenset[str],
+                 narrowing: Narrowing) -> tuple[Select[Any], Select[Any] | None]:
+    """The co-unit items of a person's units not led by them, narrowed as far as the rows
+    alone can, and their count when they alone decide."""
+    co = ITEM_CO_UNIT.c
+    where = [co.unit_code.in_(scope.units), co.lead_unit.not_in(lead_units)]
+    if narrowing.states is not None:
+        where.append(co.state.in_(narrowing.states))
+    if narrowing.since is not None:
+        where.append(co.current_deadline >= narrowing.since)
+    if narrowing.before is not None:
+        where.append(co.current_deadline < narrowing.before)
+    rows = select(co.item_id, co.current_deadline).where(*where).distinct()
+    if narrowing.complete and narrowing.first is not None:
+        first = rows.order_by(co.current_deadline, co.item_id).limit(narrowing.first).subquery()
+        ids = select(first.c.item_id)
+    else:
+        ids = select(co.item_id).where(*where)
+    count = None
+    if narrowing.complete:
+        count = select(func.count(func.distinct(co.item_id))).where(*where)
+    return ids, count
 
 
 def sees_item(txn: ReadTxn, item: Mapping[str, Any]) -> bool:

@@ -25,17 +25,25 @@ def upgrade() -> None:
         "item_co_unit",
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("unit_code", sa.String(length=32), nullable=False),
+        sa.Column("lead_unit", sa.String(length=32), nullable=False),
+        sa.Column("state", sa.String(length=64), nullable=False),
+        sa.Column("current_deadline", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["item_id"], ["item.id"]),
         sa.PrimaryKeyConstraint("item_id", "unit_code"),
     )
-    op.create_index("ix_item_co_unit_unit", "item_co_unit", ["unit_code", "item_id"])
+    op.create_index("ix_item_co_unit_unit", "item_co_unit",
+                    ["unit_code", "state", "current_deadline", "item_id", "lead_unit"])
+    op.create_index("ix_item_leader_deadline", "item", ["lead_leader", "current_deadline"])
     conn = op.get_bind()
-    rows = [{"item_id": item_id, "unit_code": code}
-            for item_id, co_units in conn.execute(sa.text("SELECT id, co_units FROM item"))
+    rows = [{"item_id": item_id, "unit_code": code, "lead_unit": lead, "state": state,
+             "current_deadline": deadline}
+            for item_id, co_units, lead, state, deadline in conn.execute(sa.text(
+                "SELECT id, co_units, lead_unit, state, current_deadline FROM item"))
             for code in (json.loads(co_units) if isinstance(co_units, str) else co_units or [])]
     if rows:
-        conn.execute(sa.text("INSERT INTO item_co_unit (item_id, unit_code) "
-                             "VALUES (:item_id, :unit_code)"), rows)
+        conn.execute(sa.text(
+            "INSERT INTO item_co_unit (item_id, unit_code, lead_unit, state, current_deadline) "
+            "VALUES (:item_id, :unit_code, :lead_unit, :state, :current_deadline)"), rows)
     op.create_table(
         "account",
         sa.Column("login", sa.String(length=64), nullable=False),
