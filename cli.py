@@ -23,12 +23,13 @@ from duban.commands import (
     notices,
     setup,
     timers,
+    web,
     workflows,
 )
 from duban.commands.context import App
 
 GROUPS = (setup, directory, accounts, items, assignments, workflows, calendar, timers, audit,
-          notices, ledger, demo)
+          notices, ledger, demo, web)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

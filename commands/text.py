@@ -61,7 +61,7 @@ def timeline_lines(entries: Iterable[TimelineEntry], tz: ZoneInfo) -> list[str]:
     lines = []
     for entry in entries:
         head = f"#{entry.seq:<6} {local_text(entry.at, tz)}  {entry.actor:<10} {entry.what}"
-        if entry.kind == "notice":
+        if entry.kind in ("notice", "delivery"):
             lines.append(head + (f"  {entry.reason}" if entry.reason else ""))
             continue
         move = f" {entry.move[0]} → {entry.move[1]}" if entry.move else ""

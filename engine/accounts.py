@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from duban.engine.access import Actor
-from duban.engine.errors import InvalidInput, NotFound, Refused, SetupError
+from duban.engine.errors import InvalidInput, NotFound, NotSignedIn, Refused, SetupError
 from duban.engine.models import ACCOUNT, PERSON, TOKEN, Role
 from duban.engine.timeutil import local_text
 from duban.engine.txn import ReadTxn, Txn
@@ -304,6 +304,16 @@ def revoke_token(txn: Txn, token_id: int) -> dict[str, Any]:
     return {**{k: v for k, v in row.items() if k != "hash"}, "revoked_at": txn.now}
 
 
+def end_session(txn: Txn, secret: str) -> None:
+    """Sign out: the session token the person holds is revoked."""
+    row = txn.conn.execute(select(TOKEN.c.id, TOKEN.c.revoked_at).where(
+        TOKEN.c.hash == digest(secret), TOKEN.c.login == txn.actor.login)).first()
+    if row is not None and row.revoked_at is None:
+        txn.conn.execute(update(TOKEN).where(TOKEN.c.id == row.id).values(revoked_at=txn.now))
+        txn.audit.append(at=txn.now, actor=txn.actor.login, action="signed_out",
+                         payload={"token": row.id})
+
+
 def tokens_of(txn: ReadTxn, login: str) -> list[dict[str, Any]]:
     if login != txn.actor.login and not txn.actor.has(Role.admin):
         raise Refused(f"{txn.actor.name}无权查看他人的令牌: 只有管理员可以")
@@ -318,11 +328,11 @@ TOKEN_PERSON = (select(PERSON, TOKEN.c.expires_at, TOKEN.c.revoked_at)
 def authenticate_token(conn: Connection, secret: str, now: datetime) -> Actor:
     """The person a presented token stands for, or a refusal that says nothing more."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
-        raise Refused(INVALID_TOKEN)
+        raise NotSignedIn(INVALID_TOKEN)
     row = conn.execute(TOKEN_PERSON.where(TOKEN.c.hash == digest(secret))).mappings().first()
     if row is None or row["revoked_at"] is not None or row["expires_at"] <= now \
             or not row["active"]:
-        raise Refused(INVALID_TOKEN)
+        raise NotSignedIn(INVALID_TOKEN)
     return Actor.from_row(row)
 
 

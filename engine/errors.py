@@ -30,6 +30,10 @@ class Refused(DubanError):
     exit_code = 3
 
 
+class NotSignedIn(Refused):
+    """No valid credential: a token unknown, expired or revoked, a session ended."""
+
+
 class NotFound(DubanError):
     """An unknown item, unit, person, workflow or event."""
 

@@ -25,6 +25,7 @@ ACTION_LABELS = {
     "password_changed": "修改密码",
     "sign_in": "登录",
     "sign_in_failed": "登录失败",
+    "signed_out": "退出登录",
     "locked": "账户锁定",
     "unlocked": "账户解锁",
     "token_created": "创建令牌",

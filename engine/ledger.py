@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, union_all
 
 from duban.engine.items import children
-from duban.engine.models import ITEM, SOURCE_LABELS, UNIT, Role
+from duban.engine.models import ITEM, PERSON, SOURCE_LABELS, UNIT, Role
 from duban.engine.periods import Period
 from duban.engine.registry import Registry
 from duban.engine.visibility import Branch, Narrowing
@@ -43,6 +43,8 @@ class LedgerFilter:
     period: Period | None = None  # deadlines falling in the period
     open_only: bool = False
     workflow: str | None = None
+    text: str | None = None  # search: the number, or words of the title, unit or leader
+    states: frozenset[str] | None = None  # any of these states
 
 
 ORDER = (ITEM.c.current_deadline, ITEM.c.id)
@@ -80,7 +82,25 @@ def filter_conditions(registry: Registry, flt: LedgerFilter, now: datetime,
     if flt.period is not None:
         start, end = flt.period.bounds(tz)
         conditions.append(and_(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end))
+    if flt.states is not None:
+        conditions.append(ITEM.c.state.in_(flt.states))
+    if flt.text:
+        conditions.append(_search(flt.text))
     return conditions
+
+
+def _search(text: str) -> Any:
+    """Items whose number is ``text``, or whose title, unit or leader contains it."""
+    words = text.strip()
+    terms = [ITEM.c.title.contains(words, autoescape=True),
+             ITEM.c.lead_unit == words,
+             ITEM.c.lead_unit.in_(select(UNIT.c.code).where(
+                 UNIT.c.name.contains(words, autoescape=True))),
+             ITEM.c.lead_leader.in_(select(PERSON.c.login).where(
+                 PERSON.c.name.contains(words, autoescape=True)))]
+    if words.isdigit() and len(words) < 12:
+        terms.append(ITEM.c.id == int(words))
+    return or_(*terms)
 
 
 def page(
@@ -247,7 +267,9 @@ def narrowing(registry: Registry, flt: LedgerFilter, now: datetime, tz: ZoneInfo
     if flt.period is not None:
         since, end = flt.period.bounds(tz)
         before = min(before, end) if before is not None else end
-    complete = not (flt.unit or flt.leader or flt.source or flt.workflow)
+    if flt.states is not None:
+        states = flt.states & states if states is not None else set(flt.states)
+    complete = not (flt.unit or flt.leader or flt.source or flt.workflow or flt.text)
     return Narrowing(None if states is None else frozenset(states), since, before, complete,
                      first)
 

@@ -386,6 +386,17 @@ EVALUATION_RATING = Table(
     Column("rated_at", UTCDateTime(), nullable=False),
 )
 
+# The answer to a write sent with an ``Idempotency-Key``: the same key from the same person
+# gets this answer again and changes nothing twice. Stored in the write's own transaction.
+IDEMPOTENCY = Table(
+    "idempotency", METADATA,
+    Column("login", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("operation", String(80), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 ITEM = Item.__table__
 UNIT = Unit.__table__
 PERSON = Person.__table__

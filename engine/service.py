@@ -25,6 +25,7 @@ from duban.engine import (
     calendar_store,
     calendar_view,
     directory,
+    idempotency,
     items,
     migrate,
     notices,
@@ -42,7 +43,7 @@ from duban.engine.service_people import PeopleService
 from duban.engine.service_reports import ReportService
 from duban.engine.sessions import ActorRef
 from duban.engine.signing import ensure_key
-from duban.engine.txn import ReadTxn
+from duban.engine.txn import ReadTxn, Txn
 
 
 @dataclass(frozen=True)
@@ -101,21 +102,36 @@ class Service(PeopleService, ReportService):
         with self.reading(actor, "identify") as txn:
             return txn.actor.login
 
+    def me(self, actor: ActorRef) -> dict[str, Any]:
+        """Who ``actor`` is: the person, their unit and roles."""
+        with self.reading(actor, "me") as txn:
+            person = dict(txn.directory.people[txn.actor.login])
+            unit = txn.directory.units.get(person["unit_code"] or "")
+            return {**person, "unit_name": unit["name"] if unit else "",
+                    "office": txn.actor.has(Role.supervisor),
+                    "admin": txn.actor.has(Role.admin),
+                    "leader": txn.actor.has(Role.lead_leader)}
+
     def is_demo(self, actor: ActorRef) -> bool:
         with self.reading(actor) as txn:
             return access.is_demo(txn.conn)
 
     # -- items --------------------------------------------------------------------------------
 
-    def new_item(self, actor: ActorRef, spec: items.NewItem) -> dict[str, Any]:
+    def new_item(self, actor: ActorRef, spec: items.NewItem, *,
+                 idempotency_key: str | None = None) -> dict[str, Any]:
         with self.transaction(actor, "item_new") as txn:
-            return items.create(txn, spec)
+            return _once(txn, idempotency_key, "item_new", lambda: items.create(txn, spec))
 
     def fire(self, actor: ActorRef, item_id: int, event: str,
              values: Mapping[str, Any] | None = None,
-             expected_version: int | None = None) -> dict[str, Any]:
+             expected_version: int | None = None, *,
+             idempotency_key: str | None = None) -> dict[str, Any]:
+        """Fire an event; with an ``idempotency_key`` a repeat of the same request answers as
+        the first did and changes nothing (the answer is then in its JSON form)."""
         with self.transaction(actor, event, item_id) as txn:
-            return items.fire(txn, item_id, event, values or {}, expected_version)
+            return _once(txn, idempotency_key, f"fire:{item_id}:{event}", lambda: items.fire(
+                txn, item_id, event, values or {}, expected_version))
 
     def edit_item(self, actor: ActorRef, item_id: int,
                   changes: Mapping[str, str]) -> dict[str, Any]:
@@ -126,6 +142,11 @@ class Service(PeopleService, ReportService):
         """The item's 督办单: fields, allowed events, sub-items, history and notices."""
         with self.reading(actor, "item_show", item_id) as txn:
             return views.item_view(txn, item_id)
+
+    def todo(self, actor: ActorRef) -> views.Todo:
+        """What waits on ``actor`` now (待办), what they did lately (已办), counts by state."""
+        with self.reading(actor, "todo") as txn:
+            return views.todo(txn)
 
     def item(self, actor: ActorRef, item_id: int) -> dict[str, Any]:
         with self.reading(actor, "item_show", item_id) as txn:
@@ -242,3 +263,13 @@ def _require_record_keeper(txn: ReadTxn) -> None:
     """The whole record is the office's and the admins' to check."""
     if not visibility.scope_of(txn).everything:
         raise Refused(f"{txn.actor.name}无权核验审计记录: 只有督查员或管理员可以")
+
+
+def _once(txn: Txn, key: str | None, operation: str, work: Callable[[], Any]) -> Any:
+    """Do ``work`` once per idempotency key (no key: every time)."""
+    if key is None:
+        return work()
+    done = idempotency.replay(txn, key, operation)
+    if done is not None:
+        return done
+    return idempotency.remember(txn, key, operation, work())

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from duban.engine import accounts, assignments, directory, succession
+from duban.engine.access import Bearer
 from duban.engine.errors import Refused
 from duban.engine.sessions import ActorRef, Sessions
 
@@ -144,6 +145,11 @@ class PeopleService(Sessions):
             accounts.create_token(txn, login, "网页会话", kind="session",
                                   lifetime=timedelta(hours=hours), secret=secret)
         return signed, secret
+
+    def end_session(self, token: str) -> None:
+        """Sign out of a web session."""
+        with self.transaction(Bearer(token), "sign_out") as txn:
+            accounts.end_session(txn, token)
 
     def unlock(self, actor: ActorRef, login: str) -> None:
         with self.transaction(actor, "account_unlock") as txn:

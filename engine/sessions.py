@@ -22,7 +22,7 @@ from duban.engine import access, accounts, audit, calendar_store, fingerprint, s
 from duban.engine.access import Actor, Bearer, Identity
 from duban.engine.clock import SystemClock
 from duban.engine.db import Database
-from duban.engine.errors import InvalidInput, NotVisible, Refused
+from duban.engine.errors import DubanError, InvalidInput, NotVisible, Refused
 from duban.engine.models import ITEM
 from duban.engine.ports import Clock, NoticeSink
 from duban.engine.registry import Registry
@@ -191,6 +191,17 @@ class Sessions:
                 sink.flush(txn, list(txn.notices_written))
             txn.notices_written.clear()
         txn.audit.seal(txn.now)
+
+    def refuse(self, actor: ActorRef, operation: str, reason: str) -> None:
+        """Record an attempt a client turned away before it reached the engine (a form without
+        its CSRF token), like any refusal."""
+        label = self._label(actor)
+        try:
+            with self.db.read() as conn:
+                label = self._resolve(conn, actor).login
+        except DubanError:
+            pass
+        self._record_refusal(label, operation, Refused(reason), None)
 
     def _record_refusal(self, actor: str, operation: str, err: Exception,
                         item_id: int | None) -> None:

@@ -7,17 +7,19 @@ from the workflow and :mod:`duban.engine.labels`, so every client says the same 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from duban.engine import audit, items, notices, visibility
+from sqlalchemy import func, select
+
+from duban.engine import audit, items, ledger, notices, reports, visibility
 from duban.engine.access import role_names
 from duban.engine.errors import DubanError
 from duban.engine.fields import FieldKind
 from duban.engine.labels import ACTION_LABELS, ATTR_LABELS, ATTR_VALUES, NOTICE_LABELS
-from duban.engine.models import SOURCE_LABELS, SourceKind
+from duban.engine.models import AUDIT_EVENT, ITEM, SOURCE_LABELS, Role, SourceKind
 from duban.engine.registry import Registry
 from duban.engine.timeutil import from_iso, local_text
 from duban.engine.txn import ReadTxn
@@ -51,11 +53,12 @@ class TimelineEntry:
     seq: int
     at: datetime
     actor: str
-    kind: str  # "event" or "notice"
+    kind: str  # "event", "notice" (a document made) or "delivery" (a notice sent, failed)
     what: str
     move: tuple[str, str] | None  # state labels before and after, when the state changed
     reason: str | None
     details: tuple[tuple[str, str], ...]  # the other inputs, labelled and in words
+    actor_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class ItemView:
     history: tuple[dict[str, Any], ...]
     timeline: tuple[TimelineEntry, ...]
     notices: tuple[dict[str, Any], ...]
+    summary: dict[str, Any] = field(default_factory=dict)  # as the ledger shows it: colour…
+    sub_items: tuple[dict[str, Any], ...] = ()
 
 
 def item_view(txn: ReadTxn, item_id: int) -> ItemView:
@@ -85,7 +90,9 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
         workflow_label=workflow.label,
         state_label=workflow.state_label(item["state"]),
         source_label=SOURCE_LABELS.get(SourceKind(item["source"]), item["source"]),
-        attributes=tuple((ATTR_LABELS.get(key, key), attr_text(key, value, txn.tz))
+        attributes=tuple((ATTR_LABELS.get(key, key),
+                          _name(txn, value) or value if key == "owner"
+                          else attr_text(key, value, txn.tz))
                          for key, value in sorted(item["attrs"].items())),
         events=tuple(event_option(workflow, event)
                      for event in items.possible_events(txn, workflow, item)),
@@ -94,7 +101,18 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
         timeline=tuple(timeline(workflow, history, txn)),
         notices=tuple(n for n in every_notice
                       if visibility.sees_notice(visibility.scope_of(txn), n)),
+        summary={**ledger.enrich(txn.conn, txn.registry, [dict(item)], now=txn.now, tz=txn.tz,
+                                 calendar=txn.calendar)[0],
+                 "lead_leader_name": _name(txn, item["lead_leader"] or "")},
+        sub_items=tuple(_sub_items(txn, item_id)),
     )
+
+
+def _sub_items(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in txn.conn.execute(
+        select(ITEM).where(ITEM.c.parent_id == item_id).order_by(ITEM.c.id)).mappings()]
+    return [{**row, "state_label": state_label(txn.registry, row)} for row in rows
+            if visibility.sees_item(txn, row)]
 
 
 def item_history(txn: ReadTxn, item: Mapping[str, Any],
@@ -135,7 +153,7 @@ def timeline(workflow: Workflow, events: Iterable[Mapping[str, Any]],
     entries = []
     for event in events:
         if event["action"] == "notice":
-            entries.append(_notice_entry(event))
+            entries.append(_notice_entry(event, _name(txn, event["actor"])))
             continue
         if event["action"] == "event":
             spec = workflow.event(event["event"])
@@ -150,19 +168,26 @@ def timeline(workflow: Workflow, events: Iterable[Mapping[str, Any]],
             before = workflow.state_label(event["from_state"]) if event["from_state"] else "—"
             move = (before, workflow.state_label(event["to_state"]))
         entries.append(TimelineEntry(event["seq"], event["at"], event["actor"], "event", what,
-                                     move, event["reason"], _details(workflow, event, txn)))
+                                     move, event["reason"], _details(workflow, event, txn),
+                                     _name(txn, event["actor"])))
     return entries
 
 
-def _notice_entry(event: Mapping[str, Any]) -> TimelineEntry:
+def _name(txn: ReadTxn, login: str) -> str:
+    person = txn.directory.people.get(login)
+    return person["name"] if person else ""
+
+
+def _notice_entry(event: Mapping[str, Any], actor_name: str = "") -> TimelineEntry:
     payload = event["payload"]
     what = NOTICE_LABELS.get(event["event"], event["event"])
     if payload.get("doc_number"):
         what += f" {payload['doc_number']}"
     if payload.get("channel"):
         what += f" [{payload['channel']}]"
-    return TimelineEntry(event["seq"], event["at"], event["actor"], "notice", what, None,
-                         event["reason"], ())
+    kind = "notice" if event["event"] == "created" else "delivery"  # delivery: the office's
+    return TimelineEntry(event["seq"], event["at"], event["actor"], kind, what, None,
+                         event["reason"], (), actor_name)
 
 
 def _details(workflow: Workflow, event: Mapping[str, Any],
@@ -214,3 +239,68 @@ def state_label(registry: Registry, item: Mapping[str, Any]) -> str:
         return registry.get(item["workflow"], item["workflow_version"]).state_label(item["state"])
     except DubanError:  # a version no longer declared: its stored name still says something
         return item["state"]
+
+
+@dataclass(frozen=True)
+class Todo:
+    """A person's 待办 and 已办: what waits on them now, what they did lately, and how
+    many of the items they see stand in each state."""
+
+    waiting: list[dict[str, Any]]  # ledger rows, each with the moves it waits for
+    done: list[dict[str, Any]]
+    counts: dict[str, int]  # by state label
+
+
+def todo(txn: ReadTxn, limit: int = 100) -> Todo:
+    office = txn.actor.has(Role.supervisor)
+    flt = ledger.LedgerFilter(open_only=True,
+                              states=frozenset(_states_waiting_on(txn.registry, office)))
+    rows, _ = reports.ledger_page(txn, flt, limit=limit if office else limit * 3)
+    waiting = []
+    for row in rows:
+        workflow = txn.registry.get(row["workflow"], row["workflow_version"])
+        moves = [(e.name, e.label) for e in items.possible_events(txn, workflow, row)
+                 if e.dest is not None and e.dest != row["state"] and "*" not in e.source]
+        if moves:
+            waiting.append({**row, "moves": moves})
+    return Todo(waiting[:limit], _done(txn), _counts(txn))
+
+
+def _states_waiting_on(registry: Registry, office: bool) -> set[str]:
+    wanted = "督查室" if office else "承办单位"
+    found = set()
+    for workflow in registry.all_versions():
+        for state in workflow.states:
+            if state.final:
+                continue
+            who = state.waiting_on or ledger.next_actor(workflow, state.name)
+            # a leader's decisions wait in states the office's words name too
+            if who == wanted or (not office and state.waiting_on):
+                found.add(state.name)
+    return found
+
+
+def _done(txn: ReadTxn, limit: int = 20) -> list[dict[str, Any]]:
+    last = func.max(AUDIT_EVENT.c.seq)
+    ids = [row[0] for row in txn.conn.execute(
+        select(AUDIT_EVENT.c.item_id, last).where(
+            AUDIT_EVENT.c.actor == txn.actor.login, AUDIT_EVENT.c.action == "event",
+            AUDIT_EVENT.c.item_id.is_not(None))
+        .group_by(AUDIT_EVENT.c.item_id).order_by(last.desc()).limit(limit))]
+    rows = {row["id"]: dict(row) for row in txn.conn.execute(
+        select(ITEM).where(ITEM.c.id.in_(ids))).mappings()} if ids else {}
+    return [rows[i] for i in ids if i in rows and visibility.sees_item(txn, rows[i])]
+
+
+def _counts(txn: ReadTxn) -> dict[str, int]:
+    query = (select(ITEM.c.workflow, ITEM.c.workflow_version, ITEM.c.state, func.count())
+             .group_by(ITEM.c.workflow, ITEM.c.workflow_version, ITEM.c.state))
+    visible = visibility.item_clause(visibility.scope_of(txn))
+    if visible is not None:
+        query = query.where(visible)
+    counts: dict[str, int] = {}
+    for workflow, version, state, n in txn.conn.execute(query):
+        label = state_label(txn.registry, {"workflow": workflow, "workflow_version": version,
+                                           "state": state})
+        counts[label] = counts.get(label, 0) + n
+    return counts

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("engine", "workflows", "notifiers", "app", "commands")
+PARTS = ("engine", "workflows", "notifiers", "app", "web", "commands")
 TOP_LEVEL = {*PARTS, "cli"}
 
 
@@ -97,12 +97,14 @@ def test_no_module_imports_another_in_a_circle():
 
 
 @pytest.mark.parametrize("part, forbidden", [
-    ("engine", ("duban.notifiers", "duban.workflows", "duban.app", "duban.commands",
-                "duban.cli", "!click")),
+    ("engine", ("duban.notifiers", "duban.workflows", "duban.app", "duban.web",
+                "duban.commands", "duban.cli", "!click", "!fastapi")),
     ("workflows", ("duban.notifiers", "duban.app", "duban.commands", "duban.cli", "!click",
                    "!sqlalchemy")),
-    ("notifiers", ("duban.app", "duban.commands", "duban.cli", "!click")),
-    ("app", ("duban.commands", "duban.cli", "!click")),
+    ("notifiers", ("duban.app", "duban.web", "duban.commands", "duban.cli", "!click",
+                   "!fastapi")),
+    ("app", ("duban.web", "duban.commands", "duban.cli", "!click", "!fastapi")),
+    ("web", ("duban.commands", "duban.cli", "!click")),
 ])
 def test_each_layer_imports_only_what_lies_below_it(part, forbidden):
     offending = sorted(

@@ -76,6 +76,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_token_login", "token", ["login"])
     op.create_table(
+        "idempotency",
+        sa.Column("login", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("operation", sa.String(length=80), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("login", "key"),
+    )
+    op.create_table(
         "inspection",
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("login", sa.String(length=64), nullable=False),

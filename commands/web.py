@@ -1,0 +1,21 @@
+"""``duban serve``: the web portal and the HTTP API."""
+
+from __future__ import annotations
+
+import click
+
+from duban.commands.context import App
+
+
+@click.command()
+@click.option("--host", help="监听地址(默认见配置 [web] host: 127.0.0.1)")
+@click.option("--port", type=click.IntRange(1, 65535), help="端口(默认 8000)")
+@click.pass_obj
+def serve(app: App, host, port) -> None:
+    """运行网页门户与 HTTP API(/api/v1); 定时任务仍由 duban daemon 处理。"""
+    from duban.web.server import run_server
+
+    run_server(app.service, host=host, port=port)
+
+
+COMMANDS = (serve,)

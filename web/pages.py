@@ -1,0 +1,431 @@
+"""The portal's pages: sign in, 待办, the 督办单 with its actions, the ledger and search, new
+items and imports, notices, the assessment and the circular.
+
+Each route reads the request, calls one service method as the signed-in person and renders
+the answer; a refusal is shown where the person acted, in the engine's words. Forms carry
+a CSRF token derived from the session; htmx loads an action's form into the page, and every
+page also works without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from duban.engine.access import Bearer
+from duban.engine.errors import DubanError, NotSignedIn
+from duban.engine.service import Service
+from duban.web import forms
+from duban.web.errors import status_of
+from duban.web.filters import ledger_filter
+from duban.web.security import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    csrf_for,
+    csrf_matches,
+    new_login_nonce,
+)
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters.update(forms.FILTERS)
+LEDGER_PAGE = 50
+
+
+class SignInNeeded(Exception):
+    """No valid session: the person is sent to sign in, and back afterwards."""
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def _session(request: Request) -> str:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise SignInNeeded
+    return token
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    context.setdefault("csrf", csrf_for(token) if token else "")
+    context.setdefault("me", getattr(request.state, "me", None))
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _person_page(request: Request, work: Callable[[Service, Bearer], HTMLResponse | Response]
+                 ) -> HTMLResponse | Response:
+    """A page for a signed-in person: who they are is read once, in the engine."""
+    token = _session(request)
+    actor = Bearer(token)
+    service = _service(request)
+    try:
+        request.state.me = service.me(actor)
+    except NotSignedIn:
+        raise SignInNeeded from None
+    return work(service, actor)
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    """The posted form, after its CSRF token is checked against the session's."""
+    data = await request.form()
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise SignInNeeded
+    if not csrf_matches(csrf_for(token), data.get("csrf")):
+        _service(request).refuse(Bearer(token), "form", f"表单缺少有效的 CSRF 令牌: "
+                                 f"{request.method} {request.url.path}")
+        raise CsrfRefused
+    return dict(data)
+
+
+class CsrfRefused(Exception):
+    """A form without this session's token: posted by another site, or an old page."""
+
+
+# -- signing in ----------------------------------------------------------------------------
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    nonce = new_login_nonce()
+    response = _render(request, "login.html", next=_local(next), nonce=nonce, error=None)
+    _set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=3600)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    data = await request.form()
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    target = _local(str(data.get("next") or "/"))
+    login_name, password = str(data.get("login", "")).strip(), str(data.get("password", ""))
+    if not nonce or not csrf_matches(nonce, str(data.get("nonce", ""))):
+        return _render(request, "login.html", 400, next=target, nonce=nonce,
+                       error="页面已过期, 请重新登录", login=login_name)
+    try:
+        signed, token = _service(request).start_session(login_name, password)
+    except DubanError as err:
+        if "临时密码" in err.message:
+            return RedirectResponse(f"/password?login={quote(login_name)}&first=1", 303)
+        return _render(request, "login.html", status_of(err)[0], next=target, nonce=nonce,
+                       error=err.message, login=login_name)
+    response = RedirectResponse(target, 303)
+    _set_cookie(request, response, SESSION_COOKIE, token,
+                max_age=int(_service(request).account_policy().session_hours * 3600))
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.get("/password")
+def password_page(request: Request, login: str = "", first: bool = False) -> HTMLResponse:
+    nonce = new_login_nonce()
+    response = _render(request, "password.html", login=login, first=first, nonce=nonce,
+                       error=None)
+    _set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=3600)
+    return response
+
+
+@router.post("/password")
+async def change_password(request: Request) -> Response:
+    data = await request.form()
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    login_name = str(data.get("login", "")).strip()
+    old, new, again = (str(data.get(k, "")) for k in ("old", "new", "again"))
+
+    def again_page(status: int, message: str) -> HTMLResponse:
+        return _render(request, "password.html", status, login=login_name, first=False,
+                       nonce=nonce, error=message)
+
+    if not nonce or not csrf_matches(nonce, str(data.get("nonce", ""))):
+        return again_page(400, "页面已过期, 请重试")
+    if new != again:
+        return again_page(422, "两次输入的新密码不一致")
+    service = _service(request)
+    try:
+        service.change_password(login_name, old, new)
+        _, token = service.start_session(login_name, new)
+    except DubanError as err:
+        return again_page(status_of(err)[0], err.message)
+    response = RedirectResponse("/", 303)
+    _set_cookie(request, response, SESSION_COOKIE, token,
+                max_age=int(service.account_policy().session_hours * 3600))
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await _form(request)
+    _service(request).end_session(_session(request))
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- the person's work ---------------------------------------------------------------------
+
+@router.get("/")
+def home(request: Request) -> Response:
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        todo = service.todo(actor)
+        readings = []
+        if request.state.me["leader"]:
+            readings = service.notice_list(actor, kind="instruction_reply", limit=20)
+        return _render(request, "home.html", todo=todo, readings=readings)
+
+    return _person_page(request, page)
+
+
+@router.get("/items")
+def items(request: Request, q: str = "", state: str = "", unit: str = "", source: str = "",
+          overdue: bool = False, open: bool = False, zero: bool = False,
+          offset: int = 0) -> Response:
+    """The ledger and the search: every filter is in the URL, so a view can be shared."""
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        query = {"q": q, "state": state, "unit": unit, "source": source,
+                 "overdue": overdue, "open": open}
+        if zero:
+            return _render(request, "zero.html", units=service.clear_to_zero(actor))
+        flt = ledger_filter(q=q, state=state, unit=unit, source=source, overdue=overdue,
+                            open_only=open)
+        rows, total = service.ledger_page(actor, flt, limit=LEDGER_PAGE, offset=max(offset, 0))
+        shown = {k: v for k, v in query.items() if v}
+        return _render(request, "items.html", rows=rows, total=total, query=query,
+                       offset=offset, page=LEDGER_PAGE, units=service.units(actor),
+                       link=lambda **more: "/items?" + urlencode({**shown, **more}),
+                       xlsx="/items.xlsx?" + urlencode(shown))
+
+    return _person_page(request, page)
+
+
+@router.get("/items.xlsx")
+def items_xlsx(request: Request, q: str = "", state: str = "", unit: str = "",
+               source: str = "", overdue: bool = False, open: bool = False) -> Response:
+    def download(service: Service, actor: Bearer) -> Response:
+        import tempfile
+
+        flt = ledger_filter(q=q, state=state, unit=unit, source=source, overdue=overdue,
+                            open_only=open)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "ledger.xlsx"
+            service.export_ledger(actor, flt, path)
+            data = path.read_bytes()
+        return Response(data, media_type=XLSX, headers={
+            "content-disposition": "attachment; filename*=UTF-8''" + quote("督办台账.xlsx")})
+
+    return _person_page(request, download)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@router.get("/items/new")
+def new_item_page(request: Request) -> Response:
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        return _render(request, "new_item.html", **forms.new_item_context(service, actor),
+                       values={}, error=None)
+
+    return _person_page(request, page)
+
+
+@router.post("/items/new")
+async def new_item(request: Request) -> Response:
+    data = await _form(request)
+
+    def page(service: Service, actor: Bearer) -> Response:
+        try:
+            created = service.new_item(actor, forms.new_item_spec(data))
+        except DubanError as err:
+            return _render(request, "new_item.html", status_of(err)[0],
+                           **forms.new_item_context(service, actor), values=data,
+                           error=err.message)
+        return RedirectResponse(f"/items/{created['id']}", 303)
+
+    return _person_page(request, page)
+
+
+@router.get("/items/{item_id}")
+def item_page(request: Request, item_id: int) -> Response:
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        return _render(request, "item.html", view=service.item_view(actor, item_id),
+                       action=None)
+
+    return _person_page(request, page)
+
+
+@router.get("/items/{item_id}/act/{event}")
+def action_form(request: Request, item_id: int, event: str) -> Response:
+    """An action's form: into the 督办单 (htmx), or as the page itself."""
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        view = service.item_view(actor, item_id)
+        action = forms.action(view, event, service.units(actor))
+        return _action_response(request, view, action)
+
+    return _person_page(request, page)
+
+
+@router.post("/items/{item_id}/act/{event}")
+async def act(request: Request, item_id: int, event: str) -> Response:
+    data = await _form(request)
+
+    def page(service: Service, actor: Bearer) -> Response:
+        values, expected = forms.event_values(data)
+        try:
+            service.fire(actor, item_id, event, values, expected)
+        except DubanError as err:
+            view = service.item_view(actor, item_id)
+            action = forms.action(view, event, service.units(actor), data, err)
+            return _action_response(request, view, action, status_of(err)[0])
+        target = f"/items/{item_id}"
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, 303)
+
+    return _person_page(request, page)
+
+
+def _action_response(request: Request, view: Any, action: dict[str, Any],
+                     status: int = 200) -> HTMLResponse:
+    if request.headers.get("hx-request"):  # htmx swaps only 2xx answers into the page
+        return _render(request, "action.html", view=view, action=action)
+    return _render(request, "item.html", status, view=view, action=action)
+
+
+# -- the office ----------------------------------------------------------------------------
+
+@router.get("/import")
+def import_page(request: Request) -> Response:
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        return _render(request, "import.html", problems=None, created=None, error=None)
+
+    return _person_page(request, page)
+
+
+@router.post("/import")
+async def import_list(request: Request) -> Response:
+    import tempfile
+
+    data = await _form(request)
+    upload = data.get("file")
+    content = await upload.read() if hasattr(upload, "read") else b""
+    name = Path(getattr(upload, "filename", "") or "任务清单.xlsx").name
+
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        from duban.engine.excel import ImportProblems
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / (Path(name).stem[:60] + ".xlsx")
+            path.write_bytes(content)
+            try:
+                created = service.import_task_list(actor, path)
+            except ImportProblems as err:
+                return _render(request, "import.html", 422, problems=err.problems,
+                               created=None, error=None)
+            except DubanError as err:
+                return _render(request, "import.html", status_of(err)[0], problems=None,
+                               created=None, error=err.message)
+        return _render(request, "import.html", problems=None, created=created, error=None)
+
+    return _person_page(request, page)
+
+
+@router.get("/notices")
+def notices(request: Request, kind: str = "", offset: int = 0) -> Response:
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        rows = service.notice_list(actor, kind=kind or None, limit=LEDGER_PAGE,
+                                   offset=max(offset, 0))
+        return _render(request, "notices.html", rows=rows, kind=kind, offset=offset,
+                       page=LEDGER_PAGE)
+
+    return _person_page(request, page)
+
+
+@router.get("/notices/{notice_id}")
+def notice(request: Request, notice_id: int) -> Response:
+    """The document as the office printed it (its own page and print stylesheet)."""
+    def page(service: Service, actor: Bearer) -> Response:
+        found = service.notice(actor, notice_id)
+        if not found["body_html"]:
+            return _render(request, "error.html", 409,
+                           message=f"通知 {notice_id} 尚未生成正文")
+        response = HTMLResponse(found["body_html"])
+        # the document's own stylesheet is inline; it runs no script and loads nothing
+        response.headers["content-security-policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    return _person_page(request, page)
+
+
+@router.get("/notices/{notice_id}.docx")
+def notice_docx(request: Request, notice_id: int) -> Response:
+    def download(service: Service, actor: Bearer) -> Response:
+        from duban.notifiers.documents import render_stored
+
+        data = render_stored(service, actor, notice_id, "docx")
+        found = service.notice(actor, notice_id)
+        filename = quote(f"{found['doc_number'] or found['kind']}.docx")
+        return Response(data, media_type=DOCX, headers={
+            "content-disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+    return _person_page(request, download)
+
+
+@router.get("/assess")
+def assess(request: Request, period: str = "") -> Response:
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        from duban.engine.periods import parse_period
+
+        result, error = None, None
+        if period:
+            try:
+                result = service.assess(actor, parse_period(period))
+            except DubanError as err:
+                error = err.message
+        return _render(request, "assess.html", period=period, result=result, error=error)
+
+    return _person_page(request, page)
+
+
+@router.post("/circular")
+async def circular(request: Request) -> Response:
+    data = await _form(request)
+
+    def page(service: Service, actor: Bearer) -> Response:
+        from duban.engine.periods import parse_period
+
+        period = str(data.get("period", ""))
+        try:
+            written = service.circular(actor, parse_period(period))
+        except DubanError as err:
+            return _render(request, "assess.html", status_of(err)[0], period=period,
+                           result=None, error=err.message)
+        return RedirectResponse(f"/notices/{written['notice']}", 303)
+
+    return _person_page(request, page)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _local(target: str) -> str:
+    """Only a path of this site: a sign-in never sends anyone elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str,
+                max_age: int) -> None:
+    web = request.app.state.web
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
+                        samesite="lax", secure=web.secure_cookies
+                        or request.url.scheme == "https")
