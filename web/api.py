@@ -8,6 +8,7 @@ changes nothing twice. Errors come in one shape (:mod:`duban.web.errors`).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -129,8 +130,8 @@ def show_item(item_id: ItemId, svc: Svc, actor: Actor) -> JSONResponse:
     view = svc.item_view(actor, item_id)
     return out({"item": view.item, "workflow_label": view.workflow_label,
                 "state_label": view.state_label, "source_label": view.source_label,
-                "attributes": view.attributes, "events": view.events,
-                "children": view.children, "timeline": view.timeline,
+                "attributes": view.attributes, "events": [asdict(e) for e in view.events],
+                "children": view.children, "timeline": [asdict(e) for e in view.timeline],
                 "notices": [{k: n[k] for k in ("id", "kind", "doc_number", "title", "status")}
                             for n in view.notices]})
 

@@ -3,6 +3,7 @@ errors answer on each."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from duban.web.security import Guard
 from duban.web.settings import WebSettings
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("duban.web")
 
 
 def create_app(service: Service, web: WebSettings) -> FastAPI:
@@ -72,6 +74,8 @@ def create_app(service: Service, web: WebSettings) -> FastAPI:
     @app.exception_handler(Exception)
     async def database_or_internal(request: Request, err: Exception) -> Response:
         failure = from_database_error(err)
+        if failure is None:
+            log.error("内部错误: %s %s", request.method, request.url.path, exc_info=err)
         status, code = status_of(failure) if failure else (500, "internal")
         message = failure.message if failure else "内部错误, 已记录"
         if is_api(request):
