@@ -13,7 +13,7 @@ It ends with the ledger, the quarter's assessment, the circular and the outbox.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from duban.engine.clock import FixedClock
 from duban.engine.directory import NewPerson
 from duban.engine.errors import DubanError, SetupError
 from duban.engine.periods import parse_period
-from duban.engine.settings import load_settings
+from duban.engine.service import Service
+from duban.engine.settings import Settings, load_settings
 from duban.engine.timeutil import local_text, parse_instant
 from duban.engine.views import state_label
 
@@ -75,7 +76,21 @@ def demo_path(db: str | None, config: str | None) -> Path:
     return Path(default).with_name("demo.db")
 
 
-def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str], None]) -> Path:
+# Who to try the portal as (``duban demo --serve``): a school's handler, the office, a leader.
+PORTAL_PEOPLE = (("lin_x", "市第一中学承办人"), ("zhao_m", "督查室督查员"), ("chen_jg", "局领导"))
+END = datetime(2027, 1, 4, 1, 0, tzinfo=UTC)  # 09:00 in Beijing, where the quarter's story ends
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    path: Path
+    settings: Settings
+    end: datetime  # the demo's own now: its figures are of that day
+    logins: tuple[tuple[str, str, str], ...]  # (login, who, password) to sign in with
+
+
+def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str], None],
+             accounts: bool = False) -> DemoResult:
     path = demo_path(db, config)
     _clear_old_demo(path)
     base = load_settings(config_file=config)
@@ -85,8 +100,11 @@ def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str],
     clock = FixedClock(datetime(2026, 10, 9, 0, 30, tzinfo=UTC))  # 08:30 in Beijing
     service = build_service(settings, clock)
     story = DemoStory(service, clock, echo, NAMES)
+    logins: tuple[tuple[str, str, str], ...] = ()
     try:
         story.tell()
+        if accounts:
+            logins = tuple(_portal_account(service, login, who) for login, who in PORTAL_PEOPLE)
     finally:
         service.close()
     shown, history = story.highlights
@@ -97,7 +115,17 @@ def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str],
     echo(f"              duban --db {path} --as zhao_m item history {history}")
     echo(f"              duban --db {path} --as zhao_m ledger --zero")
     echo(f"              duban --db {path} --as zhao_m assess --period 2026-Q4")
-    return path
+    return DemoResult(path, settings, END, logins)
+
+
+def _portal_account(service: Service, login: str, who: str) -> tuple[str, str, str]:
+    """An account with a password of its own, as after the person's first sign-in."""
+    import secrets
+
+    temporary = service.issue_setup(ADMIN, login, temporary=True)["secret"]
+    password = "demo-" + secrets.token_urlsafe(6)
+    service.change_password(login, temporary, password)
+    return login, f"{NAMES[login]}({who})", password
 
 
 DEMO_OFFICE = {"name": "市教育局督查室", "contact": "赵敏", "phone": "0571-87000000",

@@ -78,6 +78,7 @@ class ItemView:
     notices: tuple[dict[str, Any], ...]
     summary: dict[str, Any] = field(default_factory=dict)  # as the ledger shows it: colour…
     sub_items: tuple[dict[str, Any], ...] = ()
+    event_labels: dict[str, str] = field(default_factory=dict)  # every event of the workflow
 
 
 def item_view(txn: ReadTxn, item_id: int) -> ItemView:
@@ -105,6 +106,7 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
                                  calendar=txn.calendar)[0],
                  "lead_leader_name": _name(txn, item["lead_leader"] or "")},
         sub_items=tuple(_sub_items(txn, item_id)),
+        event_labels={e.name: e.label for e in workflow.events},
     )
 
 

@@ -50,7 +50,8 @@ def action(view: ItemView, event: str, units: list[dict[str, Any]],
             "error": message if message and field.label in message else None,
         })
     placed = any(f["error"] for f in fields)
-    return {"event": event, "label": option.label if option else event,
+    return {"event": event, "label": option.label if option
+            else view.event_labels.get(event, event),
             "allowed": option is not None, "fields": fields,
             "error": None if placed else message,
             "version": view.item["version"]}
