@@ -30,7 +30,7 @@ def demo(app: App, demo_db, serve, port) -> None:
     for login, who, password in result.logins:
         click.echo(f"  {who}: 登录名 {login}  密码 {password}")
     run_server(build_service(result.settings, FixedClock(result.end)), port=port,
-               host="127.0.0.1")
+               host="127.0.0.1", workers=1)
 
 
 COMMANDS = (demo,)

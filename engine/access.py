@@ -11,22 +11,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, select
 
 from duban.engine.errors import NotFound, Refused
-from duban.engine.models import META, PERSON, ROLE_LABELS, UNIT, Role
+from duban.engine.models import META, PERSON, ROLE_LABELS, Role
+
+if TYPE_CHECKING:
+    from duban.engine.directory_cache import Directory
 
 ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader, Role.co_unit, Role.liaison)
 GLOBAL_ROLES = (Role.supervisor, Role.admin)
 
 # Built once: SQLAlchemy then reuses the compiled form instead of building a cache key per call.
 PERSON_BY_LOGIN = select(PERSON).where(PERSON.c.login == bindparam("login"))
-DEPUTY_FOR = select(PERSON).where(PERSON.c.deputy_login == bindparam("login"), PERSON.c.active)
-UNIT_PEOPLE = select(UNIT.c.head_login, UNIT.c.liaison_login).where(
-    UNIT.c.code == bindparam("code"))
-LIAISON_OF = select(UNIT.c.code).where(UNIT.c.liaison_login == bindparam("login"))
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def identify(conn: Connection, os_login: str, act_as: str | None) -> Actor:
 
 
 def roles_on_item(
-    conn: Connection,
+    directory: Directory,
     actor: Actor,
     item: Mapping[str, Any],
     now: datetime,
@@ -108,7 +107,7 @@ def roles_on_item(
 ) -> frozenset[Role]:
     """Global roles plus what the person is to this item, directly or as an away colleague's
     deputy. Lookups stop as soon as a role in ``wanted`` is found."""
-    return standing(conn, actor, item, now, wanted).roles
+    return standing(directory, actor, item, now, wanted).roles
 
 
 class Standing(NamedTuple):
@@ -119,7 +118,7 @@ class Standing(NamedTuple):
 
 
 def standing(
-    conn: Connection,
+    directory: Directory,
     actor: Actor,
     item: Mapping[str, Any],
     now: datetime,
@@ -129,11 +128,13 @@ def standing(
     wanted_set = set(wanted)
     if roles & wanted_set:
         return Standing(frozenset(roles))
-    units = _UnitLookup(conn, item["lead_unit"])
+    units = _UnitLookup(directory, item["lead_unit"])
     roles |= _relative_roles(actor, item, units, wanted_set)
     on_behalf_of = None
     if not roles & set(ITEM_RELATIVE):
-        for row in conn.execute(DEPUTY_FOR, {"login": actor.login}).mappings():
+        for row in directory.people.values():
+            if row["deputy_login"] != actor.login or not row["active"]:
+                continue
             principal = Actor.from_row(row)
             if principal.away_until is not None and principal.away_until > now:
                 theirs = _relative_roles(principal, item, units, set())
@@ -144,31 +145,22 @@ def standing(
 
 
 class _UnitLookup:
-    """The lead unit's registered head and liaison, read at most once and only when needed;
-    the units a person is the liaison of, likewise."""
+    """The lead unit's registered head and liaison, and the units a person is the liaison
+    of, from the transaction's directory."""
 
-    def __init__(self, conn: Connection, unit_code: str) -> None:
-        self.conn, self.unit_code = conn, unit_code
-        self._row: Any = None
-        self._liaison_of: dict[str, set[str]] = {}
-
-    def _lead(self) -> Any:
-        if self._row is None:
-            self._row = self.conn.execute(UNIT_PEOPLE, {"code": self.unit_code}).first() \
-                or (None, None)
-        return self._row
+    def __init__(self, directory: Directory, unit_code: str) -> None:
+        self.directory = directory
+        self._lead = directory.units.get(unit_code) or {}
 
     def head(self) -> str | None:
-        return self._lead()[0]
+        return self._lead.get("head_login")
 
     def liaison(self) -> str | None:
-        return self._lead()[1]
+        return self._lead.get("liaison_login")
 
     def liaison_of(self, login: str) -> set[str]:
-        if login not in self._liaison_of:
-            self._liaison_of[login] = set(self.conn.execute(LIAISON_OF, {"login": login})
-                                          .scalars())
-        return self._liaison_of[login]
+        return {code for code, unit in self.directory.units.items()
+                if unit["liaison_login"] == login}
 
 
 def _relative_roles(

@@ -2,13 +2,15 @@
 
 SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
 ``BEGIN IMMEDIATE`` so that two writers queue instead of failing halfway with "database is
-locked". PostgreSQL needs nothing special here; the audit chain serialises its own appends.
+locked"; before that, writers queue in :class:`SqliteWriters`, which hands the database to
+the next writer as soon as the last one commits. PostgreSQL needs nothing special here; the
+audit chain serialises its own appends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from duban.engine.errors import SetupError
 from duban.engine.permissions import create_private_file, make_private_dir
+from duban.engine.sqlite_writers import SqliteWriters
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -29,18 +32,29 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
         self.engine: Engine = _make_engine(url, echo=echo)
+        self._writers: AbstractContextManager[Any] = (
+            SqliteWriters(make_url(url).database, SQLITE_BUSY_TIMEOUT_MS / 1000)
+            if self.is_sqlite else nullcontext())
+        self._read_options: dict[str, Any] = (
+            {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            if self.is_postgres else {})
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: everything inside commits together or not at all."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._writers, self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction: one consistent snapshot, no locks held against writers."""
+        """A read transaction: one consistent snapshot, no locks held against writers.
+
+        SQLite's WAL gives a read transaction its snapshot; PostgreSQL's default (READ
+        COMMITTED) would give each statement its own, so a page's count and rows, or the
+        directory's units and people, could come from different commits."""
         with self.engine.connect() as conn:
-            conn.execution_options(duban_read=True)
+            # psycopg sends these with its BEGIN: no extra round trip
+            conn.execution_options(duban_read=True, **self._read_options)
             with conn.begin() as txn:
                 yield conn
                 txn.rollback()

@@ -7,7 +7,7 @@ number guards against two people moving it from the same state at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -195,7 +195,7 @@ def fire(
         raise NotFound(f"工作流 {workflow.name} 没有事件 {event_name}; 可用事件: {names}")
     if expected_version is not None and expected_version != item["version"]:
         raise Conflict(_changed_meanwhile(item_id))
-    roles, on_behalf_of = standing(txn.conn, txn.actor, item, txn.now, wanted=event.roles)
+    roles, on_behalf_of = standing(txn.directory, txn.actor, item, txn.now, wanted=event.roles)
     if not roles & set(event.roles):
         raise Refused(
             f"{txn.actor.name}无权对事项 {item_id} {event.label}: 只有{role_names(event.roles)}可以"
@@ -256,7 +256,7 @@ RECALCULATED = "节假日安排公布后重算"
 def possible_events(txn: ReadTxn, workflow: Workflow, item: Mapping[str, Any]) -> list[Event]:
     """The events the transaction's actor could fire on this item now: allowed by role and
     state, and not refused by a guard that depends on the item alone."""
-    roles = roles_on_item(txn.conn, txn.actor, item, txn.now)
+    roles = roles_on_item(txn.directory, txn.actor, item, txn.now)
     ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, {})
     return [
         event
@@ -297,11 +297,16 @@ def list_items(
 def children(conn: Connection, parent_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Roll-up of sub-items per parent (任务拆解): how many, how many closed or finished by
     state name, and the earliest deadline still open."""
-    rows = conn.execute(
+    return roll_up(conn.execute(
         select(ITEM.c.parent_id, ITEM.c.state, func.count(), func.min(ITEM.c.current_deadline))
-        .where(ITEM.c.parent_id.in_(parent_ids)).group_by(ITEM.c.parent_id, ITEM.c.state))
+        .where(ITEM.c.parent_id.in_(parent_ids)).group_by(ITEM.c.parent_id, ITEM.c.state)))
+
+
+def roll_up(groups: Iterable[tuple[int, str, int, datetime]]) -> dict[int, dict[str, Any]]:
+    """:func:`children` from (parent, state, how many, earliest deadline) groups, for a
+    caller that has the sub-items' rows already."""
     found: dict[int, dict[str, Any]] = {}
-    for parent_id, state, count, earliest in rows:
+    for parent_id, state, count, earliest in groups:
         entry = found.setdefault(parent_id, {"total": 0, "by_state": {}, "next_deadline": None})
         entry["total"] += count
         entry["by_state"][state] = count

@@ -114,6 +114,7 @@ def page(
     limit: int | None = 200,
     offset: int = 0,
     branches: tuple[Branch, ...] | None = None,
+    units: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """A page of the ledger; ``branches`` are the reader's visible items as disjoint
     conditions (:func:`duban.engine.visibility.item_branches`): each gives its first
@@ -131,7 +132,7 @@ def page(
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     rows = [dict(row) for row in conn.execute(stmt).mappings()]
-    return enrich(conn, registry, rows, now=now, tz=tz, calendar=calendar)
+    return enrich(conn, registry, rows, now=now, tz=tz, calendar=calendar, units=units)
 
 
 def enrich(
@@ -142,11 +143,18 @@ def enrich(
     now: datetime,
     tz: ZoneInfo,
     calendar: WorkCalendar,
+    units: Mapping[str, Mapping[str, Any]] | None = None,
+    rolled: Mapping[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Add what a reader of the ledger wants to each row: names, days, colour, next step."""
-    units = dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all())
+    """Add what a reader of the ledger wants to each row: names, days, colour, next step.
+
+    ``units`` (the transaction's directory) and ``rolled`` (the rows' sub-items, rolled up)
+    spare the reads of a caller that has them already."""
+    names = ({code: unit["name"] for code, unit in units.items()} if units is not None
+             else dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all()))
     today = now.astimezone(tz).date()
-    rolled = children(conn, [row["id"] for row in rows]) if rows else {}
+    if rolled is None:
+        rolled = children(conn, [row["id"] for row in rows]) if rows else {}
     for row in rows:
         row["children"] = rolled.get(row["id"])
         workflow = registry.get(row["workflow"], row["workflow_version"])
@@ -159,8 +167,8 @@ def enrich(
         row["workdays_left"] = left
         row["state_label"] = state.label
         row["source_label"] = SOURCE_LABELS.get(row["source"], row["source"])
-        row["lead_unit_name"] = units.get(row["lead_unit"], row["lead_unit"])
-        row["co_unit_names"] = [units.get(code, code) for code in row["co_units"] or ()]
+        row["lead_unit_name"] = names.get(row["lead_unit"], row["lead_unit"])
+        row["co_unit_names"] = [names.get(code, code) for code in row["co_units"] or ()]
         row["colour"] = colour(row, state.finished, left, workflow.yellow_workdays, now)
         row["follow_up"] = follow_up(row, state.finished, workflow.initial, calendar, today, tz)
         row["next_actor"] = state.waiting_on or next_actor(workflow, row["state"])

@@ -397,6 +397,14 @@ IDEMPOTENCY = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# One row whose value the database bumps (triggers of migration 0007) whenever a unit or a
+# person changes: a process keeps the directory while the value it read it at stays.
+DIRECTORY_GENERATION = Table(
+    "directory_generation", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
+
 ITEM = Item.__table__
 UNIT = Unit.__table__
 PERSON = Person.__table__

@@ -37,7 +37,8 @@ def ledger_page(txn: ReadTxn, flt: ledger.LedgerFilter, *, limit: int | None = 2
     branches = visibility.item_branches(
         visibility.scope_of(txn), ledger.narrowing(txn.registry, flt, txn.now, txn.tz, first))
     rows = ledger.page(txn.conn, txn.registry, flt, now=txn.now, tz=txn.tz,
-                       calendar=txn.calendar, limit=limit, offset=offset, branches=branches)
+                       calendar=txn.calendar, limit=limit, offset=offset, branches=branches,
+                       units=txn.directory.units)
     return rows, ledger.count(txn.conn, txn.registry, flt, txn.now, txn.tz, branches)
 
 
@@ -94,14 +95,15 @@ def circular(txn: Txn, period: Period, weights: assessment.Weights) -> dict[str,
 def export_ledger(txn: ReadTxn, flt: ledger.LedgerFilter, path: Path) -> int:
     """The whole filtered ledger to a workbook, streamed: memory stays flat over any size."""
     clear = clear_to_zero(txn)
-    people = dict(txn.conn.execute(select(PERSON.c.login, PERSON.c.name)).all())
+    people = {login: person["name"] for login, person in txn.directory.people.items()}
     stmt = ledger.query(txn.registry, flt, txn.now, txn.tz, _visible(txn))
     result = txn.conn.execution_options(yield_per=2000).execute(stmt).mappings()
 
     def rows():
         for chunk in result.partitions():
             yield from ledger.enrich(txn.conn, txn.registry, [dict(r) for r in chunk],
-                                     now=txn.now, tz=txn.tz, calendar=txn.calendar)
+                                     now=txn.now, tz=txn.tz, calendar=txn.calendar,
+                                     units=txn.directory.units)
 
     return excel.write_ledger(path, rows(), clear, people, txn.tz)
 

@@ -22,6 +22,7 @@ from duban.engine import access, accounts, audit, calendar_store, fingerprint, s
 from duban.engine.access import Actor, Bearer, Identity
 from duban.engine.clock import SystemClock
 from duban.engine.db import Database
+from duban.engine.directory_cache import DirectoryCache
 from duban.engine.errors import DubanError, InvalidInput, NotVisible, Refused
 from duban.engine.models import ITEM
 from duban.engine.ports import Clock, NoticeSink
@@ -66,6 +67,7 @@ class Sessions:
         self._schema_checked = False
         self._workflows_checked = False
         self._identified: dict[Identity | Bearer, str] = {}
+        self.directory_cache = DirectoryCache()
 
     @property
     def registry(self) -> Registry:
@@ -164,6 +166,7 @@ class Sessions:
             txn = self._txn(conn, who(conn))
             yield txn
             self._finish(txn)
+        txn.committed()
 
     @contextmanager
     def _reading(self, who: Callable[[Connection], Actor]) -> Iterator[ReadTxn]:
@@ -174,13 +177,13 @@ class Sessions:
     def _read_txn(self, conn: Connection, actor: Actor) -> ReadTxn:
         return ReadTxn(conn=conn, now=self.clock.now(), tz=self.tz, actor=actor,
                        registry=self.registry, calendar=self.calendar_for(conn),
-                       closing=self.settings.closing_time)
+                       closing=self.settings.closing_time, directory_cache=self.directory_cache)
 
     def _txn(self, conn: Connection, actor: Actor) -> Txn:
         writer = audit.AuditWriter(conn, self.signer, serialize=self.db.is_postgres)
         return Txn(conn=conn, now=self.clock.now(), tz=self.tz, actor=actor,
                    registry=self.registry, audit=writer, calendar=self.calendar_for(conn),
-                   closing=self.settings.closing_time)
+                   closing=self.settings.closing_time, directory_cache=self.directory_cache)
 
     def _finish(self, txn: Txn) -> None:
         """The end of every write: the notices written get their documents and numbers, then

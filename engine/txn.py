@@ -3,7 +3,9 @@
 A :class:`ReadTxn` is a consistent snapshot read as a person; a :class:`Txn` is a write
 transaction, which also collects its audit events and the notices it wrote, both finished by
 the service just before commit. Each holds the caches that live exactly as long as its
-transaction, so that a batch of timer firings or an import reads the directory once.
+transaction, so that a batch of timer firings or an import reads the directory once; the
+directory itself is also kept between transactions (:class:`DirectoryCache`) for as long as
+the database says it has not changed.
 
 Everything that acts imports this module; it imports only what it holds.
 """
@@ -15,21 +17,13 @@ from datetime import datetime, time
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from duban.engine.access import Actor
 from duban.engine.audit import AuditWriter
-from duban.engine.models import PERSON, UNIT
+from duban.engine.directory_cache import Directory, DirectoryCache, read_directory
 from duban.engine.registry import Registry
 from duban.engine.workcalendar import WorkCalendar
-
-
-@dataclass(frozen=True)
-class Directory:
-    """Units by code and people by login, as the transaction sees them."""
-
-    units: dict[str, dict[str, Any]]
-    people: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -43,9 +37,8 @@ class WrittenNotice:
 
 @dataclass(frozen=True)
 class Scope:
-    """What one person may see (computed by :mod:`duban.engine.visibility`)."""
-
-    """What one person may see, computed once per transaction (``txn.scope``)."""
+    """What one person may see, computed once per transaction (``txn.scope``) by
+    :mod:`duban.engine.visibility`."""
 
     login: str
     everything: bool
@@ -82,21 +75,36 @@ class ReadTxn:
     calendar: WorkCalendar
     closing: time | None = None  # the office's closing time ends "N 个工作日", if set
     scope: Scope | None = field(default=None, repr=False)  # see duban.engine.visibility
+    directory_cache: DirectoryCache | None = field(default=None, repr=False)
     _directory: Directory | None = field(default=None, repr=False)
+    _directory_changed: bool = field(default=False, repr=False)
 
     @property
     def directory(self) -> Directory:
-        """The directory, read once per transaction."""
+        """The directory, read once per transaction (or taken from the process's cache).
+
+        The generation is read before the tables: what is kept under a generation is never
+        older than it."""
         if self._directory is None:
-            units = {row["code"]: dict(row) for row in self.conn.execute(select(UNIT)).mappings()}
-            people = {row["login"]: dict(row)
-                      for row in self.conn.execute(select(PERSON)).mappings()}
-            self._directory = Directory(units, people)
+            cache = None if self._directory_changed else self.directory_cache
+            if cache is None:
+                self._directory = read_directory(self.conn)
+            else:
+                generation, found = cache.lookup(self.conn)
+                if found is None:
+                    found = read_directory(self.conn)
+                    self._read_at(generation, found)
+                self._directory = found
         return self._directory
+
+    def _read_at(self, generation: int, directory: Directory) -> None:
+        assert self.directory_cache is not None
+        self.directory_cache.keep(generation, directory)
 
     def directory_changed(self) -> None:
         """Called by whatever changes a unit or a person in this transaction."""
         self._directory = None
+        self._directory_changed = True
 
 
 @dataclass(kw_only=True, eq=False)
@@ -105,6 +113,21 @@ class Txn(ReadTxn):
 
     audit: AuditWriter
     notices_written: list[WrittenNotice] = field(default_factory=list)
+
+    _unkept: tuple[int, Directory] | None = field(default=None, repr=False)
+
+    def _read_at(self, generation: int, directory: Directory) -> None:
+        self._unkept = (generation, directory)  # this transaction may still roll back
+
+    def directory_changed(self) -> None:
+        super().directory_changed()
+        self._unkept = None
+
+    def committed(self) -> None:
+        """Called once the transaction has committed: its directory may now serve others."""
+        if self._unkept is not None and self.directory_cache is not None:
+            self.directory_cache.keep(*self._unkept)
+        self._unkept = None
 
     def mark(self) -> UndoMark:
         return UndoMark(self.audit.mark(), len(self.notices_written))

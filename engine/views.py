@@ -86,6 +86,8 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
     every_notice = notices.for_item(txn, item_id)
     history = item_history(txn, item, every_notice)
+    children = _children(txn, item_id)
+    rolled = _roll_up(item_id, children)
     return ItemView(
         item=item,
         workflow_label=workflow.label,
@@ -97,24 +99,35 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
                          for key, value in sorted(item["attrs"].items())),
         events=tuple(event_option(workflow, event)
                      for event in items.possible_events(txn, workflow, item)),
-        children=items.children(txn.conn, [item_id]).get(item_id),
+        children=rolled.get(item_id),
         history=tuple(history),
         timeline=tuple(timeline(workflow, history, txn)),
         notices=tuple(n for n in every_notice
                       if visibility.sees_notice(visibility.scope_of(txn), n)),
         summary={**ledger.enrich(txn.conn, txn.registry, [dict(item)], now=txn.now, tz=txn.tz,
-                                 calendar=txn.calendar)[0],
+                                 calendar=txn.calendar, units=txn.directory.units,
+                                 rolled=rolled)[0],
                  "lead_leader_name": _name(txn, item["lead_leader"] or "")},
-        sub_items=tuple(_sub_items(txn, item_id)),
+        sub_items=tuple({**row, "state_label": state_label(txn.registry, row)}
+                        for row in children if visibility.sees_item(txn, row)),
         event_labels={e.name: e.label for e in workflow.events},
     )
 
 
-def _sub_items(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
-    rows = [dict(r) for r in txn.conn.execute(
+def _children(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
+    """Every sub-item of an item (the roll-up counts them all; a reader sees those theirs)."""
+    return [dict(r) for r in txn.conn.execute(
         select(ITEM).where(ITEM.c.parent_id == item_id).order_by(ITEM.c.id)).mappings()]
-    return [{**row, "state_label": state_label(txn.registry, row)} for row in rows
-            if visibility.sees_item(txn, row)]
+
+
+def _roll_up(item_id: int, children: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    groups: dict[str, list[Any]] = {}
+    for row in children:
+        group = groups.setdefault(row["state"], [0, row["current_deadline"]])
+        group[0] += 1
+        group[1] = min(group[1], row["current_deadline"])
+    return items.roll_up((item_id, state, count, earliest)
+                         for state, (count, earliest) in groups.items())
 
 
 def item_history(txn: ReadTxn, item: Mapping[str, Any],

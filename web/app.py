@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -24,16 +25,17 @@ STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("duban.web")
 
 
-def create_app(service: Service, web: WebSettings) -> FastAPI:
+def create_app(service: Service, web: WebSettings, *, lifespan: Any = None) -> FastAPI:
     app = FastAPI(title="duban 督办 API", version="1", docs_url=None, redoc_url=None,
-                  openapi_url="/api/v1/openapi.json")
+                  openapi_url="/api/v1/openapi.json", lifespan=lifespan)
     app.state.service, app.state.web = service, web
     pages.templates.env.filters["local"] = lambda value: (
         local_text(value, service.tz) if value is not None else "")
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(Guard, max_body=web.max_request_kb * 1024, https=web.secure_cookies)
+    app.add_middleware(Guard, max_body=web.max_request_kb * 1024, https=web.secure_cookies,
+                       timing=web.server_timing)
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")

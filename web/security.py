@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,10 +46,12 @@ ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[...,
 
 class Guard:
     """ASGI middleware: the security headers on every response, and a request body limit
-    (413 before the application sees a byte too many)."""
+    (413 before the application sees a byte too many). With ``timing``, each response also
+    says how long the server took to start answering (``Server-Timing: app;dur=<ms>``, which
+    browsers' developer tools show)."""
 
-    def __init__(self, app: ASGIApp, max_body: int, https: bool) -> None:
-        self.app, self.max_body = app, max_body
+    def __init__(self, app: ASGIApp, max_body: int, https: bool, timing: bool = False) -> None:
+        self.app, self.max_body, self.timing = app, max_body, timing
         self.headers = HEADERS + ([(b"strict-transport-security",
                                     b"max-age=31536000; includeSubDomains")] if https else [])
 
@@ -62,6 +65,7 @@ class Guard:
             return
         seen = 0
         started = False
+        began = time.perf_counter()
 
         async def bounded_receive() -> Any:
             nonlocal seen
@@ -79,6 +83,9 @@ class Guard:
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
                                       *(h for h in self.headers if h[0] not in present)]
+                if self.timing:
+                    took = (time.perf_counter() - began) * 1000
+                    message["headers"].append((b"server-timing", f"app;dur={took:.3f}".encode()))
             await send(message)
 
         try:

@@ -16,6 +16,10 @@ class WebSettings:
     base_url: str = ""  # e.g. https://duban.jyj.example.cn: links in notices, Secure cookies
     max_request_kb: int = 10_240  # the largest request body (uploads included)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)  # whose X-Forwarded-* are believed
+    workers: int = 2  # processes: one core each (see duban.web.server)
+    threads: int = 2  # per process: requests that may wait on the database at once
+    access_log: bool = True  # one line per request on standard error
+    server_timing: bool = False  # a Server-Timing header on every response: for measuring
 
     @property
     def secure_cookies(self) -> bool:
@@ -30,7 +34,10 @@ def web_settings(table: Mapping[str, Any]) -> WebSettings:
     values: dict[str, Any] = {}
     for key, value in table.items():
         default = known[key].default
-        if isinstance(default, tuple):
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise SetupError(f"配置 [web] {key} 应为 true 或 false")
+        elif isinstance(default, tuple):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise SetupError(f"配置 [web] {key} 应为字符串列表")
             value = tuple(value)

@@ -60,12 +60,9 @@ def give_passwords(service: Service, *logins: str) -> None:
         service.change_password(login, temporary, PASSWORD)
 
 
-@pytest.fixture
-def server(office) -> Iterator[Server]:
-    service = office.service
-    port = free_port()
-    web = WebSettings(port=port)
-    config = uvicorn.Config(create_app(service, web), host="127.0.0.1", port=port,
+def start_server(service: Service, web: WebSettings) -> tuple[Server, uvicorn.Server]:
+    """uvicorn in a thread on ``web.port``, returned once it accepts connections."""
+    config = uvicorn.Config(create_app(service, web), host="127.0.0.1", port=web.port,
                             log_level="warning", lifespan="off")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
@@ -75,8 +72,12 @@ def server(office) -> Iterator[Server]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    found = Server(service, f"http://127.0.0.1:{port}")
+    return Server(service, f"http://127.0.0.1:{web.port}"), running
+
+
+@pytest.fixture
+def server(office) -> Iterator[Server]:
+    found, running = start_server(office.service, WebSettings(port=free_port()))
     yield found
     found.close()
     running.should_exit = True
-    thread.join(timeout=10)
