@@ -18,6 +18,7 @@ from duban.commands import (
     calendar,
     demo,
     directory,
+    evidence,
     items,
     ledger,
     notices,
@@ -28,8 +29,8 @@ from duban.commands import (
 )
 from duban.commands.context import App
 
-GROUPS = (setup, directory, accounts, items, assignments, workflows, calendar, timers, audit,
-          notices, ledger, demo, web)
+GROUPS = (setup, directory, accounts, items, evidence, assignments, workflows, calendar, timers,
+          audit, notices, ledger, demo, web)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

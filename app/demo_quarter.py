@@ -51,6 +51,15 @@ class Quarter:
     def fire(self, actor: str, item_id: int, event: str, **values: str) -> dict:
         return self.service.fire(actor, item_id, event, values)
 
+    def report_with_evidence(self, handler: str, item_id: int, report: str) -> dict:
+        """An inspection problem's result, with its rectification record (佐证材料)."""
+        import io
+
+        title = self.service.item(SUPERVISOR, item_id)["title"].removeprefix("巡视反馈问题: ")
+        record = f"{title}\n\n整改情况: {report}\n\n附: 整改前后对照、相关制度文件\n"
+        return self.service.fire(handler, item_id, "report", {"report": report}, attachments=[
+            (f"{title}整改情况说明.txt", io.BytesIO(record.encode()))])
+
     def handler(self, item_id: int) -> str:
         """Who handles an item for its unit."""
         return HANDLERS[self.service.item(SUPERVISOR, item_id)["lead_unit"]]
@@ -134,7 +143,7 @@ class Quarter:
         story.act("zhao_m", funds, "summon", reason="专项经费清理巡视问题逾期未整改",
                   at="2026-12-22 15:00", place="局三楼会议室")
         story.at("2026-12-30 17:00")
-        self.fire("xu_n", funds, "report", report="结余资金 86 万元已全部清理上缴")
+        self.report_with_evidence("xu_n", funds, "结余资金 86 万元已全部清理上缴")
         story.at("2027-01-04 09:00")
 
     # -- the forty complaints -------------------------------------------------------------
@@ -179,7 +188,7 @@ class Quarter:
                   + ("(1 件首次回访不满意, 重办后基本满意)" if redo else ""))
 
     def sign_off(self, item_id: int, handler: str, head: str, report: str) -> None:
-        self.fire(handler, item_id, "report", report=report)
+        self.report_with_evidence(handler, item_id, report)
         self.fire(head, item_id, "confirm_unit")
         self.fire("xu_y", item_id, "confirm_group")
         self.fire("zhao_m", item_id, "confirm_office")

@@ -15,13 +15,20 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--files", "with_files", is_flag=True,
+              help="同时校验审计记录引用的每份佐证材料文件: 存在且哈希一致")
 @json_option
 @click.pass_obj
-def audit_verify(app: App, as_json) -> None:
+def audit_verify(app: App, with_files, as_json) -> None:
     """校验整条审计链与签名检查点; 发现问题时以非零状态退出。"""
     report = app.service.verify_audit()
+    files = app.service.verify_files() if with_files else None
     if as_json:
-        echo_json({**report.__dict__, "ok": report.ok})
+        shown = {**report.__dict__, "ok": report.ok and (files is None or files.ok)}
+        if files is not None:
+            shown["files"] = {"checked": files.files_checked, "problems": files.problems or [],
+                              "ok": files.ok}
+        echo_json(shown)
     else:
         click.echo(
             f"已校验 {report.rows_checked} 条事件、{report.checkpoints_checked} 个签名检查点"
@@ -33,7 +40,12 @@ def audit_verify(app: App, as_json) -> None:
             click.echo(f"发现问题, 最早出错序号: {report.first_bad_seq}")
             for problem in report.problems:
                 click.echo(f"  - {problem}")
-    if not report.ok:
+        if files is not None:
+            click.echo(f"已校验 {files.files_checked} 份佐证材料文件")
+            click.echo("佐证材料完整" if files.ok else f"佐证材料有 {len(files.problems)} 处问题:")
+            for problem in files.problems or ():
+                click.echo(f"  - {problem}")
+    if not report.ok or (files is not None and not files.ok):
         _fail()
 
 

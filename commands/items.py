@@ -80,7 +80,7 @@ def item_show(app: App, item_id, as_json) -> None:
     view = app.service.item_view(app.actor(), item_id)
     if as_json:
         echo_json({**view.item, "possible_events": [e.name for e in view.events],
-                   "children": view.children})
+                   "children": view.children, "evidence": list(view.evidence)})
     else:
         click.echo(item_detail(view, app.service.tz))
 
@@ -186,11 +186,16 @@ def item_events(app: App, item_id, as_json) -> None:
 
 def fire_event(app: App, item_id: int, event: str, as_json: bool,
                options: dict[str, Any]) -> None:
+    from duban.commands.evidence import opened
+
     expected = options.pop("expect_version", None)
+    attach = options.pop("attach", ())
     values = {name: value for name, value in options.items()
               if name != "extra_fields" and value is not None}
     values.update(parse_pairs(options.get("extra_fields") or ()))
-    row = app.service.fire(app.actor(), item_id, event, values, expected)
+    with opened(attach) as attachments:
+        row = app.service.fire(app.actor(), item_id, event, values, expected,
+                               attachments=attachments)
     echo_item(app, row, as_json, event)
 
 

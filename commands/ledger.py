@@ -74,7 +74,8 @@ def _write_csv(rows: list[dict[str, Any]], tz: Any) -> None:
 
     out = csv.writer(sys.stdout)
     out.writerow(["编号", "事项", "来源", "状态", "责任单位", "协办单位", "牵头领导", "原定时限",
-                  "完成时限", "暂定", "剩余工作日", "颜色", "跟踪问效", "最新进展", "下一步由"])
+                  "完成时限", "暂定", "剩余工作日", "颜色", "跟踪问效", "最新进展", "下一步由",
+                  "佐证材料"])
     for row in rows:
         out.writerow([row["id"], row["title"], row["source_label"], row["state_label"],
                       row["lead_unit_name"], "、".join(row["co_unit_names"]),
@@ -82,7 +83,7 @@ def _write_csv(rows: list[dict[str, Any]], tz: Any) -> None:
                       local_text(row["current_deadline"], tz),
                       "是" if row["deadline_provisional"] else "", row["workdays_left"],
                       COLOURS[row["colour"]], FOLLOW_UP[row["follow_up"]],
-                      row["last_progress"], row["next_actor"]])
+                      row["last_progress"], row["next_actor"], row["evidence_count"]])
 
 
 def _print_ledger(rows: list[dict[str, Any]], total: int, offset: int, tz: Any) -> None:

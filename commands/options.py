@@ -33,6 +33,9 @@ def field_options(command: F) -> F:
                            help="工作流自定义字段, 可重复")(command)
     command = click.option("--expect-version", type=int, default=None,
                            help="仅当事项仍为此版本时才办理(防止并发修改)")(command)
+    command = click.option("--attach", "attach", multiple=True, metavar="文件",
+                           help="附佐证材料(照片、PDF、OFD、Office/WPS 文档、压缩包), 可重复"
+                           )(command)
     return command
 
 

@@ -67,5 +67,7 @@ def timeline_lines(entries: Iterable[TimelineEntry], tz: ZoneInfo) -> list[str]:
         move = f" {entry.move[0]} → {entry.move[1]}" if entry.move else ""
         reason = f"  理由: {entry.reason}" if entry.reason else ""
         details = "".join(f"  {label}: {shown}" for label, shown in entry.details)
-        lines.append(head + move + reason + details)
+        files = ("  佐证: " + "、".join(f"{row['name']}(编号 {row['id']})"
+                                       for row in entry.evidence)) if entry.evidence else ""
+        lines.append(head + move + reason + details + files)
     return lines

@@ -246,7 +246,7 @@ LEDGER_COLUMNS = (
     ("编号", 6), ("事项", 36), ("目标", 24), ("工作举措", 24), ("牵头领导", 10), ("责任单位", 16),
     ("协办单位", 16), ("完成时限", 18), ("来源", 12), ("原定时限", 18), ("时限说明", 14),
     ("工作流", 10), ("状态", 10), ("剩余工作日", 10), ("颜色", 6), ("跟踪问效", 16),
-    ("最新进展", 30), ("下一步由", 12),
+    ("最新进展", 30), ("下一步由", 12), ("佐证材料", 8),
 )
 
 
@@ -299,6 +299,7 @@ def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict
             "暂定(节假日未公布)" if row["deadline_provisional"] else (row["deadline_reason"] or ""),
             row["workflow"], row["state_label"], row["workdays_left"], colour,
             FOLLOW_UP[row["follow_up"]], row["last_progress"], row["next_actor"],
+            row["evidence_count"],
         ])
     zero = book.create_sheet("清零")
     header(zero, (("单位", 18), ("未销号", 8), ("逾期", 8), ("最早时限", 18), ("最早的事项", 60)))

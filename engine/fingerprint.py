@@ -41,7 +41,10 @@ def fingerprint(workflow: Workflow) -> str:
 
 
 def _event(event: Any) -> dict[str, Any]:
-    return {
+    # A requirement added later is part of the fingerprint only when declared, so that the
+    # versions declared before it keep theirs.
+    required = {"requires_evidence": event.requires_evidence} if event.requires_evidence else {}
+    return {**required,
         "name": event.name, "label": event.label, "source": list(event.source),
         "dest": event.dest, "roles": [str(role) for role in event.roles],
         "requires": list(event.requires), "accepts": list(event.accepts),

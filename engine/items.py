@@ -7,7 +7,7 @@ number guards against two people moving it from the same state at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,8 @@ from duban.engine.access import role_names, roles_on_item, standing
 from duban.engine.audit import canonical
 from duban.engine.deadlines import Deadline
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
+from duban.engine.evidence import attach
+from duban.engine.evidence_store import StoredFile
 from duban.engine.fields import to_json
 from duban.engine.models import ITEM, ITEM_CO_UNIT, Role, SourceKind
 from duban.engine.timeutil import iso
@@ -184,9 +186,11 @@ def fire(
     expected_version: int | None = None,
     *,
     notify: bool = True,
+    evidence: Sequence[StoredFile] = (),
 ) -> dict[str, Any]:
     """Fire one event on one item as the transaction's actor. ``notify=False`` leaves out the
-    event's own notices (a timer step that fires an event sends its own instead)."""
+    event's own notices (a timer step that fires an event sends its own instead); ``evidence``
+    are the files received with it, cited by its audit event."""
     item = load(txn, item_id, for_update=True)
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
     event = workflow.event(event_name)
@@ -203,6 +207,8 @@ def fire(
     if not event.fires_from(item["state"]):
         raise Refused(_not_now(workflow, item, event.label, txn))
     values = _parse_values(txn, workflow, event, raw_values)
+    if event.requires_evidence and not evidence:
+        raise InvalidInput(f"{event.label}须附佐证材料: {event.requires_evidence}")
     ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, values, txn.calendar)
     for guard in event.guards:
         message = guard(ctx)
@@ -213,9 +219,12 @@ def fire(
     for effect in event.effects:
         effect(ctx, draft)
     shown_values = {k: to_json(v) for k, v in values.items()}
-    acting = {"on_behalf_of": on_behalf_of} if on_behalf_of else {}  # 代办: both names kept
+    extra: dict[str, Any] = {"on_behalf_of": on_behalf_of} if on_behalf_of else {}  # 代办
+    if evidence:  # the files' hashes in the event's payload: the chain proves them
+        extra["evidence"] = attach(txn, item_id, evidence, event=event.name,
+                                   item_version=item["version"] + 1)
     saved = save(txn, draft, action="event", event=event.name, reason=values.get("reason"),
-                 payload={"values": shown_values, **draft.notes, **acting})
+                 payload={"values": shown_values, **draft.notes, **extra})
     if notify and event.notices:
         _notify(txn, saved, event.notices, f"{event.name}:{saved['version']}",
                 {"event": event.name, "event_label": event.label, "values": shown_values,

@@ -36,6 +36,8 @@ ACTION_LABELS = {
     "timer_fired": "时限步骤",
     "timer_skipped": "时限步骤跳过",
     "timer_failed": "时限步骤失败",
+    "evidence_added": "补充材料",
+    "evidence_withdrawn": "撤回佐证材料",
 }
 NOTICE_LABELS = {
     "created": "生成通知",
@@ -77,3 +79,10 @@ ATTR_LABELS = {
 }
 ATTR_VALUES = {"yellow": "黄色", "red": "红色", "proposed": "问责中", "exempted": "容错免责",
                "True": "是", "False": "否", "immediate": "立行立改", "long_term": "长期整改"}
+
+
+def size_text(size: int) -> str:
+    """A file's size as people read it: 820 B, 35 KB, 4.2 MB."""
+    if size < 1024:
+        return f"{size} B"
+    return f"{size / 1024:,.0f} KB" if size < 1 << 20 else f"{size / (1 << 20):,.1f} MB"

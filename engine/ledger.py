@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, union_all
 
+from duban.engine import evidence
 from duban.engine.items import children
 from duban.engine.models import ITEM, PERSON, SOURCE_LABELS, UNIT, Role
 from duban.engine.periods import Period
@@ -155,8 +156,10 @@ def enrich(
     today = now.astimezone(tz).date()
     if rolled is None:
         rolled = children(conn, [row["id"] for row in rows]) if rows else {}
+    files = evidence.counts(conn, [row["id"] for row in rows])
     for row in rows:
         row["children"] = rolled.get(row["id"])
+        row["evidence_count"] = files.get(row["id"], 0)
         workflow = registry.get(row["workflow"], row["workflow_version"])
         state = workflow.state(row["state"])
         due = row["current_deadline"].astimezone(tz).date()

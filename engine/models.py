@@ -405,6 +405,28 @@ DIRECTORY_GENERATION = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+# A file cited by an item's record (佐证材料): kept in the evidence store by its hash, cited
+# by the audit event that brought it. Withdrawing hides it from views; the row, the event and
+# the file stay.
+EVIDENCE = Table(
+    "evidence", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("item.id"), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(120), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("event", String(40), nullable=True),  # the event it came with; None: 补充材料
+    Column("item_version", Integer, nullable=False),
+    Column("note", String(400), nullable=True),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("attached_by", String(64), nullable=False),
+    Column("attached_at", UTCDateTime(), nullable=False),
+    Column("withdrawn_by", String(64), nullable=True),
+    Column("withdrawn_at", UTCDateTime(), nullable=True),
+    Column("withdrawn_reason", String(400), nullable=True),
+)
+
 ITEM = Item.__table__
 UNIT = Unit.__table__
 PERSON = Person.__table__

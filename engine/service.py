@@ -12,7 +12,7 @@ the notifiers; the engine itself knows neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,14 @@ from duban.engine import (
     visibility,
 )
 from duban.engine.access import Actor
-from duban.engine.errors import Refused, SetupError
+from duban.engine.errors import SetupError
 from duban.engine.models import META, Role
+from duban.engine.service_evidence import Attachment, EvidenceService
 from duban.engine.service_people import PeopleService
 from duban.engine.service_reports import ReportService
 from duban.engine.sessions import ActorRef
 from duban.engine.signing import ensure_key
-from duban.engine.txn import ReadTxn, Txn
+from duban.engine.txn import Txn
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class InitResult:
     admin_created: str | None
 
 
-class Service(PeopleService, ReportService):
+class Service(PeopleService, ReportService, EvidenceService):
     """Everything duban does, as methods. Build one per process and reuse it."""
 
     # -- setup ------------------------------------------------------------------------------
@@ -126,12 +127,21 @@ class Service(PeopleService, ReportService):
     def fire(self, actor: ActorRef, item_id: int, event: str,
              values: Mapping[str, Any] | None = None,
              expected_version: int | None = None, *,
-             idempotency_key: str | None = None) -> dict[str, Any]:
+             idempotency_key: str | None = None,
+             attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
         """Fire an event; with an ``idempotency_key`` a repeat of the same request answers as
-        the first did and changes nothing (the answer is then in its JSON form)."""
-        with self.transaction(actor, event, item_id) as txn:
-            return _once(txn, idempotency_key, f"fire:{item_id}:{event}", lambda: items.fire(
-                txn, item_id, event, values or {}, expected_version))
+        the first did and changes nothing (the answer is then in its JSON form). Attached
+        files are evidence of the event: all kept with it, or, refused, nothing written."""
+        with self.received(attachments) as incoming, \
+                self.transaction(actor, event, item_id) as txn:
+            def work() -> dict[str, Any]:
+                fired = items.fire(txn, item_id, event, values or {}, expected_version,
+                                   evidence=incoming.files if incoming else ())
+                if incoming:
+                    incoming.keep()
+                return fired
+
+            return _once(txn, idempotency_key, f"fire:{item_id}:{event}", work)
 
     def edit_item(self, actor: ActorRef, item_id: int,
                   changes: Mapping[str, str]) -> dict[str, Any]:
@@ -249,20 +259,14 @@ class Service(PeopleService, ReportService):
 
     def verify_audit(self, actor: ActorRef | None = None) -> audit.VerifyReport:
         with self._reading_as(actor, "audit_verify") as txn:
-            _require_record_keeper(txn)
+            visibility.require_record_keeper(txn)
             return audit.verify(txn.conn, self.signer)
 
     def check_rebuild(self, actor: ActorRef | None = None,
                       item_id: int | None = None) -> rebuild.RebuildReport:
         with self._reading_as(actor, "audit_rebuild") as txn:
-            _require_record_keeper(txn)
+            visibility.require_record_keeper(txn)
             return rebuild.check(txn, item_id)
-
-
-def _require_record_keeper(txn: ReadTxn) -> None:
-    """The whole record is the office's and the admins' to check."""
-    if not visibility.scope_of(txn).everything:
-        raise Refused(f"{txn.actor.name}无权核验审计记录: 只有督查员或管理员可以")
 
 
 def _once(txn: Txn, key: str | None, operation: str, work: Callable[[], Any]) -> Any:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from duban.engine import audit, items, ledger, notices, reports, visibility
+from duban.engine import audit, evidence, items, ledger, notices, reports, visibility
 from duban.engine.access import role_names
 from duban.engine.errors import DubanError
 from duban.engine.fields import FieldKind
@@ -44,6 +44,7 @@ class EventOption:
     name: str
     label: str
     fields: tuple[FieldInfo, ...]
+    requires_evidence: str = ""  # the evidence it must come with, in words
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TimelineEntry:
     reason: str | None
     details: tuple[tuple[str, str], ...]  # the other inputs, labelled and in words
     actor_name: str = ""
+    evidence: tuple[dict[str, Any], ...] = ()  # the files it brought, not withdrawn
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class ItemView:
     summary: dict[str, Any] = field(default_factory=dict)  # as the ledger shows it: colour…
     sub_items: tuple[dict[str, Any], ...] = ()
     event_labels: dict[str, str] = field(default_factory=dict)  # every event of the workflow
+    evidence: tuple[dict[str, Any], ...] = ()  # its files (佐证材料), not withdrawn
+    may_add_evidence: bool = False  # 补充材料
 
 
 def item_view(txn: ReadTxn, item_id: int) -> ItemView:
@@ -88,6 +92,10 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
     history = item_history(txn, item, every_notice)
     children = _children(txn, item_id)
     rolled = _roll_up(item_id, children)
+    may_withdraw = txn.actor.has(Role.supervisor)
+    files = [{**evidence.described(row, workflow),
+              "may_withdraw": may_withdraw or row["attached_by"] == txn.actor.login}
+             for row in evidence.of_item(txn, item_id)]
     return ItemView(
         item=item,
         workflow_label=workflow.label,
@@ -101,7 +109,7 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
                      for event in items.possible_events(txn, workflow, item)),
         children=rolled.get(item_id),
         history=tuple(history),
-        timeline=tuple(timeline(workflow, history, txn)),
+        timeline=tuple(timeline(workflow, history, txn, {row["id"]: row for row in files})),
         notices=tuple(n for n in every_notice
                       if visibility.sees_notice(visibility.scope_of(txn), n)),
         summary={**ledger.enrich(txn.conn, txn.registry, [dict(item)], now=txn.now, tz=txn.tz,
@@ -111,6 +119,8 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
         sub_items=tuple({**row, "state_label": state_label(txn.registry, row)}
                         for row in children if visibility.sees_item(txn, row)),
         event_labels={e.name: e.label for e in workflow.events},
+        evidence=tuple(files),
+        may_add_evidence=evidence.may_add(txn, item),
     )
 
 
@@ -159,12 +169,14 @@ def event_option(workflow: Workflow, event: Event) -> EventOption:
             choices = dict(spec.choices) if spec.kind is FieldKind.choice and spec.choices \
                 else None
             fields.append(FieldInfo(name, spec.label, spec.kind.value, required, choices))
-    return EventOption(event.name, event.label, tuple(fields))
+    return EventOption(event.name, event.label, tuple(fields), event.requires_evidence)
 
 
-def timeline(workflow: Workflow, events: Iterable[Mapping[str, Any]],
-             txn: ReadTxn) -> list[TimelineEntry]:
-    """An item's audit events in words: what happened, the move, the reason, the inputs."""
+def timeline(workflow: Workflow, events: Iterable[Mapping[str, Any]], txn: ReadTxn,
+             files: Mapping[int, Mapping[str, Any]] | None = None) -> list[TimelineEntry]:
+    """An item's audit events in words: what happened, the move, the reason, the inputs,
+    the files each brought (of ``files``: those still shown)."""
+    files = files or {}
     entries = []
     for event in events:
         if event["action"] == "notice":
@@ -182,9 +194,13 @@ def timeline(workflow: Workflow, events: Iterable[Mapping[str, Any]],
         if event["to_state"] and event["from_state"] != event["to_state"]:
             before = workflow.state_label(event["from_state"]) if event["from_state"] else "—"
             move = (before, workflow.state_label(event["to_state"]))
+        cited = event["payload"].get("evidence") if event["action"] != "evidence_withdrawn" \
+            else None
+        brought = tuple(files[entry["id"]] for entry in cited or ()
+                        if isinstance(entry, dict) and entry.get("id") in files)
         entries.append(TimelineEntry(event["seq"], event["at"], event["actor"], "event", what,
                                      move, event["reason"], _details(workflow, event, txn),
-                                     _name(txn, event["actor"])))
+                                     _name(txn, event["actor"]), brought))
     return entries
 
 
@@ -208,6 +224,11 @@ def _notice_entry(event: Mapping[str, Any], actor_name: str = "") -> TimelineEnt
 def _details(workflow: Workflow, event: Mapping[str, Any],
              txn: ReadTxn) -> tuple[tuple[str, str], ...]:
     """The inputs of an event other than its reason, as a reader wants them."""
+    if event["action"] == "evidence_withdrawn":
+        withdrawn = event["payload"].get("evidence") or {}
+        return (("材料", f"{withdrawn.get('name', '')}(编号 {withdrawn.get('id', '?')})"),)
+    if event["action"] == "evidence_added" and event["payload"].get("note"):
+        return (("说明", event["payload"]["note"]),)
     if event["action"] != "event":
         return ()
     parts = []

@@ -309,3 +309,10 @@ def timers_for(txn: ReadTxn, item: Mapping[str, Any],
 def _internal_steps(txn: ReadTxn, item: Mapping[str, Any]) -> set[str]:
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
     return {spec.step for spec in workflow.timers if spec.notice in scope_of(txn).internal}
+
+
+def require_record_keeper(txn: ReadTxn) -> None:
+    """The whole record (the audit chain, the stored files) is the office's and the admins'
+    to check."""
+    if not scope_of(txn).everything:
+        raise Refused(f"{txn.actor.name}无权核验审计记录: 只有督查员或管理员可以")

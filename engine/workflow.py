@@ -126,6 +126,9 @@ class Event:
     effects: tuple[Effect, ...] = ()
     notices: tuple[Notify, ...] = ()
     description: str = ""
+    # What evidence the event must come with (佐证材料), as a person reads it, e.g.
+    # "整改佐证材料(照片、文件)"; empty: files are welcome but not required.
+    requires_evidence: str = ""
 
     def fires_from(self, state: str) -> bool:
         return ANY_STATE in self.source or state in self.source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import shutil
@@ -99,7 +100,8 @@ def settings(db_kind, tmp_path, request) -> Settings:
     return Settings(
         db_url=new_database_url(db_kind, tmp_path, request),
         audit_key_path=tmp_path / "keys" / "audit.key",
-        tables={"notices": {"outbox": str(tmp_path / "outbox")}},
+        tables={"notices": {"outbox": str(tmp_path / "outbox")},
+                "evidence": {"folder": str(tmp_path / "evidence")}},
     )
 
 
@@ -128,8 +130,10 @@ class Office:
                        deadline=local(deadline), **extra)
         return self.service.new_item("zhao", spec)["id"]
 
-    def fire(self, actor: str, item_id: int, event: str, **values):
-        return self.service.fire(actor, item_id, event, values)
+    def fire(self, actor: str, item_id: int, event: str, *, attach: dict[str, bytes] | None = None,
+             **values):
+        files = [(name, io.BytesIO(content)) for name, content in (attach or {}).items()]
+        return self.service.fire(actor, item_id, event, values, attachments=files)
 
 
 def build_office(service: Service, clock: FixedClock) -> Office:

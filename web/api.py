@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,7 @@ from duban.engine.access import Bearer
 from duban.engine.audit import canonical
 from duban.engine.errors import NotSignedIn
 from duban.engine.service import Service
+from duban.web.files import attachments, file_response
 from duban.web.filters import ledger_filter
 
 router = APIRouter(tags=["duban"])
@@ -157,6 +158,66 @@ def fire(item_id: ItemId, event: str, body: FireIn, svc: Svc, actor: Actor,
     """Fire one event of the item's workflow (sign, report, verify …)."""
     return out(svc.fire(actor, item_id, event, body.values, body.expected_version,
                         idempotency_key=idempotency_key))
+
+
+@router.post("/items/{item_id}/events/{event}/files", response_model=ItemOut,
+             responses=ERRORS)
+def fire_with_files(item_id: ItemId, event: str, svc: Svc, actor: Actor,
+                    attach: Annotated[list[UploadFile], File(description="佐证材料, 可多个")],
+                    values: Annotated[str, Form(description="事件的字段, JSON 对象")] = "{}",
+                    expected_version: Annotated[int | None, Form()] = None,
+                    idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Fire an event with evidence (multipart/form-data): all files kept with the event, or
+    the event refused and nothing written."""
+    return out(svc.fire(actor, item_id, event, _values(values), expected_version,
+                        idempotency_key=idempotency_key, attachments=attachments(attach)))
+
+
+@router.get("/items/{item_id}/evidence", responses=ERRORS)
+def evidence_list(item_id: ItemId, svc: Svc, actor: Actor,
+                  withdrawn: bool = False) -> JSONResponse:
+    """The item's evidence (佐证材料), oldest first."""
+    return out(svc.evidence_of(actor, item_id, withdrawn=withdrawn))
+
+
+@router.post("/items/{item_id}/evidence", status_code=201, responses=ERRORS)
+def evidence_add(item_id: ItemId, svc: Svc, actor: Actor,
+                 attach: Annotated[list[UploadFile], File(description="文件, 可多个")],
+                 note: Annotated[str, Form()] = "") -> JSONResponse:
+    """补充材料 (multipart/form-data)."""
+    return out(svc.add_evidence(actor, item_id, attachments(attach), note), 201)
+
+
+@router.get("/evidence/{evidence_id}", responses=ERRORS)
+def evidence_get(evidence_id: ItemId, svc: Svc, actor: Actor) -> Response:
+    """The file itself, as it was attached."""
+    row, content = svc.evidence_file(actor, evidence_id)
+    return file_response(row, content, inline=False)
+
+
+class WithdrawIn(BaseModel):
+    reason: str
+
+
+@router.post("/evidence/{evidence_id}/withdraw", responses=ERRORS)
+def evidence_withdraw(evidence_id: ItemId, body: WithdrawIn, svc: Svc,
+                      actor: Actor) -> JSONResponse:
+    """Withdraw a wrongly attached file: hidden from views, kept in the record."""
+    return out(svc.withdraw_evidence(actor, evidence_id, body.reason))
+
+
+def _values(text: str) -> dict[str, str]:
+    import json
+
+    from duban.engine.errors import InvalidInput
+
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        raise InvalidInput("values 应为 JSON 对象") from None
+    if not isinstance(found, dict):
+        raise InvalidInput("values 应为 JSON 对象")
+    return {str(k): str(v) for k, v in found.items()}
 
 
 @router.get("/units", responses=ERRORS)

@@ -9,6 +9,7 @@ from typing import Any
 
 from duban.engine.errors import DubanError
 from duban.engine.items import NewItem
+from duban.engine.labels import size_text
 from duban.engine.models import SOURCE_LABELS
 from duban.engine.timeutil import local_text
 from duban.engine.views import EventOption, ItemView
@@ -31,7 +32,8 @@ def _left(days: int | None) -> str:
     return f"逾期 {-days} 个工作日" if days < 0 else f"剩 {days} 个工作日"
 
 
-FILTERS = {"local": _local, "colour": lambda c: COLOURS.get(c or "", "—"), "left": _left}
+FILTERS = {"local": _local, "colour": lambda c: COLOURS.get(c or "", "—"), "left": _left,
+           "filesize": size_text}
 
 
 def action(view: ItemView, event: str, units: list[dict[str, Any]],
@@ -50,10 +52,13 @@ def action(view: ItemView, event: str, units: list[dict[str, Any]],
             "error": message if message and field.label in message else None,
         })
     placed = any(f["error"] for f in fields)
+    about_files = bool(message) and not placed and ("文件" in message or "佐证" in message)
     return {"event": event, "label": option.label if option
             else view.event_labels.get(event, event),
             "allowed": option is not None, "fields": fields,
-            "error": None if placed else message,
+            "error": None if placed or about_files else message,
+            "evidence_error": message if about_files else None,
+            "requires_evidence": option.requires_evidence if option else "",
             "version": view.item["version"]}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -23,6 +24,7 @@ from duban.engine.errors import DubanError, NotSignedIn
 from duban.engine.service import Service
 from duban.web import forms
 from duban.web.errors import status_of
+from duban.web.files import attachments, file_response
 from duban.web.filters import ledger_filter
 from duban.web.security import (
     LOGIN_COOKIE,
@@ -81,11 +83,25 @@ async def _form(request: Request) -> dict[str, Any]:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignInNeeded
+    uploads = [value for _, value in data.multi_items() if hasattr(value, "close")]
     if not csrf_matches(csrf_for(token), data.get("csrf")):
-        _service(request).refuse(Bearer(token), "form", f"表单缺少有效的 CSRF 令牌: "
-                                 f"{request.method} {request.url.path}")
+        for upload in uploads:
+            await upload.close()
+        await run_in_threadpool(_service(request).refuse, Bearer(token), "form",
+                                f"表单缺少有效的 CSRF 令牌: {request.method} {request.url.path}")
         raise CsrfRefused
-    return dict(data)
+    return {**dict(data), "attach": attachments(data.getlist("attach")), "_uploads": uploads}
+
+
+async def _posted_page(request: Request, page: Callable[[Service, Bearer], Response],
+                       data: dict[str, Any]) -> Response:
+    """A posted form's work in the thread pool (the engine's calls block, the event loop
+    must not), and its uploaded files closed afterwards."""
+    try:
+        return await run_in_threadpool(_person_page, request, page)
+    finally:
+        for upload in data.get("_uploads", ()):
+            await upload.close()
 
 
 class CsrfRefused(Exception):
@@ -111,8 +127,9 @@ async def login(request: Request) -> Response:
     if not nonce or not csrf_matches(nonce, str(data.get("nonce", ""))):
         return _render(request, "login.html", 400, next=target, nonce=nonce,
                        error="页面已过期, 请重新登录", login=login_name)
-    try:
-        signed, token = _service(request).start_session(login_name, password)
+    try:  # password hashing takes tens of milliseconds: not on the event loop
+        signed, token = await run_in_threadpool(_service(request).start_session, login_name,
+                                                password)
     except DubanError as err:
         if "临时密码" in err.message:
             return RedirectResponse(f"/password?login={quote(login_name)}&first=1", 303)
@@ -150,9 +167,13 @@ async def change_password(request: Request) -> Response:
     if new != again:
         return again_page(422, "两次输入的新密码不一致")
     service = _service(request)
-    try:
+
+    def change() -> str:
         service.change_password(login_name, old, new)
-        _, token = service.start_session(login_name, new)
+        return service.start_session(login_name, new)[1]
+
+    try:
+        token = await run_in_threadpool(change)
     except DubanError as err:
         return again_page(status_of(err)[0], err.message)
     response = RedirectResponse("/", 303)
@@ -164,7 +185,7 @@ async def change_password(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await _form(request)
-    _service(request).end_session(_session(request))
+    await run_in_threadpool(_service(request).end_session, _session(request))
     response = RedirectResponse("/login", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -250,7 +271,7 @@ async def new_item(request: Request) -> Response:
                            error=err.message)
         return RedirectResponse(f"/items/{created['id']}", 303)
 
-    return _person_page(request, page)
+    return await _posted_page(request, page, data)
 
 
 @router.get("/items/{item_id}")
@@ -280,7 +301,7 @@ async def act(request: Request, item_id: int, event: str) -> Response:
     def page(service: Service, actor: Bearer) -> Response:
         values, expected = forms.event_values(data)
         try:
-            service.fire(actor, item_id, event, values, expected)
+            service.fire(actor, item_id, event, values, expected, attachments=data["attach"])
         except DubanError as err:
             view = service.item_view(actor, item_id)
             action = forms.action(view, event, service.units(actor), data, err)
@@ -290,7 +311,55 @@ async def act(request: Request, item_id: int, event: str) -> Response:
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, 303)
 
-    return _person_page(request, page)
+    return await _posted_page(request, page, data)
+
+
+@router.post("/items/{item_id}/evidence")
+async def add_evidence(request: Request, item_id: int) -> Response:
+    """补充材料, from the 督办单."""
+    data = await _form(request)
+
+    def page(service: Service, actor: Bearer) -> Response:
+        try:
+            service.add_evidence(actor, item_id, data["attach"], str(data.get("note", "")))
+        except DubanError as err:
+            return _item_with_message(request, service, actor, item_id, err)
+        return RedirectResponse(f"/items/{item_id}#evidence", 303)
+
+    return await _posted_page(request, page, data)
+
+
+@router.post("/evidence/{evidence_id}/withdraw")
+async def withdraw_evidence(request: Request, evidence_id: int) -> Response:
+    data = await _form(request)
+
+    def page(service: Service, actor: Bearer) -> Response:
+        try:
+            row = service.withdraw_evidence(actor, evidence_id, str(data.get("reason", "")))
+        except DubanError as err:
+            item_id = int(data["item"]) if str(data.get("item", "")).isdigit() else 0
+            return _item_with_message(request, service, actor, item_id, err)
+        return RedirectResponse(f"/items/{row['item_id']}#evidence", 303)
+
+    return await _posted_page(request, page, data)
+
+
+@router.get("/evidence/{evidence_id}")
+def evidence_file(request: Request, evidence_id: int, download: bool = False) -> Response:
+    """A file of an item the person may see: images inline (unless ``download``)."""
+    def send(service: Service, actor: Bearer) -> Response:
+        row, content = service.evidence_file(actor, evidence_id)
+        return file_response(row, content, inline=not download)
+
+    return _person_page(request, send)
+
+
+def _item_with_message(request: Request, service: Service, actor: Bearer, item_id: int,
+                       err: DubanError) -> HTMLResponse:
+    """The 督办单 again, with the engine's message above its evidence."""
+    view = service.item_view(actor, item_id)
+    return _render(request, "item.html", status_of(err)[0], view=view, action=None,
+                   evidence_error=err.message)
 
 
 def _action_response(request: Request, view: Any, action: dict[str, Any],
@@ -335,7 +404,7 @@ async def import_list(request: Request) -> Response:
                                created=None, error=err.message)
         return _render(request, "import.html", problems=None, created=created, error=None)
 
-    return _person_page(request, page)
+    return await _posted_page(request, page, data)
 
 
 @router.get("/notices")
@@ -413,7 +482,7 @@ async def circular(request: Request) -> Response:
                            result=None, error=err.message)
         return RedirectResponse(f"/notices/{written['notice']}", 303)
 
-    return _person_page(request, page)
+    return await _posted_page(request, page, data)
 
 
 # -- helpers -----------------------------------------------------------------------------------

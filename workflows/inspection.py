@@ -53,6 +53,7 @@ TERMS = {"immediate": "立行立改", "long_term": "长期整改"}
 SIGN_OFFS = ("unit_confirmed", "group_confirmed", "office_confirmed")
 SIGN_OFF_LABELS = ("单位确认", "巡视组确认", "督查室确认")
 CLOCK = ("assigned", "rectifying")
+RECTIFICATION_EVIDENCE = "整改佐证材料(照片、文件或会议记录)"
 
 
 def _standard(name: str) -> Event:
@@ -61,7 +62,7 @@ def _standard(name: str) -> Event:
     return event
 
 
-WORKFLOW = Workflow(
+VERSION_1 = Workflow(
     name="inspection",
     version=1,
     label="巡视整改",
@@ -121,3 +122,9 @@ WORKFLOW = Workflow(
         _standard("hold_accountable"),
     ),
 )
+
+# Version 2: the rectification's result is reported with its evidence, which 核查复核 checks.
+WORKFLOW = replace(VERSION_1, version=2, events=tuple(
+    replace(event, requires_evidence=RECTIFICATION_EVIDENCE) if event.name == "report" else event
+    for event in VERSION_1.events))
+WORKFLOWS = (VERSION_1,)  # items assigned before version 2 keep their rules

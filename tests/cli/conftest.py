@@ -22,11 +22,16 @@ class Cli:
     """Runs ``duban`` as the operating-system user ``clerk`` against one database."""
 
     def __init__(self, db_url: str, tmp_path: Path) -> None:
+        # a settings file of its own: the evidence store in the test's folder (a PostgreSQL
+        # database's default would be the user's data folder, shared by every test)
+        self.config = tmp_path / "duban.toml"
+        self.evidence = tmp_path / "evidence"
+        self.config.write_text(f'[evidence]\nfolder = "{self.evidence}"\n', encoding="utf-8")
         self.env = {
             **os.environ,
             "DUBAN_DB": db_url,
             "DUBAN_AUDIT_KEY": str(tmp_path / "audit.key"),
-            "DUBAN_CONFIG": str(tmp_path / "absent.toml"),
+            "DUBAN_CONFIG": str(self.config),
             "USER": "clerk",
             "LOGNAME": "clerk",
         }

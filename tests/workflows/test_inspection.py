@@ -44,7 +44,8 @@ def test_closing_needs_the_unit_the_group_and_the_office(inspected):
     o = inspected
     item_id = problem(o)
     o.fire("wang", item_id, "sign")
-    o.fire("wang", item_id, "report", report="已重新履行民主推荐程序")
+    o.fire("wang", item_id, "report", report="已重新履行民主推荐程序",
+           attach={"推荐会议记录.txt": "民主推荐会议记录".encode()})
     with pytest.raises(Refused, match="销号还需: 单位确认、巡视组确认、督查室确认"):
         o.fire("zhao", item_id, "close")
     o.fire("zhou", item_id, "confirm_unit")
@@ -57,7 +58,8 @@ def test_closing_needs_the_unit_the_group_and_the_office(inspected):
     o.fire("zhao", item_id, "reject", reason="材料不全", deadline="2026-12-20")
     assert not any(o.service.item(ADMIN, item_id)["attrs"].get(k)
                    for k in ("unit_confirmed", "group_confirmed"))
-    o.fire("wang", item_id, "report", report="补充材料")
+    o.fire("wang", item_id, "report", report="补充材料",
+           attach={"补充材料.txt": "补充的推荐材料".encode()})
     for actor, event in (("zhou", "confirm_unit"), ("xu", "confirm_group"),
                          ("zhao", "confirm_office")):
         o.fire(actor, item_id, event)

@@ -1,0 +1,142 @@
+"""``duban evidence …``: the files an item's record cites (佐证材料), and ``--attach``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from duban.commands.context import App
+from duban.commands.options import json_option
+from duban.commands.output import echo_json, echo_table
+
+
+@contextmanager
+def opened(paths: Sequence[str]) -> Iterator[list[tuple[str, Any]]]:
+    """The files named on the command line, open for reading; one line for one that is not."""
+    from duban.engine.errors import InvalidInput
+
+    with ExitStack() as stack:
+        files = []
+        for given in paths:
+            path = Path(given)
+            try:
+                if path.is_dir():
+                    raise IsADirectoryError(21, "是目录而不是文件")
+                files.append((path.name, stack.enter_context(path.open("rb"))))
+            except (OSError, ValueError) as err:
+                reason = getattr(err, "strerror", None) or str(err)
+                raise InvalidInput(f"无法读取文件 {given!r}: {reason}") from None
+        yield files
+
+
+@click.group()
+def evidence() -> None:
+    """佐证材料: 报结、核查、约谈等所附文件, 按内容哈希保存, 由审计链证明。"""
+
+
+@evidence.command("list")
+@click.argument("item_id", type=click.IntRange(1, 2**63 - 1))
+@click.option("--withdrawn", is_flag=True, help="包括已撤回的")
+@json_option
+@click.pass_obj
+def evidence_list(app: App, item_id, withdrawn, as_json) -> None:
+    """列出事项的佐证材料。"""
+    from duban.engine.labels import size_text
+    from duban.engine.timeutil import local_text
+
+    rows = app.service.evidence_of(app.actor(), item_id, withdrawn=withdrawn)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo(f"事项 {item_id} 暂无佐证材料")
+        return
+    shown = [{**row, "at": local_text(row["attached_at"], app.service.tz),
+              "size_text": size_text(row["size"]),
+              "event_text": row["event_label"] + ("(已撤回)" if row["withdrawn_at"] else "")}
+             for row in rows]
+    echo_table(shown, False, ["id", "name", "type_label", "size_text", "event_text",
+                              "attached_by", "at"],
+               ["编号", "文件名", "类型", "大小", "随附", "上传人", "时间"],
+               title=f"事项 {item_id} 的佐证材料")
+
+
+@evidence.command("get")
+@click.argument("evidence_id", type=click.IntRange(1, 2**63 - 1))
+@click.option("--out", "out", required=True, metavar="文件", help="保存到此文件(- 为标准输出)")
+@click.pass_obj
+def evidence_get(app: App, evidence_id, out) -> None:
+    """取出一份佐证材料的原文件。"""
+    row, content = app.service.evidence_file(app.actor(), evidence_id)
+    with content:
+        if out == "-":
+            _copy(content, click.get_binary_stream("stdout"))
+            return
+        _write_whole(Path(out), content)
+    click.echo(f"已保存 {row['name']} ({row['size']:,} 字节) 到 {out}", err=True)
+
+
+@evidence.command("add")
+@click.argument("item_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("files", nargs=-1, required=True, metavar="文件...")
+@click.option("--note", default="", help="说明")
+@json_option
+@click.pass_obj
+def evidence_add(app: App, item_id, files, note, as_json) -> None:
+    """为事项补充材料。"""
+    with opened(files) as attachments:
+        added = app.service.add_evidence(app.actor(), item_id, attachments, note)
+    if as_json:
+        echo_json(added)
+        return
+    for entry in added:
+        click.echo(f"已附 {entry['name']} (编号 {entry['id']}, {entry['size']:,} 字节)")
+
+
+@evidence.command("withdraw")
+@click.argument("evidence_id", type=click.IntRange(1, 2**63 - 1))
+@click.option("--reason", required=True, help="撤回理由")
+@json_option
+@click.pass_obj
+def evidence_withdraw(app: App, evidence_id, reason, as_json) -> None:
+    """撤回误传的佐证材料: 不再显示, 文件与记录保留。"""
+    row = app.service.withdraw_evidence(app.actor(), evidence_id, reason)
+    if as_json:
+        echo_json(row)
+    else:
+        click.echo(f"已撤回佐证材料 {evidence_id} ({row['name']})")
+
+
+def _copy(source: Any, sink: Any) -> None:
+    while chunk := source.read(1 << 20):
+        sink.write(chunk)
+    sink.flush()
+
+
+def _write_whole(path: Path, content: Any) -> None:
+    """Write beside the target under a temporary name and rename it into place: a failure
+    leaves no half file."""
+    from duban.engine.errors import InvalidInput
+
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False)
+    except (OSError, ValueError) as err:
+        raise InvalidInput(f"无法写入 {path}: {getattr(err, 'strerror', None) or err}") from None
+    try:
+        with handle:
+            _copy(content, handle)
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except OSError as err:
+        Path(handle.name).unlink(missing_ok=True)
+        raise InvalidInput(f"无法写入 {path}: {err.strerror}") from None
+
+
+COMMANDS = (evidence,)
