@@ -62,7 +62,7 @@ def evidence_list(app: App, item_id, withdrawn, as_json) -> None:
               "event_text": row["event_label"] + ("(已撤回)" if row["withdrawn_at"] else "")}
              for row in rows]
     echo_table(shown, False, ["id", "name", "type_label", "size_text", "event_text",
-                              "attached_by", "at"],
+                              "attached_by_name", "at"],
                ["编号", "文件名", "类型", "大小", "随附", "上传人", "时间"],
                title=f"事项 {item_id} 的佐证材料")
 

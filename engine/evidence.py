@@ -32,6 +32,7 @@ CONTRIBUTORS = frozenset({Role.handler, Role.unit_head, Role.co_unit, Role.liais
 DEFAULT_MAX_FILE_MB = 50
 DEFAULT_MAX_FILES = 20
 MAX_NOTE = 400
+PARALLEL_FROM_BYTES = 1 << 20  # files this large on average are hashed on several threads
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,13 @@ def of_item(txn: ReadTxn, item_id: int, *, withdrawn: bool = False) -> list[dict
     return [dict(row) for row in txn.conn.execute(query).mappings()]
 
 
-def described(row: Mapping[str, Any], workflow: Workflow) -> dict[str, Any]:
-    """The row with what a person reads: the file's kind and the event's label."""
+def described(row: Mapping[str, Any], workflow: Workflow,
+              people: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The row with what a person reads: the file's kind, the event's label, who added it."""
     spec = workflow.event(row["event"]) if row["event"] else None
+    person = people.get(row["attached_by"])
     return {**row, "type_label": LABELS.get(row["media_type"], row["media_type"]),
+            "attached_by_name": person["name"] if person else row["attached_by"],
             "event_label": spec.label if spec else ("补充材料" if not row["event"]
                                                     else row["event"]),
             "is_image": row["media_type"].startswith("image/")}
@@ -204,16 +208,23 @@ def cited_files(conn: Connection) -> list[tuple[int, dict[str, Any]]]:
     return found
 
 
-def verify_files(conn: Connection, store: FileStore, workers: int = 4) -> FilesReport:
+def verify_files(conn: Connection, store: FileStore, workers: int | None = None) -> FilesReport:
     """Every cited file exists in the store and still has its hash; the problems name the
-    audit event and the file. Files are hashed on a few threads (hashing releases the GIL)."""
+    audit event and the file. Large files are hashed on a thread per core (hashing releases
+    the GIL); small ones on one, where threads would only queue for it."""
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
     cited = cited_files(conn)
-    unique = {(entry["sha256"], int(entry["size"])) for _, entry in cited}
+    unique = sorted({(entry["sha256"], int(entry["size"])) for _, entry in cited})
+    if workers is None:
+        average = sum(size for _, size in unique) / max(len(unique), 1)
+        workers = min(4, os.cpu_count() or 1) if average >= PARALLEL_FROM_BYTES else 1
+    # one slice per thread: a future per file would cost more than hashing a small file
+    slices = [unique[n::workers] for n in range(workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        verdicts = dict(zip(unique, pool.map(lambda key: store.check(*key), unique),
-                            strict=True))
+        found = pool.map(lambda part: [(key, store.check(*key)) for key in part], slices)
+        verdicts = {key: problem for part in found for key, problem in part}
     problems = [
         f"审计事件 {seq}: 佐证材料 {entry.get('id', '?')} “{entry.get('name', '')}” "
         f"({entry['sha256'][:16]}…) {verdicts[(entry['sha256'], int(entry['size']))]}"

@@ -78,7 +78,7 @@ class FileStore:
         self.root = root
 
     def path_of(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return Path(os.path.join(self.root, sha256[:2], sha256[2:4], sha256))
 
     def receive(self, files: Iterable[tuple[str, BinaryIO]], limits: Limits) -> Incoming:
         """Take in files for one event: all of them, or none and a one-line refusal that
@@ -177,12 +177,9 @@ def _clean_name(name: str) -> str:
 
 
 def _hash_file(path: Path) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            size += len(chunk)
-            digest.update(chunk)
-    return size, digest.hexdigest()
+    with open(path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256")  # its own buffer, no Python loop
+        return handle.tell(), digest.hexdigest()
 
 
 def _sync_dir(folder: Path) -> None:

@@ -64,7 +64,7 @@ class EvidenceService(Sessions):
         with self.reading(actor, "evidence_list", item_id) as txn:
             item = items.load(txn, item_id)
             workflow = txn.registry.get(item["workflow"], item["workflow_version"])
-            return [evidence.described(row, workflow)
+            return [evidence.described(row, workflow, txn.directory.people)
                     for row in evidence.of_item(txn, item_id, withdrawn=withdrawn)]
 
     def evidence_file(self, actor: ActorRef, evidence_id: int) -> tuple[dict[str, Any], BinaryIO]:

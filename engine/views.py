@@ -93,7 +93,7 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
     children = _children(txn, item_id)
     rolled = _roll_up(item_id, children)
     may_withdraw = txn.actor.has(Role.supervisor)
-    files = [{**evidence.described(row, workflow),
+    files = [{**evidence.described(row, workflow, txn.directory.people),
               "may_withdraw": may_withdraw or row["attached_by"] == txn.actor.login}
              for row in evidence.of_item(txn, item_id)]
     return ItemView(

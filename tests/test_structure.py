@@ -133,14 +133,16 @@ def test_the_packaged_workflows_keep_their_fingerprints():
     from duban.engine.fingerprint import fingerprint
     from duban.engine.registry import Registry
 
-    found = {wf.name: fingerprint(wf) for wf in Registry.discover((workflows,)).all_versions()}
+    found = {(wf.name, wf.version): fingerprint(wf)
+             for wf in Registry.discover((workflows,)).all_versions()}
     assert found == {
-        "hotline": "76910ce8a39e0decad6349d12d4242d90e1fa33e1c8512a1c667b4d237227453",
-        "inspection": "0f6e0726f9718970b6599c78c7c2a86bdbb42d8d1962afaba02eac17406cc177",
-        "instruction": "7bd4a6d14a4454d0047a0616d22dcda0639f7e1653d637e1daeb133588a2e442",
-        "key_task": "c0e141437a61c78889baa08c5dda40837fee46784742ff252378f75f3903598a",
-        "proposal": "7eea75b0fdd626adcec7dada35f13ccea76da71ad8aef261052777698592a4e9",
-        "standard": "e7e5b61e9491f39eb78ae4e93717e813ccfeed8240427616b4c634a0943bb9d0",
+        ("hotline", 1): "76910ce8a39e0decad6349d12d4242d90e1fa33e1c8512a1c667b4d237227453",
+        ("inspection", 1): "0f6e0726f9718970b6599c78c7c2a86bdbb42d8d1962afaba02eac17406cc177",
+        ("inspection", 2): "9a297d1fd4822ecde8212e7caf730a960e27f4adaf868843065450e664279d5e",
+        ("instruction", 1): "7bd4a6d14a4454d0047a0616d22dcda0639f7e1653d637e1daeb133588a2e442",
+        ("key_task", 1): "c0e141437a61c78889baa08c5dda40837fee46784742ff252378f75f3903598a",
+        ("proposal", 1): "7eea75b0fdd626adcec7dada35f13ccea76da71ad8aef261052777698592a4e9",
+        ("standard", 1): "e7e5b61e9491f39eb78ae4e93717e813ccfeed8240427616b4c634a0943bb9d0",
     }
 
 

@@ -53,18 +53,39 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def act(page, label: str, **fields: str) -> None:
-    """Open an action's form from the 督办单's buttons (htmx), fill it, send it."""
+def act(page, label: str, files: tuple[Path, ...] = (), **fields: str) -> None:
+    """Open an action's form from the 督办单's buttons (htmx), fill it, attach the files,
+    send it."""
     page.click(f".actions a:has-text('{label}')")
     form = page.locator("#action form")
     form.wait_for()
     for name, value in fields.items():
         form.locator(f"[name=f_{name}]").fill(value)
+    if files:
+        form.locator("input[name=attach]").set_input_files([str(f) for f in files])
     form.locator("button").click()
 
 
+def photo(path: Path, width: int = 96, height: int = 64) -> Path:
+    """A real PNG (a green field under a blue sky), so the thumbnail has something to show."""
+    import struct
+    import zlib
+
+    rows = b"".join(b"\x00" + (b"\x4a\x90\xe2" if y < height // 2 else b"\x3c\xa0\x3c")
+                    * width for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
-def test_three_people_take_an_item_through_its_life(browser, server, office):
+def test_three_people_take_an_item_through_its_life(browser, server, office, tmp_path):
     give_passwords(server.service, "zhao", "wang", "chen")
     supervisor = person(browser, server, "zhao", DESKTOP)
     handler = person(browser, server, "wang", PHONE)
@@ -107,8 +128,16 @@ def test_three_people_take_an_item_through_its_life(browser, server, office):
     supervisor.wait_for_selector(".state >> text=办理中")
 
     handler.goto(f"{server.url}/items/{item}")
-    act(handler, "报结", report="两所学校已整改到位")
+    minutes = tmp_path / "整改验收记录.pdf"
+    minutes.write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n")
+    act(handler, "报结", files=(photo(tmp_path / "整改后现场.png"), minutes),
+        report="两所学校已整改到位")
     handler.wait_for_selector(".state >> text=已报结")
+    handler.wait_for_selector("#evidence img.thumb")
+    assert handler.evaluate("document.querySelector('#evidence img.thumb').naturalWidth") == 96
+    assert "整改验收记录.pdf" in handler.inner_text("#evidence")
+    handler.locator("#evidence").scroll_into_view_if_needed()
+    shot(handler, "evidence-phone")
     supervisor.goto(f"{server.url}/items/{item}")
     act(supervisor, "核查通过", note="复查属实")
     supervisor.wait_for_selector(".state >> text=已核查")
