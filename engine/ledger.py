@@ -146,17 +146,19 @@ def enrich(
     calendar: WorkCalendar,
     units: Mapping[str, Mapping[str, Any]] | None = None,
     rolled: Mapping[int, dict[str, Any]] | None = None,
+    evidence_counts: Mapping[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Add what a reader of the ledger wants to each row: names, days, colour, next step.
 
-    ``units`` (the transaction's directory) and ``rolled`` (the rows' sub-items, rolled up)
-    spare the reads of a caller that has them already."""
+    ``units`` (the transaction's directory), ``rolled`` (the rows' sub-items, rolled up) and
+    ``evidence_counts`` spare the reads of a caller that has them already."""
     names = ({code: unit["name"] for code, unit in units.items()} if units is not None
              else dict(conn.execute(select(UNIT.c.code, UNIT.c.name)).all()))
     today = now.astimezone(tz).date()
     if rolled is None:
         rolled = children(conn, [row["id"] for row in rows]) if rows else {}
-    files = evidence.counts(conn, [row["id"] for row in rows])
+    files = (evidence_counts if evidence_counts is not None
+             else evidence.counts(conn, [row["id"] for row in rows]))
     for row in rows:
         row["children"] = rolled.get(row["id"])
         row["evidence_count"] = files.get(row["id"], 0)

@@ -114,7 +114,7 @@ def item_view(txn: ReadTxn, item_id: int) -> ItemView:
                       if visibility.sees_notice(visibility.scope_of(txn), n)),
         summary={**ledger.enrich(txn.conn, txn.registry, [dict(item)], now=txn.now, tz=txn.tz,
                                  calendar=txn.calendar, units=txn.directory.units,
-                                 rolled=rolled)[0],
+                                 rolled=rolled, evidence_counts={item_id: len(files)})[0],
                  "lead_leader_name": _name(txn, item["lead_leader"] or "")},
         sub_items=tuple({**row, "state_label": state_label(txn.registry, row)}
                         for row in children if visibility.sees_item(txn, row)),
