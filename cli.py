@@ -22,6 +22,7 @@ from duban.commands import (
     items,
     ledger,
     notices,
+    public,
     setup,
     timers,
     web,
@@ -30,7 +31,7 @@ from duban.commands import (
 from duban.commands.context import App
 
 GROUPS = (setup, directory, accounts, items, evidence, assignments, workflows, calendar, timers,
-          audit, notices, ledger, demo, web)
+          audit, notices, ledger, public, demo, web)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -38,6 +38,9 @@ ACTION_LABELS = {
     "timer_failed": "时限步骤失败",
     "evidence_added": "补充材料",
     "evidence_withdrawn": "撤回佐证材料",
+    "evidence_published": "公开佐证材料",
+    "board_note": "发布公开进展",
+    "draw": "双随机抽查",
 }
 NOTICE_LABELS = {
     "created": "生成通知",

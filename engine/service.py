@@ -41,6 +41,7 @@ from duban.engine.errors import SetupError
 from duban.engine.models import META, Role
 from duban.engine.service_evidence import Attachment, EvidenceService
 from duban.engine.service_people import PeopleService
+from duban.engine.service_public import PublicService
 from duban.engine.service_reports import ReportService
 from duban.engine.sessions import ActorRef
 from duban.engine.signing import ensure_key
@@ -55,7 +56,7 @@ class InitResult:
     admin_created: str | None
 
 
-class Service(PeopleService, ReportService, EvidenceService):
+class Service(PeopleService, ReportService, EvidenceService, PublicService):
     """Everything duban does, as methods. Build one per process and reuse it."""
 
     # -- setup ------------------------------------------------------------------------------
