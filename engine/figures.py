@@ -26,7 +26,7 @@ from duban.engine.periods import Period
 from duban.engine.registry import Registry
 
 COUNTED_EVENTS = ("warn", "summon", "hold_accountable", "reject", "report",
-                  "approve_extension", "decline", "transfer")
+                  "approve_extension", "decline", "transfer", "return_order")
 
 
 @dataclass
@@ -97,10 +97,15 @@ def period_figures(
     now: datetime,
     tz: ZoneInfo,
     by: str = "unit",
+    source: str | None = None,
+    visible: Any = None,
 ) -> list[Figures]:
     """Figures per unit (``by="unit"``), per lead leader (``"leader"``) or per problem
-    category of inspection items (``"category"``), by key."""
+    category of inspection items (``"category"``), by key; of one ``source`` only (热线), and
+    of the items ``visible`` (a condition on items: a leader's portfolio) when given."""
     start, end = period.bounds(tz)
+    narrowed = [condition for condition in (
+        ITEM.c.source == source if source else None, visible) if condition is not None]
     group = {"unit": ITEM.c.lead_unit, "leader": ITEM.c.lead_leader,
              "category": ITEM.c.attrs["category"].as_string()}[by]
     finished = registry.state_names(lambda s: s.finished)
@@ -118,17 +123,17 @@ def period_figures(
                _flag(ITEM.c.source == "instruction").label("instructions"),
                _flag(and_(ITEM.c.source == "instruction", done, on_time))
                .label("instructions_on_time"))
-        .where(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end)
+        .where(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end, *narrowed)
         .group_by(group)
     ).mappings().all()
     signing = conn.execute(
         select(group.label("key"), func.count().label("assigned"),
                _flag(attrs["signed_on_time"].as_boolean().is_(True)).label("signed_on_time"))
-        .where(ITEM.c.created_at >= start, ITEM.c.created_at < end)
+        .where(ITEM.c.created_at >= start, ITEM.c.created_at < end, *narrowed)
         .group_by(group)
     ).mappings().all()
     in_period = (AUDIT_EVENT.c.at >= start, AUDIT_EVENT.c.at < end,
-                 AUDIT_EVENT.c.action == "event")
+                 AUDIT_EVENT.c.action == "event", *narrowed)
     joined = AUDIT_EVENT.join(ITEM, ITEM.c.id == AUDIT_EVENT.c.item_id)
     counted = [name for name in COUNTED_EVENTS
                if name != "warn" and not (by == "unit" and name == "decline")]
@@ -147,9 +152,11 @@ def period_figures(
                    .group_by(group, level)).mappings()]
     if by == "unit":  # a return counts for the unit that sent the item back, not the next one
         units_of = dict(conn.execute(select(PERSON.c.login, PERSON.c.unit_code)).all())
+        returns = select(AUDIT_EVENT.c.actor, func.count())
+        if narrowed:  # the items' conditions need the items
+            returns = returns.select_from(joined)
         for actor, n in conn.execute(
-                select(AUDIT_EVENT.c.actor, func.count())
-                .where(*in_period, AUDIT_EVENT.c.event == "decline")
+                returns.where(*in_period, AUDIT_EVENT.c.event == "decline")
                 .group_by(AUDIT_EVENT.c.actor)):
             events.append({"key": units_of.get(actor), "event": "decline", "n": n})
     names = _names(conn, by)

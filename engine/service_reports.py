@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from duban.engine import notices, reports
+from duban.engine import dashboard, notices, reports
 from duban.engine.assessment import Assessment, Weights, weights_from
 from duban.engine.excel import TaskList
 from duban.engine.figures import Figures
@@ -40,6 +40,11 @@ class ReportService(Sessions):
                        by: str = "unit") -> list[Figures]:
         with self.reading(actor, "figures") as txn:
             return reports.period_figures(txn, period, by)
+
+    def dashboard(self, actor: ActorRef, period: Period) -> dashboard.Dashboard:
+        """领导驾驶舱 of a period, over the items the reader may see."""
+        with self.reading(actor, "dashboard") as txn:
+            return dashboard.dashboard(txn, period)
 
     def assess(self, actor: ActorRef, period: Period) -> Assessment:
         weights = self.weights()

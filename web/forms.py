@@ -32,8 +32,12 @@ def _left(days: int | None) -> str:
     return f"逾期 {-days} 个工作日" if days < 0 else f"剩 {days} 个工作日"
 
 
-FILTERS = {"local": _local, "colour": lambda c: COLOURS.get(c or "", "—"), "left": _left,
-           "filesize": size_text}
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+FILTERS = {"pct": _pct, "local": _local, "colour": lambda c: COLOURS.get(c or "", "—"),
+           "left": _left, "filesize": size_text}
 
 
 def action(view: ItemView, event: str, units: list[dict[str, Any]],

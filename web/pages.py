@@ -467,6 +467,40 @@ def assess(request: Request, period: str = "") -> Response:
     return _person_page(request, page)
 
 
+@router.get("/dashboard")
+def dashboard(request: Request, period: str = "") -> Response:
+    """领导驾驶舱: the period's figures and the live counts, charts with their tables."""
+    def page(service: Service, actor: Bearer) -> HTMLResponse:
+        from duban.engine.periods import parse_period
+
+        chosen = period or service.clock.now().astimezone(service.tz).strftime("%Y-%m")
+        try:
+            view = service.dashboard(actor, parse_period(chosen))
+        except DubanError as err:
+            return _render(request, "dashboard_error.html", status_of(err)[0], period=chosen,
+                           error=err.message)
+        return _render(request, "dashboard.html", view=view, period=chosen,
+                       charts=dashboard_charts(view))
+
+    return _person_page(request, page)
+
+
+def dashboard_charts(view: Any) -> dict[str, Any]:
+    from duban.web import charts
+
+    return {
+        "colours": charts.bars([(forms.COLOURS[c] + "灯", n) for c, n in view.by_colour.items()],
+                               colours=list(view.by_colour), title="在办事项按颜色"),
+        "sources": charts.bars(list(view.by_source), title="在办事项按来源"),
+        "trend": charts.lines([label.split("年")[1] for label, _ in view.months], [
+            ("按期办结率", [f.on_time_rate for _, f in view.months]),
+            ("批示件按期率", [f.instruction_rate for _, f in view.months])],
+            title="近几个月按期办结率"),
+        "units": charts.bars([(f.name, round((f.on_time_rate or 0) * 100, 1))
+                              for f, _ in view.units], unit="%", title="各单位按期办结率"),
+    }
+
+
 @router.post("/circular")
 async def circular(request: Request) -> Response:
     data = await _form(request)

@@ -1,0 +1,61 @@
+"""领导驾驶舱 in the portal: the numbers on the page are the engine's, for a leader and the
+office; rendered in headless Chromium and kept as screenshots."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from duban.engine.periods import parse_period
+from tests.engine.test_dashboard import busy_office
+from tests.web.conftest import give_passwords
+from tests.web.test_browser import DESKTOP, PHONE, browser, person, shot  # noqa: F401
+from tests.web.test_pages import sign_in
+
+
+def cells(page: str, caption_or_heading: str) -> list[list[str]]:
+    """The rows of the first table after a heading, as text."""
+    section = page.split(caption_or_heading, 1)[1]
+    body = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(
+        r"<td>(.*?)</td>", row, re.S)] for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_the_page_shows_the_engines_numbers(server, office):
+    busy_office(office)
+    give_passwords(server.service, "zhao", "li", "wang")
+    svc = office.service
+    period = parse_period("2026-11")
+    view = svc.dashboard("zhao", period)
+    page = sign_in(server, "zhao").get("/dashboard", params={"period": "2026-11"})
+    assert page.status_code == 200, page.text
+    colours = cells(page.text, "在办事项")
+    assert [int(row[1]) for row in colours] == list(view.by_colour.values())
+    units = cells(page.text, "各单位按期办结")
+    assert [(row[0], int(row[1])) for row in units] == [(f.name, f.items) for f, _ in view.units]
+    assert page.text.count('<svg class="chart"') == 4
+    leader = sign_in(server, "li").get("/dashboard?period=2026-11").text
+    assert "我分管的事项" in leader
+    mine = svc.dashboard("li", period)
+    assert [int(row[1]) for row in cells(leader, "在办事项")] == list(mine.by_colour.values())
+    bad = sign_in(server, "zhao").get("/dashboard?period=2026-13")
+    assert bad.status_code == 422 and "月份应在 1 至 12 之间: 2026-13" in bad.text
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_a_leader_and_a_supervisor_read_the_dashboard_in_chromium(browser, server,  # noqa: F811
+                                                                  office):
+    busy_office(office)
+    give_passwords(server.service, "zhao", "li")
+    supervisor = person(browser, server, "zhao", DESKTOP)
+    supervisor.goto(server.url + "/dashboard?period=2026-11")
+    assert "红灯与逾期" in supervisor.inner_text("main")
+    assert supervisor.locator("svg.chart").count() == 4
+    shot(supervisor, "dashboard-supervisor-desktop")
+    leader = person(browser, server, "li", PHONE)
+    leader.goto(server.url + "/dashboard?period=2026-11")
+    assert "我分管的事项" in leader.inner_text("h1")
+    shot(leader, "dashboard-leader-phone")
+    supervisor.emulate_media(media="print")
+    shot(supervisor, "dashboard-print")
