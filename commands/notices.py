@@ -13,7 +13,7 @@ from duban.commands.context import App
 from duban.commands.options import json_option
 from duban.commands.output import echo_json
 
-FORMATS = ("text", "markdown", "html", "docx")  # as duban.notifiers.documents.FORMATS
+FORMATS = ("text", "markdown", "html", "docx", "pdf")  # as duban.notifiers.documents.FORMATS
 
 
 @click.group()
@@ -89,7 +89,7 @@ def notices_show(app: App, notice_id, as_json) -> None:
 @click.option("--kind", help="与 --item 同用: 通知类型, 如 urging(督办函)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="写入文件(docx 必须指定)")
+              help="写入文件(docx、pdf 必须指定)")
 @click.pass_obj
 def notices_preview(app: App, notice_id, item_id, kind, fmt, out) -> None:
     """显示一份通知的排版结果而不发送: 已有通知用编号, 或用 --item 与 --kind 试排。"""
@@ -100,8 +100,8 @@ def notices_preview(app: App, notice_id, item_id, kind, fmt, out) -> None:
         raise InvalidInput("请给出通知编号, 或用 --item 与 --kind 试排(二者选一)")
     if item_id is not None and not kind:
         raise InvalidInput("试排需要 --kind, 如 reminder、urging、warning、interview")
-    if fmt == "docx" and out is None:
-        raise InvalidInput("docx 是二进制文件, 请用 --out 指定保存位置")
+    if fmt in ("docx", "pdf") and out is None:
+        raise InvalidInput(f"{fmt} 是二进制文件, 请用 --out 指定保存位置")
     if notice_id is not None:
         rendered = documents.render_stored(app.service, app.actor(), notice_id, fmt)
     else:

@@ -18,7 +18,7 @@ from duban.notifiers import deliveries, numbers
 from duban.notifiers.outbox import NO_CHANNEL, outbox_of
 from duban.notifiers.render import Document
 
-FORMATS = ("text", "markdown", "html", "docx")
+FORMATS = ("text", "markdown", "html", "docx", "pdf")
 RETRYABLE = (DeliveryStatus.dead.value, DeliveryStatus.failed.value)
 
 
@@ -52,6 +52,10 @@ def _render(service: Service, document: Document, fmt: str) -> str | bytes:
     renderer = outbox_of(service).renderer
     if fmt == "docx":
         return renderer.docx(document)
+    if fmt == "pdf":
+        from duban.notifiers.pdf import html_to_pdf
+
+        return html_to_pdf(renderer.render(document, "html"))
     return renderer.render(document, fmt)
 
 

@@ -247,6 +247,8 @@ def items_xlsx(request: Request, q: str = "", state: str = "", unit: str = "",
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+FILE_TYPES = {"docx": DOCX, "pdf": "application/pdf"}
+PDF_PAGE = "@page { size: A4; margin: 15mm 12mm; } header.top, nav, form { display: none; }"
 
 
 @router.get("/items/new")
@@ -418,7 +420,7 @@ def notices(request: Request, kind: str = "", offset: int = 0) -> Response:
     return _person_page(request, page)
 
 
-@router.get("/notices/{notice_id}")
+@router.get("/notices/{notice_id:int}")
 def notice(request: Request, notice_id: int) -> Response:
     """The document as the office printed it (its own page and print stylesheet)."""
     def page(service: Service, actor: Bearer) -> Response:
@@ -437,15 +439,21 @@ def notice(request: Request, notice_id: int) -> Response:
     return _person_page(request, page)
 
 
-@router.get("/notices/{notice_id}.docx")
-def notice_docx(request: Request, notice_id: int) -> Response:
+@router.get("/notices/{notice_id:int}.{fmt}")
+def notice_file(request: Request, notice_id: int, fmt: str) -> Response:
+    """A notice as Word (to restyle or seal) or PDF (to print as it is)."""
+    if fmt not in FILE_TYPES:
+        from duban.engine.errors import NotFound
+
+        raise NotFound(f"没有 {fmt} 格式的通知")
+
     def download(service: Service, actor: Bearer) -> Response:
         from duban.notifiers.documents import render_stored
 
-        data = render_stored(service, actor, notice_id, "docx")
+        data = render_stored(service, actor, notice_id, fmt)
         found = service.notice(actor, notice_id)
-        filename = quote(f"{found['doc_number'] or found['kind']}.docx")
-        return Response(data, media_type=DOCX, headers={
+        filename = quote(f"{found['doc_number'] or found['kind']}.{fmt}")
+        return Response(data, media_type=FILE_TYPES[fmt], headers={
             "content-disposition": f"attachment; filename*=UTF-8''{filename}"})
 
     return _person_page(request, download)
@@ -483,6 +491,27 @@ def dashboard(request: Request, period: str = "") -> Response:
                        charts=dashboard_charts(view))
 
     return _person_page(request, page)
+
+
+@router.get("/dashboard.pdf")
+def dashboard_pdf(request: Request, period: str = "") -> Response:
+    """The dashboard as a PDF, as its print stylesheet lays it out."""
+    def download(service: Service, actor: Bearer) -> Response:
+        from duban.engine.periods import parse_period
+        from duban.notifiers.pdf import html_to_pdf
+
+        chosen = period or service.clock.now().astimezone(service.tz).strftime("%Y-%m")
+        view = service.dashboard(actor, parse_period(chosen))
+        page = templates.get_template("dashboard.html").render(
+            request=request, view=view, period=chosen, charts=dashboard_charts(view),
+            csrf="", me=request.state.me)
+        css = (Path(__file__).parent / "static" / "duban.css").read_text(encoding="utf-8")
+        data = html_to_pdf(page, extra_css=css + PDF_PAGE)
+        filename = quote(f"领导驾驶舱-{view.period.label}.pdf")
+        return Response(data, media_type="application/pdf", headers={
+            "content-disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+    return _person_page(request, download)
 
 
 def dashboard_charts(view: Any) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import pytest
 
 from duban.engine.periods import parse_period
 from tests.engine.test_dashboard import busy_office
+from tests.engine.test_ledger import NOVEMBER, november  # noqa: F401
+from tests.notifiers.test_pdf import text_of
 from tests.web.conftest import give_passwords
 from tests.web.test_browser import DESKTOP, PHONE, browser, person, shot  # noqa: F401
 from tests.web.test_pages import sign_in
@@ -59,3 +61,21 @@ def test_a_leader_and_a_supervisor_read_the_dashboard_in_chromium(browser, serve
     shot(leader, "dashboard-leader-phone")
     supervisor.emulate_media(media="print")
     shot(supervisor, "dashboard-print")
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_the_dashboard_and_a_notice_download_as_pdf(server, office,
+                                                   november):  # noqa: F811
+    give_passwords(server.service, "zhao")
+    result = office.service.circular("zhao", NOVEMBER)
+    client = sign_in(server, "zhao")
+    notice = client.get(f"/notices/{result['notice']}.pdf")
+    assert notice.status_code == 200, notice.text[:2000]
+    assert notice.headers["content-type"] == "application/pdf"
+    assert "督通〔2026〕1号" in "".join(text_of(notice.content)[1].split())
+    board = client.get("/dashboard.pdf", params={"period": "2026-11"})
+    assert board.status_code == 200, board.text
+    pages, text = text_of(board.content)
+    flat = "".join(text.split())
+    assert pages >= 1 and "领导驾驶舱" in flat and "红灯与逾期" in flat
+    assert client.get(f"/notices/{result['notice']}.exe").status_code == 404

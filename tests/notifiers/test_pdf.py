@@ -1,0 +1,34 @@
+"""PDF of a notice (the circular), with WeasyPrint and the machine's Chinese fonts: the pages
+are there and their text extracts (the dashboard's PDF: tests/web/test_dashboard_web.py)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from duban.notifiers.documents import render_stored
+from tests.engine.test_ledger import NOVEMBER, november  # noqa: F401
+
+
+def pages_of(data: bytes) -> list[str]:
+    """Each page's text, without the line breaks and spaces of the layout."""
+    return ["".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def text_of(data: bytes) -> tuple[int, str]:
+    pages = pages_of(data)
+    return len(pages), "".join(pages)
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_the_circular_prints_as_a_pdf_whose_text_extracts(office, november):  # noqa: F811
+    result = office.service.circular("zhao", NOVEMBER)
+    data = render_stored(office.service, "zhao", result["notice"], "pdf")
+    assert data.startswith(b"%PDF-")
+    first, last = pages_of(data)  # A4, GB/T 9704 margins: the 落款 and 抄送 turn the page
+    for words in ("督通〔2026〕1号", "关于2026年11月督查督办工作情况的通报", "安全稳定科",
+                  "基础教育科", "市第一中学", "按期办结率50.0%", "予以通报表扬"):
+        assert words in first, words
+    assert "2026年12月1日" in last and "抄送：市教育局陈局长" in last
