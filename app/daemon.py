@@ -56,6 +56,8 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
     lock = lock_sqlite(service)
     stop = threading.Event()
     scheduler = BlockingScheduler(timezone=UTC)
+    board_folder = configured_board(service)
+    built: dict[str, str | None] = {}
 
     def one_tick() -> None:
         report = service.tick(batch_size=batch_size, should_stop=stop.is_set, keep_steps=False)
@@ -67,6 +69,9 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
             if sent.sent or sent.failed or sent.dead:
                 log.info("通知送达 %d, 失败待重试 %d, 无法送达 %d", sent.sent, sent.failed,
                          sent.dead)
+
+        if board_folder is not None:
+            built["key"] = refresh_board(service, board_folder, built.get("key"))
 
     def on_signal(signum, _frame) -> None:
         log.info("收到信号 %s, 处理完当前一批后退出", signum)
@@ -84,3 +89,34 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
         if lock is not None:
             lock.close()
         log.info("duban daemon 已停止")
+
+
+def configured_board(service: Service) -> Path | None:
+    """``[board] folder``: where the daemon keeps the public board current, if anywhere."""
+    table = dict(service.settings.tables.get("board", {}))
+    unknown = sorted(set(table) - {"folder"})
+    if unknown:
+        raise SetupError(f"配置 [board] 含未知设置项: {', '.join(unknown)}")
+    folder = table.get("folder")
+    if folder is not None and (not isinstance(folder, str) or not folder.strip()):
+        raise SetupError("配置 [board] folder 应为目录路径")
+    return Path(folder).expanduser() if folder else None
+
+
+def refresh_board(service: Service, folder: Path, last_key: str | None) -> str | None:
+    """Rebuild the board when what it shows has changed; a failure is logged, not fatal."""
+    from duban.engine.errors import DubanError
+    from duban.notifiers.board_site import content_key, write_site
+    from duban.notifiers.config import notice_config
+
+    try:
+        board = service.board()
+        key = content_key(board)
+        if key != last_key or not (folder / "feed.json").exists():
+            counts = write_site(folder, board, office=notice_config(service.settings).office.name,
+                                tz=service.tz, open_file=service.evidence_store.open)
+            log.info("公开页面已更新: %d 个事项", counts["items"])
+        return key
+    except DubanError as err:
+        log.error("公开页面未能更新: %s", err.message)
+        return last_key

@@ -77,20 +77,22 @@ def dashboard(txn: ReadTxn, period: Period) -> Dashboard:
         by_source=tuple(sorted(by_source.items(), key=lambda kv: -kv[1])),
         by_state=tuple(sorted(by_state.items(), key=lambda kv: -kv[1])),
         by_colour=by_colour,
-        months=tuple((month.label, totals(_figures(txn, month)))
+        months=tuple((month.label, totals(_figures(txn, month, due_only=True)))
                      for month in _months_up_to(period)),
-        units=_with_previous(_figures(txn, period), _figures(txn, period.previous())),
+        units=_with_previous(_figures(txn, period),
+                             _figures(txn, period.previous(), due_only=True)),
         wall=tuple(wall),
         hotline=totals(_figures(txn, period, source="hotline")),
-        by_category=tuple(_figures(txn, period, by="category", source="inspection")),
+        by_category=tuple(_figures(txn, period, by="category", source="inspection",
+                                   due_only=True)),
     )
 
 
-def _figures(txn: ReadTxn, period: Period, by: str = "unit",
-             source: str | None = None) -> list[Figures]:
+def _figures(txn: ReadTxn, period: Period, by: str = "unit", source: str | None = None,
+             due_only: bool = False) -> list[Figures]:
     rows = period_figures(txn.conn, txn.registry, period, now=txn.now, tz=txn.tz, by=by,
-                          source=source, visible=visibility.item_clause(
-                              visibility.scope_of(txn)))
+                          source=source, due_only=due_only,
+                          visible=visibility.item_clause(visibility.scope_of(txn)))
     return rows if by != "unit" else visibility.figures_for(txn, rows)
 
 

@@ -51,6 +51,16 @@ def write_site(folder: Path, board: Board, *, office: str, tz: ZoneInfo,
     return counts
 
 
+def content_key(board: Board) -> str:
+    """What the site shows, as a hash: a rebuild is due only when this changes."""
+    import hashlib
+
+    shown = feed(board)
+    shown.pop("generation"), shown.pop("built_at")
+    return hashlib.sha256(json.dumps(shown, ensure_ascii=False, sort_keys=True)
+                          .encode()).hexdigest()
+
+
 def feed(board: Board) -> dict[str, Any]:
     """The JSON feed: the same content as the pages, for portals that show it their way."""
     return {

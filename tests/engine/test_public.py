@@ -174,3 +174,20 @@ def test_a_rebuild_replaces_the_site_and_refuses_a_foreign_folder(office, tmp_pa
                    open_file=svc.evidence_store.open)
     assert (foreign / "notes.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_daemon_rebuilds_the_board_only_when_what_it_shows_changes(office, tmp_path):
+    from duban.app.daemon import refresh_board
+
+    svc = office.service
+    shown, *_ = public_office(office)
+    site = tmp_path / "board"
+    first = refresh_board(svc, site, None)
+    built = (site / "index.html").stat().st_mtime_ns
+    office.fire("wang", shown, "progress", note="内部进展, 不公开")  # changes nothing shown
+    assert refresh_board(svc, site, first) == first
+    assert (site / "index.html").stat().st_mtime_ns == built
+    svc.publish_note("zhao", shown, "第二批学校完成维修")
+    second = refresh_board(svc, site, first)
+    assert second != first
+    assert "第二批学校完成维修" in (site / "items" / f"{shown}.html").read_text(encoding="utf-8")
