@@ -71,8 +71,9 @@ def draw(txn: Txn, spec: DrawSpec) -> dict[str, Any]:
                        "inspector_names": [people[login]["name"] for login in team]})
     payload = {"campaign": campaign, "seed": seed, "units": spec.units,
                "inspectors": spec.inspectors, "unit_pool": units, "inspector_pool": inspectors,
-               "procedure": "SHA-256(seed|campaign|unit|code), then "
-                            "SHA-256(seed|campaign|unit code|login), lowest first",
+               "procedure": "各单位按 SHA-256(“种子|抽查名称|unit|单位代码”) 的十六进制值由小到大"
+                            "排序, 取前若干个; 每个被抽中单位的检查人员(回避本单位人员)按 "
+                            "SHA-256(“种子|抽查名称|单位代码|登录名”) 由小到大排序取前若干名",
                "result": result}
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="draw", payload=payload)
     return {**payload, "at": txn.now, "by": txn.actor.login}
