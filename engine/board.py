@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from duban.engine import draws as draws_
 from duban.engine.errors import NotFound, Refused
 from duban.engine.items import load
-from duban.engine.ledger import colour
+from duban.engine.ledger import colour, workdays_left
 from duban.engine.models import AUDIT_EVENT, EVIDENCE, ITEM, SOURCE_LABELS, Role
 from duban.engine.txn import ReadTxn, Txn
 from duban.engine.validation import clean_text
@@ -115,7 +115,8 @@ def read_board(txn: ReadTxn) -> Board:
     for row in rows:
         workflow = txn.registry.get(row["workflow"], row["workflow_version"])
         state = workflow.state(row["state"])
-        left = _workdays_left(txn, row["current_deadline"])
+        left = workdays_left(txn.calendar, txn.now.astimezone(txn.tz).date(),
+                             row["current_deadline"].astimezone(txn.tz).date())
         shown.append(BoardItem(
             id=row["id"], title=row["title"],
             unit=units[row["lead_unit"]]["name"] if row["lead_unit"] in units
@@ -130,12 +131,4 @@ def read_board(txn: ReadTxn) -> Board:
         | {"result": [{"unit": r["unit"], "unit_name": r["unit_name"]} for r in d["result"]]}
         for d in draws_.draws(txn))
     return Board(generation, txn.now, tuple(shown), public_draws)
-
-
-def _workdays_left(txn: ReadTxn, deadline: datetime) -> int:
-    today = txn.now.astimezone(txn.tz).date()
-    due = deadline.astimezone(txn.tz).date()
-    if due >= today:
-        return txn.calendar.count_workdays(today, due)
-    return -txn.calendar.count_workdays(due, today)
 

@@ -164,11 +164,7 @@ def enrich(
         row["evidence_count"] = files.get(row["id"], 0)
         workflow = registry.get(row["workflow"], row["workflow_version"])
         state = workflow.state(row["state"])
-        due = row["current_deadline"].astimezone(tz).date()
-        if due >= today:
-            left = calendar.count_workdays(today, due)
-        else:
-            left = -calendar.count_workdays(due, today)
+        left = workdays_left(calendar, today, row["current_deadline"].astimezone(tz).date())
         row["workdays_left"] = left
         row["state_label"] = state.label
         row["source_label"] = SOURCE_LABELS.get(row["source"], row["source"])
@@ -179,6 +175,13 @@ def enrich(
         row["next_actor"] = state.waiting_on or next_actor(workflow, row["state"])
         row["last_progress"] = row["attrs"].get("last_progress", "")
     return rows
+
+
+def workdays_left(calendar: WorkCalendar, today: Any, due: Any) -> int:
+    """Working days from today to the deadline's day; negative once it has passed."""
+    if due >= today:
+        return calendar.count_workdays(today, due)
+    return -calendar.count_workdays(due, today)
 
 
 def colour(row: Mapping[str, Any], finished: bool, left: int, yellow_workdays: int,
