@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, or_, select
 
 from duban.engine import visibility
-from duban.engine.figures import Figures, period_figures, totals
+from duban.engine.figures import (
+    SPLIT,
+    Figures,
+    due_by_period,
+    period_figures,
+    split_by_source,
+    totals,
+)
 from duban.engine.models import ITEM, SOURCE_LABELS
 from duban.engine.periods import Period
 from duban.engine.txn import ReadTxn
@@ -67,6 +74,7 @@ def dashboard(txn: ReadTxn, period: Period) -> Dashboard:
         .where(*where, shade == "red").order_by(ITEM.c.current_deadline).limit(WALL)
     ).mappings()]
     units = txn.directory.units
+    this_period, hotline = _units_and_hotline(txn, period)
     for row in wall:
         row["unit_name"] = units[row["lead_unit"]]["name"] if row["lead_unit"] in units \
             else row["lead_unit"]
@@ -77,12 +85,10 @@ def dashboard(txn: ReadTxn, period: Period) -> Dashboard:
         by_source=tuple(sorted(by_source.items(), key=lambda kv: -kv[1])),
         by_state=tuple(sorted(by_state.items(), key=lambda kv: -kv[1])),
         by_colour=by_colour,
-        months=tuple((month.label, totals(_figures(txn, month, due_only=True)))
-                     for month in _months_up_to(period)),
-        units=_with_previous(_figures(txn, period),
-                             _figures(txn, period.previous(), due_only=True)),
+        months=_trend(txn, _months_up_to(period)),
+        units=_with_previous(this_period, _figures(txn, period.previous(), due_only=True)),
         wall=tuple(wall),
-        hotline=totals(_figures(txn, period, source="hotline")),
+        hotline=hotline,
         by_category=tuple(_figures(txn, period, by="category", source="inspection",
                                    due_only=True)),
     )
@@ -94,6 +100,33 @@ def _figures(txn: ReadTxn, period: Period, by: str = "unit", source: str | None 
                           source=source, due_only=due_only,
                           visible=visibility.item_clause(visibility.scope_of(txn)))
     return rows if by != "unit" else visibility.figures_for(txn, rows)
+
+
+def _units_and_hotline(txn: ReadTxn, period: Period) -> tuple[list[Figures], Figures]:
+    """The units' figures and the hotline's, from one set of queries grouped by both."""
+    rows = period_figures(txn.conn, txn.registry, period, now=txn.now, tz=txn.tz,
+                          by="unit_source",
+                          visible=visibility.item_clause(visibility.scope_of(txn)))
+    names = {code: unit["name"] for code, unit in txn.directory.units.items()}
+    units, _ = split_by_source(rows, names)
+    shown = visibility.figures_for(txn, units)
+    keys = {row.key for row in shown}
+    hotline = totals([row for row in rows
+                      if row.key.partition(SPLIT)[2] == "hotline"
+                      and row.key.partition(SPLIT)[0] in keys])
+    hotline.key, hotline.name = "hotline", "12345 热线"
+    return shown, hotline
+
+
+def _trend(txn: ReadTxn, months: list[Period]) -> tuple[tuple[str, Figures], ...]:
+    """Month by month, in one query; a unit sees its own units' items only."""
+    scope = visibility.scope_of(txn)
+    visible = visibility.item_clause(scope)
+    if not scope.sees_figures:  # a unit's own figures, as figures_for gives them
+        visible = ITEM.c.lead_unit.in_(scope.units)
+    found = due_by_period(txn.conn, txn.registry, months, now=txn.now, tz=txn.tz,
+                          visible=visible)
+    return tuple((month.label, found[month.code]) for month in months)
 
 
 def _with_previous(now: list[Figures], before: list[Figures]

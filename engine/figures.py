@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, func, literal, select
 
 from duban.engine.fields import SATISFIED
 from duban.engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
@@ -108,25 +108,10 @@ def period_figures(
     ``due_only``: the items due and their outcomes, without the signing and the events (one
     query instead of five, for a trend)."""
     start, end = period.bounds(tz)
-    narrowed = [condition for condition in (
-        ITEM.c.source == source if source else None, visible) if condition is not None]
-    group = {"unit": ITEM.c.lead_unit, "leader": ITEM.c.lead_leader,
-             "category": ITEM.c.attrs["category"].as_string()}[by]
-    finished = registry.state_names(lambda s: s.finished)
-    attrs = ITEM.c.attrs
-    on_time = attrs["on_time"].as_boolean().is_(True)
-    done = ITEM.c.state.in_(finished)
-    satisfaction = attrs["satisfaction"].as_string()
-    cutoff = min(now, end)
+    narrowed = _narrowed(source, visible)
+    group = _GROUPS[by]()
     due = conn.execute(
-        select(group.label("key"), func.count().label("items"),
-               _flag(done).label("done"), _flag(and_(done, on_time)).label("on_time"),
-               _flag(and_(~done, ITEM.c.current_deadline < cutoff)).label("overdue"),
-               _flag(satisfaction.is_not(None)).label("rated"),
-               _flag(satisfaction.in_(SATISFIED)).label("satisfied"),
-               _flag(ITEM.c.source == "instruction").label("instructions"),
-               _flag(and_(ITEM.c.source == "instruction", done, on_time))
-               .label("instructions_on_time"))
+        select(group.label("key"), *_due_columns(registry, min(now, end)))
         .where(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end, *narrowed)
         .group_by(group)
     ).mappings().all()
@@ -135,6 +120,56 @@ def period_figures(
     else:
         signing, events = _signing_and_events(conn, group, start, end, narrowed, by)
     return _collect(conn, by, due, signing, events)
+
+
+def due_by_period(conn: Connection, registry: Registry, periods: Sequence[Period], *,
+                  now: datetime, tz: ZoneInfo, source: str | None = None,
+                  visible: Any = None) -> dict[str, Figures]:
+    """The whole office's items due in each of several periods that do not overlap (a trend,
+    month by month), and their outcomes, in one query: the same numbers as the ``due_only``
+    totals of :func:`period_figures` for each period."""
+    bounds = [(period.code, *period.bounds(tz)) for period in periods]
+    bucket = case(*((and_(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end),
+                      code) for code, start, end in bounds), else_=None)
+    first, last = min(b[1] for b in bounds), max(b[2] for b in bounds)
+    rows = conn.execute(
+        select(bucket.label("key"), *_due_columns(registry, now))
+        .where(ITEM.c.current_deadline >= first, ITEM.c.current_deadline < last,
+               *_narrowed(source, visible))
+        .group_by(bucket)
+    ).mappings().all()
+    found = {figures.key: figures for figures in _collect(conn, "category", rows, [], [])}
+    return {code: found.get(code, Figures(code, code)) for code, _, _ in bounds}
+
+
+SPLIT = "|"  # between a unit and a source in the keys of ``by="unit_source"``
+_GROUPS = {"unit": lambda: ITEM.c.lead_unit, "leader": lambda: ITEM.c.lead_leader,
+           "category": lambda: ITEM.c.attrs["category"].as_string(),
+           "unit_source": lambda: ITEM.c.lead_unit + SPLIT + ITEM.c.source}
+
+
+def _narrowed(source: str | None, visible: Any) -> list[Any]:
+    return [condition for condition in (ITEM.c.source == source if source else None, visible)
+            if condition is not None]
+
+
+def _due_columns(registry: Registry, cutoff: datetime) -> list[Any]:
+    """What is counted of the items due: ``cutoff`` is when "overdue" is judged (now, or the
+    period's end when it is over; within a period the two agree for every item due in it
+    before now)."""
+    finished = registry.state_names(lambda s: s.finished)
+    attrs = ITEM.c.attrs
+    on_time = attrs["on_time"].as_boolean().is_(True)
+    done = ITEM.c.state.in_(finished)
+    satisfaction = attrs["satisfaction"].as_string()
+    return [func.count().label("items"),
+            _flag(done).label("done"), _flag(and_(done, on_time)).label("on_time"),
+            _flag(and_(~done, ITEM.c.current_deadline < cutoff)).label("overdue"),
+            _flag(satisfaction.is_not(None)).label("rated"),
+            _flag(satisfaction.in_(SATISFIED)).label("satisfied"),
+            _flag(ITEM.c.source == "instruction").label("instructions"),
+            _flag(and_(ITEM.c.source == "instruction", done, on_time))
+            .label("instructions_on_time")]
 
 
 def _signing_and_events(conn: Connection, group: Any, start: datetime, end: datetime,
@@ -149,8 +184,9 @@ def _signing_and_events(conn: Connection, group: Any, start: datetime, end: date
     in_period = (AUDIT_EVENT.c.at >= start, AUDIT_EVENT.c.at < end,
                  AUDIT_EVENT.c.action == "event", *narrowed)
     joined = AUDIT_EVENT.join(ITEM, ITEM.c.id == AUDIT_EVENT.c.item_id)
+    by_unit = by in ("unit", "unit_source")
     counted = [name for name in COUNTED_EVENTS
-               if name != "warn" and not (by == "unit" and name == "decline")]
+               if name != "warn" and not (by_unit and name == "decline")]
     # Everything but the warnings' level comes from the covering index on the events; the
     # payload is read for the warnings alone.
     events = [dict(row) for row in conn.execute(
@@ -164,16 +200,40 @@ def _signing_and_events(conn: Connection, group: Any, start: datetime, end: date
                    select(group.label("key"), level.label("level"), func.count().label("n"))
                    .select_from(joined).where(*in_period, AUDIT_EVENT.c.event == "warn")
                    .group_by(group, level)).mappings()]
-    if by == "unit":  # a return counts for the unit that sent the item back, not the next one
+    if by_unit:  # a return counts for the unit that sent the item back, not the next one
         units_of = dict(conn.execute(select(PERSON.c.login, PERSON.c.unit_code)).all())
-        returns = select(AUDIT_EVENT.c.actor, func.count())
-        if narrowed:  # the items' conditions need the items
+        split = by == "unit_source"
+        returns = select(AUDIT_EVENT.c.actor, ITEM.c.source if split else literal(None),
+                         func.count())
+        if narrowed or split:  # the items' conditions need the items
             returns = returns.select_from(joined)
-        for actor, n in conn.execute(
+        for actor, source, n in conn.execute(
                 returns.where(*in_period, AUDIT_EVENT.c.event == "decline")
-                .group_by(AUDIT_EVENT.c.actor)):
-            events.append({"key": units_of.get(actor), "event": "decline", "n": n})
+                .group_by(AUDIT_EVENT.c.actor, *([ITEM.c.source] if split else []))):
+            unit = units_of.get(actor)
+            key = f"{unit}{SPLIT}{source}" if split and unit else unit
+            events.append({"key": key, "event": "decline", "n": n})
     return signing, events
+
+
+def split_by_source(rows: Sequence[Figures], names: dict[str, str]
+                    ) -> tuple[list[Figures], dict[str, Figures]]:
+    """Figures keyed ``unit|source`` (``by="unit_source"``) as the units' figures and each
+    source's totals: one set of queries for both."""
+    units: dict[str, list[Figures]] = {}
+    sources: dict[str, list[Figures]] = {}
+    for row in rows:
+        unit, _, source = row.key.partition(SPLIT)
+        units.setdefault(unit, []).append(row)
+        sources.setdefault(source, []).append(row)
+
+    def merged(key: str, parts: list[Figures], name: str) -> Figures:
+        total = totals(parts)
+        total.key, total.name = key, name
+        return total
+
+    return ([merged(unit, parts, names.get(unit, unit)) for unit, parts in sorted(units.items())],
+            {source: merged(source, parts, source) for source, parts in sources.items()})
 
 
 def _collect(conn: Connection, by: str, due: Sequence[Any], signing: Sequence[Any],

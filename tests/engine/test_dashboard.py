@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from duban.engine.directory import NewPerson
-from duban.engine.figures import totals
+from duban.engine.figures import period_figures, totals
 from duban.engine.items import NewItem
 from duban.engine.ledger import LedgerFilter
 from duban.engine.periods import parse_period
@@ -30,6 +30,7 @@ def busy_office(office) -> dict[str, int]:
         title="12345 工单", lead_unit="JJK", deadline="5个工作日", workflow="hotline",
         source="hotline"))["id"]
     office.fire("zhao", made["d6"], "warn", level="red", reason="进度滞后")
+    office.fire("wang", made["d5"], "decline", reason="非本单位职责")
     office.fire("wang", made["d7"], "sign")
     office.fire("wang", made["d7"], "report", report="已完成")
     office.fire("zhao", made["d7"], "verify")
@@ -61,11 +62,25 @@ def test_the_rates_are_the_period_figures(office):
     period = parse_period("2026-11")
     view = svc.dashboard("zhao", period)
     figures = svc.period_figures("zhao", period)
-    assert [(f.key, f.items, f.on_time, f.overdue) for f, _ in view.units] == [
-        (f.key, f.items, f.on_time, f.overdue) for f in figures]
+    assert [(f.key, f.name, f.items, f.on_time, f.overdue, f.assigned, f.events)
+            for f, _ in view.units] == [
+        (f.key, f.name, f.items, f.on_time, f.overdue, f.assigned, f.events) for f in figures]
+    assert sum(f.count("decline") for f, _ in view.units) == 1
+    with svc.db.read() as conn:  # the hotline's, as the figures of that source alone
+        alone = totals(period_figures(conn, svc.registry, period, now=office.clock.now(),
+                                      tz=svc.tz, source="hotline"))
+    assert (view.hotline.items, view.hotline.assigned, view.hotline.on_time,
+            view.hotline.events) == (alone.items, alone.assigned, alone.on_time, alone.events)
     month = dict(view.months)["2026年11月"]
     assert (month.items, month.on_time, month.instructions) == (
         totals(figures).items, totals(figures).on_time, totals(figures).instructions)
+    for (label, trend), code in zip(view.months, ("2026-06", "2026-07", "2026-08", "2026-09",
+                                                  "2026-10", "2026-11"), strict=True):
+        each = totals(svc.period_figures("zhao", parse_period(code)))
+        assert (trend.items, trend.done, trend.on_time, trend.overdue, trend.instructions,
+                trend.instructions_on_time) == (each.items, each.done, each.on_time,
+                                                each.overdue, each.instructions,
+                                                each.instructions_on_time), label
     assert [label for label, _ in view.months] == [
         "2026年6月", "2026年7月", "2026年8月", "2026年9月", "2026年10月", "2026年11月"]
     assert (view.hotline.assigned, view.hotline.items) == (1, 1)
