@@ -46,6 +46,7 @@ class Dashboard:
     wall: tuple[dict[str, Any], ...]
     hotline: Figures
     by_category: tuple[Figures, ...]
+    by_term: tuple[Figures, ...] = ()  # 立行立改 / 长期整改
 
 
 def dashboard(txn: ReadTxn, period: Period) -> Dashboard:
@@ -91,6 +92,7 @@ def dashboard(txn: ReadTxn, period: Period) -> Dashboard:
         hotline=hotline,
         by_category=tuple(_figures(txn, period, by="category", source="inspection",
                                    due_only=True)),
+        by_term=_by_term(txn, period),
     )
 
 
@@ -116,6 +118,18 @@ def _units_and_hotline(txn: ReadTxn, period: Period) -> tuple[list[Figures], Fig
                       and row.key.partition(SPLIT)[0] in keys])
     hotline.key, hotline.name = "hotline", "12345 热线"
     return shown, hotline
+
+
+def _by_term(txn: ReadTxn, period: Period) -> tuple[Figures, ...]:
+    """Inspection problems by term, named as the workflow names its choices."""
+    rows = _figures(txn, period, by="term", source="inspection", due_only=True)
+    labels: dict[str, str] = {}
+    if "inspection" in txn.registry.names():
+        spec = txn.registry.latest("inspection").field_spec("term")
+        labels = dict(spec.choices or ())
+    for row in rows:
+        row.name = labels.get(row.key, row.name)
+    return tuple(rows)
 
 
 def _trend(txn: ReadTxn, months: list[Period]) -> tuple[tuple[str, Figures], ...]:

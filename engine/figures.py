@@ -145,6 +145,7 @@ def due_by_period(conn: Connection, registry: Registry, periods: Sequence[Period
 SPLIT = "|"  # between a unit and a source in the keys of ``by="unit_source"``
 _GROUPS = {"unit": lambda: ITEM.c.lead_unit, "leader": lambda: ITEM.c.lead_leader,
            "category": lambda: ITEM.c.attrs["category"].as_string(),
+           "term": lambda: ITEM.c.attrs["term"].as_string(),
            "unit_source": lambda: ITEM.c.lead_unit + SPLIT + ITEM.c.source}
 
 

@@ -29,6 +29,9 @@ def busy_office(office) -> dict[str, int]:
     made["hotline"] = svc.new_item("zhao", NewItem(
         title="12345 工单", lead_unit="JJK", deadline="5个工作日", workflow="hotline",
         source="hotline"))["id"]
+    made["problem"] = office.item(deadline="2026-11-10 18:00", title="巡视问题",
+                                  workflow="inspection", source="inspection",
+                                  attrs={"category": "选人用人", "term": "immediate"})
     office.fire("zhao", made["d6"], "warn", level="red", reason="进度滞后")
     office.fire("wang", made["d5"], "decline", reason="非本单位职责")
     office.fire("wang", made["d7"], "sign")
@@ -81,6 +84,9 @@ def test_the_rates_are_the_period_figures(office):
                 trend.instructions_on_time) == (each.items, each.done, each.on_time,
                                                 each.overdue, each.instructions,
                                                 each.instructions_on_time), label
+    assert [(f.name, f.items) for f in view.by_category] == [("选人用人", 1)]
+    assert [(f.key, f.name, f.items, f.overdue) for f in view.by_term] == [
+        ("immediate", "立行立改", 1, 1)]
     assert [label for label, _ in view.months] == [
         "2026年6月", "2026年7月", "2026年8月", "2026年9月", "2026年10月", "2026年11月"]
     assert (view.hotline.assigned, view.hotline.items) == (1, 1)

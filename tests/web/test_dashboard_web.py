@@ -79,3 +79,25 @@ def test_the_dashboard_and_a_notice_download_as_pdf(server, office,
     flat = "".join(text.split())
     assert pages >= 1 and "领导驾驶舱" in flat and "红灯与逾期" in flat
     assert client.get(f"/notices/{result['notice']}.exe").status_code == 404
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_the_public_board_reads_on_a_phone(browser, office, tmp_path):  # noqa: F811
+    from duban.notifiers.board_site import write_site
+    from tests.engine.test_public import inspectors, public_office, spec
+
+    shown, *_ = public_office(office)
+    inspectors(office)
+    svc = office.service
+    svc.draw("zhao", spec(units=2, inspectors=1, unit_pool=("JJK", "AQK", "SYZ")))
+    write_site(tmp_path / "board", svc.board(), office="市教育局督查室", tz=svc.tz,
+               open_file=svc.evidence_store.open)
+    page = browser.new_context(viewport=PHONE, locale="zh-CN").new_page()
+    page.goto((tmp_path / "board" / "index.html").as_uri())
+    assert "<script>alert(1)</script>校舍维修" in page.inner_text("main")  # shown as text
+    assert "双随机一公开" in page.inner_text("main")
+    shot(page, "board-phone")
+    page.click("text=校舍维修")
+    page.wait_for_selector("ul.files img")
+    assert "已完成 12 所学校校舍维修" in page.inner_text("main")
+    shot(page, "board-item-phone")
