@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option, read_secret
+from duban.commands.options import ID, json_option, read_secret
 from duban.commands.output import echo_json, echo_table
 
 
@@ -155,7 +155,7 @@ def token_list(app: App, for_login, as_json) -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ID)
 @click.pass_obj
 def token_revoke(app: App, token_id) -> None:
     """吊销令牌 TOKEN_ID(本人的, 或管理员吊销任何人的)。"""

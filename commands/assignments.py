@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option
+from duban.commands.options import ID, json_option
 from duban.commands.output import echo_json, echo_record
 
 
@@ -15,7 +15,7 @@ def inspector() -> None:
 
 
 @inspector.command("assign")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @click.argument("login")
 @json_option
 @click.pass_obj
@@ -32,7 +32,7 @@ def evaluation() -> None:
 
 @evaluation.command("new")
 @click.argument("name")
-@click.option("--item", "item_ids", type=int, multiple=True, required=True, help="事项编号, 可重复")
+@click.option("--item", "item_ids", type=ID, multiple=True, required=True, help="事项编号, 可重复")
 @click.option("--evaluator", "evaluators", multiple=True, required=True, help="评估人员, 可重复")
 @json_option
 @click.pass_obj
@@ -45,7 +45,7 @@ def evaluation_new(app: App, name, item_ids, evaluators, as_json) -> None:
 
 @evaluation.command("rate")
 @click.argument("name")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @click.option("--rating", required=True, help="优秀、良好、一般或较差")
 @click.option("--note", help="评价说明")
 @json_option

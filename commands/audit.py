@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option
+from duban.commands.options import ID, json_option
 from duban.commands.output import echo_json
 
 
@@ -50,7 +50,7 @@ def audit_verify(app: App, with_files, as_json) -> None:
 
 
 @audit.command("rebuild")
-@click.option("--item", "item_id", type=int, help="只检查某一事项")
+@click.option("--item", "item_id", type=ID, help="只检查某一事项")
 @json_option
 @click.pass_obj
 def audit_rebuild(app: App, item_id, as_json) -> None:

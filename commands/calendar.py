@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option
+from duban.commands.options import Number, json_option
 from duban.commands.output import echo_json
 
 
@@ -17,7 +17,7 @@ def calendar() -> None:
 
 
 @calendar.command("show")
-@click.argument("year", type=click.IntRange(1990, 2100))
+@click.argument("year", type=Number(1990, 2100))
 @json_option
 @click.pass_obj
 def calendar_show(app: App, year, as_json) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import click
 
 from duban.commands.context import App
+from duban.commands.options import Number
 
 
 @click.command()
 @click.option("--db", "demo_db", help="演示库路径(默认在数据目录下的 demo.db)")
 @click.option("--serve", is_flag=True, help="建好演示库后运行网页门户, 并给出三个可登录的账户")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+@click.option("--port", type=Number(1, 65535), default=8000, show_default=True,
               help="与 --serve 同用: 端口")
 @click.pass_obj
 def demo(app: App, demo_db, serve, port) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option
+from duban.commands.options import ID, json_option
 from duban.commands.output import echo_json, echo_table
 
 
@@ -41,7 +41,7 @@ def evidence() -> None:
 
 
 @evidence.command("list")
-@click.argument("item_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("item_id", type=ID)
 @click.option("--withdrawn", is_flag=True, help="包括已撤回的")
 @json_option
 @click.pass_obj
@@ -68,7 +68,7 @@ def evidence_list(app: App, item_id, withdrawn, as_json) -> None:
 
 
 @evidence.command("get")
-@click.argument("evidence_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("evidence_id", type=ID)
 @click.option("--out", "out", required=True, metavar="文件", help="保存到此文件(- 为标准输出)")
 @click.pass_obj
 def evidence_get(app: App, evidence_id, out) -> None:
@@ -83,7 +83,7 @@ def evidence_get(app: App, evidence_id, out) -> None:
 
 
 @evidence.command("add")
-@click.argument("item_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("item_id", type=ID)
 @click.argument("files", nargs=-1, required=True, metavar="文件...")
 @click.option("--note", default="", help="说明")
 @json_option
@@ -100,7 +100,7 @@ def evidence_add(app: App, item_id, files, note, as_json) -> None:
 
 
 @evidence.command("withdraw")
-@click.argument("evidence_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("evidence_id", type=ID)
 @click.option("--reason", required=True, help="撤回理由")
 @json_option
 @click.pass_obj

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from duban.commands.context import App
-from duban.commands.options import field_options, json_option, parse_pairs
+from duban.commands.options import ID, OFFSET, Number, field_options, json_option, parse_pairs
 from duban.commands.output import echo_json, echo_table
 
 # Short commands for the common events of the standard workflow: (command, event, help).
@@ -50,7 +50,7 @@ def item() -> None:
 @click.option("--leader", help="牵头领导登录名")
 @click.option("--co-unit", "co_units", multiple=True, help="协办单位代码, 可重复")
 @click.option("--public", is_flag=True, help="在阳光督办公开")
-@click.option("--parent", "parent_id", type=int, help="上级事项编号(任务拆解)")
+@click.option("--parent", "parent_id", type=ID, help="上级事项编号(任务拆解)")
 @click.option("--field", "fields", multiple=True, metavar="名称=值",
               help="工作流在交办时接受的字段, 如 category=选人用人, 可重复")
 @json_option
@@ -70,7 +70,7 @@ def item_new(app: App, title, lead_unit, deadline, workflow, goal, measures, sou
 
 
 @item.command("show")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @json_option
 @click.pass_obj
 def item_show(app: App, item_id, as_json) -> None:
@@ -90,8 +90,8 @@ def item_show(app: App, item_id, as_json) -> None:
 @click.option("--unit", "unit_code", help="承办单位代码")
 @click.option("--workflow", help="工作流")
 @click.option("--open", "open_only", is_flag=True, help="只看未销号的")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--limit", type=Number(1, 10_000), default=200, show_default=True)
+@click.option("--offset", type=OFFSET, default=0)
 @json_option
 @click.pass_obj
 def item_list(app: App, state, unit_code, workflow, open_only, limit, offset, as_json) -> None:
@@ -113,7 +113,7 @@ def item_list(app: App, state, unit_code, workflow, open_only, limit, offset, as
 
 
 @item.command("history")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @json_option
 @click.pass_obj
 def item_history(app: App, item_id, as_json) -> None:
@@ -128,7 +128,7 @@ def item_history(app: App, item_id, as_json) -> None:
 
 
 @item.command("edit")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @click.option("--title")
 @click.option("--goal")
 @click.option("--measures")
@@ -142,7 +142,7 @@ def item_edit(app: App, item_id, title, goal, measures, as_json) -> None:
 
 
 @item.command("fire")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @click.argument("event")
 @field_options
 @json_option
@@ -153,7 +153,7 @@ def item_fire(app: App, item_id, event, as_json, **options) -> None:
 
 
 @item.command("timers")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @json_option
 @click.pass_obj
 def item_timers(app: App, item_id, as_json) -> None:
@@ -170,7 +170,7 @@ def item_timers(app: App, item_id, as_json) -> None:
 
 
 @item.command("events")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ID)
 @json_option
 @click.pass_obj
 def item_events(app: App, item_id, as_json) -> None:
@@ -216,7 +216,7 @@ def echo_item(app: App, item: dict[str, Any], as_json: bool, event: str | None =
 
 
 def _event_command(name: str, event: str, help_text: str) -> click.Command:
-    @click.argument("item_id", type=int)
+    @click.argument("item_id", type=ID)
     @field_options
     @json_option
     @click.pass_obj

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option, period_option
+from duban.commands.options import OFFSET, Number, json_option, period_option
 from duban.commands.output import echo_json
 
 STYLES = {"green": "green", "yellow": "yellow", "red": "bold red", "": "dim"}
@@ -33,8 +33,8 @@ def _period(text: str | None):
 @click.option("--period", help="完成时限落在某时段: 2026-11、2026-Q4、2026-H2、2026")
 @click.option("--open", "open_only", is_flag=True, help="只看未销号的")
 @click.option("--zero", is_flag=True, help="清零视图: 各单位未销号事项, 多的在前, 最早的在前")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--limit", type=Number(1, 100_000), default=200, show_default=True)
+@click.option("--offset", type=OFFSET, default=0)
 @click.option("--csv", "as_csv", is_flag=True, help="以 CSV 输出")
 @click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path),
               help="导出 Excel(台账、清零、跟踪问效各一页; 不分页)")

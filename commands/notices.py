@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option
+from duban.commands.options import ID, Number, json_option
 from duban.commands.output import echo_json
 
 FORMATS = ("text", "markdown", "html", "docx", "pdf")  # as duban.notifiers.documents.FORMATS
@@ -25,9 +25,9 @@ def notices() -> None:
 @click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]),
               help="只看某状态: pending 待发送, sent 已送达, failed 失败待重试, dead 无法送达")
 @click.option("--dead", is_flag=True, help="只看无法送达的(同 --status dead)")
-@click.option("--item", "item_id", type=int, help="只看某事项的通知")
+@click.option("--item", "item_id", type=ID, help="只看某事项的通知")
 @click.option("--kind", help="只看某类通知, 如 reminder、warning")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--limit", type=Number(1, 10_000), default=100, show_default=True)
 @json_option
 @click.pass_obj
 def notices_list(app: App, status, dead, item_id, kind, limit, as_json) -> None:
@@ -56,7 +56,7 @@ def notices_list(app: App, status, dead, item_id, kind, limit, as_json) -> None:
 
 
 @notices.command("show")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=ID)
 @json_option
 @click.pass_obj
 def notices_show(app: App, notice_id, as_json) -> None:
@@ -84,8 +84,8 @@ def notices_show(app: App, notice_id, as_json) -> None:
 
 
 @notices.command("preview")
-@click.argument("notice_id", type=int, required=False)
-@click.option("--item", "item_id", type=int, help="预览某事项将会收到的通知(不保存、不占文号)")
+@click.argument("notice_id", type=ID, required=False)
+@click.option("--item", "item_id", type=ID, help="预览某事项将会收到的通知(不保存、不占文号)")
 @click.option("--kind", help="与 --item 同用: 通知类型, 如 urging(督办函)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
@@ -118,7 +118,7 @@ def notices_preview(app: App, notice_id, item_id, kind, fmt, out) -> None:
 
 
 @notices.command("send")
-@click.option("--batch", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--batch", type=Number(1, 10_000), default=50, show_default=True)
 @json_option
 @click.pass_obj
 def notices_send(app: App, batch, as_json) -> None:
@@ -139,7 +139,7 @@ def notices_send(app: App, batch, as_json) -> None:
 
 
 @notices.command("requeue")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=ID)
 @json_option
 @click.pass_obj
 def notices_requeue(app: App, notice_id, as_json) -> None:

@@ -21,6 +21,37 @@ FIELD_OPTIONS = (
 )
 
 
+MAX_ROW_ID = 2**63 - 1  # the largest integer either database stores
+
+
+class Number(click.ParamType):
+    """A whole number within bounds, refused in Chinese: a number past what the database can
+    store is one clear line, never an internal error."""
+
+    name = "整数"
+
+    def __init__(self, low: int, high: int = MAX_ROW_ID) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            number = int(text) if text.lstrip("-").isdigit() and len(text) <= 25 else None
+        if number is None or not self.low <= number <= self.high:
+            shown = str(value)[:25] + ("…" if len(str(value)) > 25 else "")
+            hint = (param.opts[0] if param is not None and param.param_type_name == "option"
+                    else param.human_readable_name if param is not None else "数值")
+            raise click.UsageError(f"{hint} 应为 {self.low} 至 {self.high} 的整数, 收到“{shown}”",
+                                   ctx)
+        return number
+
+
+ID = Number(1)  # an item's, a notice's, a token's, a file's number; a version
+OFFSET = Number(0)
+
+
 def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")(command)
 
@@ -31,7 +62,7 @@ def field_options(command: F) -> F:
         command = click.option(f"--{name}", name, default=None, help=help_text)(command)
     command = click.option("--field", "extra_fields", multiple=True, metavar="名称=值",
                            help="工作流自定义字段, 可重复")(command)
-    command = click.option("--expect-version", type=int, default=None,
+    command = click.option("--expect-version", type=ID, default=None,
                            help="仅当事项仍为此版本时才办理(防止并发修改)")(command)
     command = click.option("--attach", "attach", multiple=True, metavar="文件",
                            help="附佐证材料(照片、PDF、OFD、Office/WPS 文档、压缩包), 可重复"

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option
+from duban.commands.options import ID, Number, json_option
 from duban.commands.output import echo_json
 
 
@@ -37,7 +37,7 @@ def board_build(app: App, folder: Path, as_json) -> None:
 
 
 @board.command("note")
-@click.argument("item_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("item_id", type=ID)
 @click.argument("text")
 @json_option
 @click.pass_obj
@@ -51,7 +51,7 @@ def board_note(app: App, item_id, text, as_json) -> None:
 
 
 @board.command("publish-file")
-@click.argument("evidence_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("evidence_id", type=ID)
 @json_option
 @click.pass_obj
 def board_publish_file(app: App, evidence_id, as_json) -> None:
@@ -65,9 +65,9 @@ def board_publish_file(app: App, evidence_id, as_json) -> None:
 
 @click.command("draw")
 @click.option("--campaign", required=True, help="抽查名称, 如 2026年秋季校园安全专项检查")
-@click.option("--units", "unit_count", type=click.IntRange(1, 10_000), required=True,
+@click.option("--units", "unit_count", type=Number(1, 10_000), required=True,
               help="抽取被检查单位数")
-@click.option("--inspectors", "inspector_count", type=click.IntRange(1, 10_000), required=True,
+@click.option("--inspectors", "inspector_count", type=Number(1, 10_000), required=True,
               help="每个被检查单位抽取的检查人员数")
 @click.option("--seed", required=True,
               help="事先公布的随机种子(如某日彩票开奖号码), 任何人可据此复核")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from duban.commands.context import App
-from duban.commands.options import json_option
+from duban.commands.options import ID, json_option
 from duban.commands.output import echo_json, echo_table
 
 JSON_EVENT_KEYS = ("name", "label", "source", "dest", "roles", "requires", "accepts")
@@ -56,11 +56,11 @@ def workflow_show(app: App, name, mermaid, as_json) -> None:
 
 @workflow.command("migrate")
 @click.argument("name")
-@click.option("--from", "from_version", type=int, required=True, help="事项现在的版本")
-@click.option("--to", "to_version", type=int, required=True, help="迁移到的版本")
+@click.option("--from", "from_version", type=ID, required=True, help="事项现在的版本")
+@click.option("--to", "to_version", type=ID, required=True, help="迁移到的版本")
 @click.option("--map", "mapping", multiple=True, metavar="旧状态=新状态",
               help="状态对照, 可重复; 同名状态无需给出")
-@click.option("--item", "item_ids", type=int, multiple=True, help="只迁移这些事项, 可重复")
+@click.option("--item", "item_ids", type=ID, multiple=True, help="只迁移这些事项, 可重复")
 @click.option("--dry-run", is_flag=True, help="只检查并列出将迁移的事项数, 不做改动")
 @json_option
 @click.pass_obj

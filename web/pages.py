@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -246,6 +247,8 @@ def items_xlsx(request: Request, q: str = "", state: str = "", unit: str = "",
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A number in a path: bounded as the databases store it, so a larger one is a bad request.
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FILE_TYPES = {"docx": DOCX, "pdf": "application/pdf"}
 PDF_PAGE = "@page { size: A4; margin: 15mm 12mm; } header.top, nav, form { display: none; }"
@@ -277,7 +280,7 @@ async def new_item(request: Request) -> Response:
 
 
 @router.get("/items/{item_id}")
-def item_page(request: Request, item_id: int) -> Response:
+def item_page(request: Request, item_id: RowId) -> Response:
     def page(service: Service, actor: Bearer) -> HTMLResponse:
         return _render(request, "item.html", view=service.item_view(actor, item_id),
                        action=None)
@@ -286,7 +289,7 @@ def item_page(request: Request, item_id: int) -> Response:
 
 
 @router.get("/items/{item_id}/act/{event}")
-def action_form(request: Request, item_id: int, event: str) -> Response:
+def action_form(request: Request, item_id: RowId, event: str) -> Response:
     """An action's form: into the 督办单 (htmx), or as the page itself."""
     def page(service: Service, actor: Bearer) -> HTMLResponse:
         view = service.item_view(actor, item_id)
@@ -297,7 +300,7 @@ def action_form(request: Request, item_id: int, event: str) -> Response:
 
 
 @router.post("/items/{item_id}/act/{event}")
-async def act(request: Request, item_id: int, event: str) -> Response:
+async def act(request: Request, item_id: RowId, event: str) -> Response:
     data = await _form(request)
 
     def page(service: Service, actor: Bearer) -> Response:
@@ -317,7 +320,7 @@ async def act(request: Request, item_id: int, event: str) -> Response:
 
 
 @router.post("/items/{item_id}/evidence")
-async def add_evidence(request: Request, item_id: int) -> Response:
+async def add_evidence(request: Request, item_id: RowId) -> Response:
     """补充材料, from the 督办单."""
     data = await _form(request)
 
@@ -332,7 +335,7 @@ async def add_evidence(request: Request, item_id: int) -> Response:
 
 
 @router.post("/evidence/{evidence_id}/withdraw")
-async def withdraw_evidence(request: Request, evidence_id: int) -> Response:
+async def withdraw_evidence(request: Request, evidence_id: RowId) -> Response:
     data = await _form(request)
 
     def page(service: Service, actor: Bearer) -> Response:
@@ -347,7 +350,7 @@ async def withdraw_evidence(request: Request, evidence_id: int) -> Response:
 
 
 @router.get("/evidence/{evidence_id}")
-def evidence_file(request: Request, evidence_id: int, download: bool = False) -> Response:
+def evidence_file(request: Request, evidence_id: RowId, download: bool = False) -> Response:
     """A file of an item the person may see: images inline (unless ``download``)."""
     def send(service: Service, actor: Bearer) -> Response:
         row, content = service.evidence_file(actor, evidence_id)
@@ -421,7 +424,7 @@ def notices(request: Request, kind: str = "", offset: int = 0) -> Response:
 
 
 @router.get("/notices/{notice_id:int}")
-def notice(request: Request, notice_id: int) -> Response:
+def notice(request: Request, notice_id: RowId) -> Response:
     """The document as the office printed it (its own page and print stylesheet)."""
     def page(service: Service, actor: Bearer) -> Response:
         found = service.notice(actor, notice_id)
@@ -440,7 +443,7 @@ def notice(request: Request, notice_id: int) -> Response:
 
 
 @router.get("/notices/{notice_id:int}.{fmt}")
-def notice_file(request: Request, notice_id: int, fmt: str) -> Response:
+def notice_file(request: Request, notice_id: RowId, fmt: str) -> Response:
     """A notice as Word (to restyle or seal) or PDF (to print as it is)."""
     if fmt not in FILE_TYPES:
         from duban.engine.errors import NotFound

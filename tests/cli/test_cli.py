@@ -148,3 +148,21 @@ def test_timers_through_the_cli_with_simulated_time(cli):
     assert "触发 2, 跳过 3" in out
     assert cli.json("item", "show", item)["attrs"]["warning"] == "yellow"
     assert "触发 0" in cli.run("--now", "2026-11-17 09:30", "tick").stdout
+
+
+BEYOND = "9223372036854775808"  # one past the largest integer either database stores
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("args", [
+    ("item", "show", BEYOND), ("item", "history", BEYOND), ("item", "timers", BEYOND),
+    ("item", "list", "--offset", "99999999999999999999"), ("sign", BEYOND),
+    ("item", "fire", "1", "sign", "--expect-version", BEYOND),
+    ("audit", "rebuild", "--item", BEYOND), ("notices", "show", BEYOND),
+    ("notices", "list", "--item", BEYOND), ("evidence", "get", BEYOND, "--out", "x"),
+    ("token", "revoke", BEYOND), ("ledger", "--offset", "-1"), ("item", "show", "abc"),
+    ("calendar", "show", "99999"),
+])
+def test_every_number_has_a_range(cli, args):
+    line = cli.error(*args, code=2)
+    assert "应为" in line and "的整数" in line and "内部错误" not in line

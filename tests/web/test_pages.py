@@ -104,3 +104,19 @@ def test_a_temporary_password_is_changed_before_the_first_session(server):
     done = client.post("/password", data={"login": "lin", "old": temporary, "new": PASSWORD,
                                           "again": PASSWORD, "nonce": nonce})
     assert done.status_code == 303 and client.get("/").status_code == 200
+
+
+def test_numbers_beyond_the_database_are_not_an_internal_error(server, office):
+    give_passwords(server.service, "wang")
+    client = sign_in(server, "wang")
+    api = server.api(server.token("wang"))
+    for path in ("/items/99999999999999999999", "/evidence/99999999999999999999",
+                 "/notices/99999999999999999999", "/items/99999999999999999999/act/sign"):
+        answer = client.get(path)
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert "请求的地址或参数不对" in answer.text
+    for path in ("/items/99999999999999999999", "/evidence/99999999999999999999",
+                 "/notices/99999999999999999999"):
+        answer = api.get(path)
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert answer.json()["error"]["status"] == 400
