@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from core_bench import ADMIN, START, Row, bench_workdir, build_office, print_table, say, verdict
-from ledger_bench import fill
+from ledger_bench import fill, timed
 from sqlalchemy import bindparam, func, insert, select, text, update
 
 from duban.engine.clock import FixedClock
@@ -34,17 +33,6 @@ from duban.notifiers.board_site import write_site
 
 DASHBOARD_TARGET_S = 1.0
 BOARD_TARGET_S = 10.0
-RUNS = 5
-
-
-def timed(work: Callable[[], object]) -> float:
-    work()
-    times = []
-    for _ in range(RUNS):
-        began = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def assign(service, share: float, public: int, rng: random.Random) -> None:

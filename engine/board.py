@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from duban.engine import draws as draws_
-from duban.engine.errors import NotFound, Refused
+from duban.engine import evidence
+from duban.engine.errors import Refused
 from duban.engine.items import load
 from duban.engine.ledger import colour, workdays_left
 from duban.engine.models import AUDIT_EVENT, EVIDENCE, ITEM, SOURCE_LABELS, Role
@@ -70,10 +71,7 @@ def publish_note(txn: Txn, item_id: int, text: str) -> dict[str, Any]:
 def publish_evidence(txn: Txn, evidence_id: int) -> dict[str, Any]:
     """Mark one file of a public item public (a photo of the rectified site, a notice)."""
     require_office(txn, "公开佐证材料")
-    row = txn.conn.execute(select(EVIDENCE).where(EVIDENCE.c.id == evidence_id)
-                           ).mappings().first()
-    if row is None:
-        raise NotFound(f"没有编号为 {evidence_id} 的佐证材料, 或你无权查看")
+    row = evidence.one(txn, evidence_id)
     item = load(txn, row["item_id"])
     if not item["public"]:
         raise Refused(f"佐证材料 {evidence_id} 所属事项 {item['id']} 未设为公开")

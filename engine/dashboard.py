@@ -11,7 +11,7 @@ the ledger's "N working days or fewer left") or warned yellow, green otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -162,13 +162,12 @@ def _colour(txn: ReadTxn) -> Any:
     """The ledger's colour of an open item, as SQL."""
     today = txn.now.astimezone(txn.tz).date()
     warning = ITEM.c.attrs["warning"].as_string()
-    yellow_before = {}
-    for workflow in txn.registry.all_versions():
-        first_green = txn.calendar.add_workdays(today, workflow.yellow_workdays + 1)
-        yellow_before[workflow.yellow_workdays] = datetime(
-            first_green.year, first_green.month, first_green.day, tzinfo=txn.tz)
-    by_workflow = {(wf.name, wf.version): yellow_before[wf.yellow_workdays]
-                   for wf in txn.registry.all_versions()}
+    versions = txn.registry.all_versions()
+    first_green = {n: txn.calendar.add_workdays(today, n + 1)  # one per yellow threshold
+                   for n in {wf.yellow_workdays for wf in versions}}
+    by_workflow = {(wf.name, wf.version): datetime.combine(first_green[wf.yellow_workdays],
+                                                            time(), txn.tz)
+                   for wf in versions}
     near = or_(*(and_(ITEM.c.workflow == name, ITEM.c.workflow_version == version,
                       ITEM.c.current_deadline < cutoff)
                  for (name, version), cutoff in by_workflow.items())) if by_workflow \

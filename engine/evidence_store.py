@@ -55,21 +55,18 @@ class Incoming:
 
     def __init__(self, store: FileStore, files: list[tuple[StoredFile, Path]]) -> None:
         self._store, self._files = store, files
-
-    @property
-    def files(self) -> list[StoredFile]:
-        return [stored for stored, _ in self._files]
+        self.files = [stored for stored, _ in files]
 
     def keep(self) -> None:
         """Move every file to its place in the store (just before the event commits)."""
         for stored, temporary in self._files:
             self._store.place(temporary, stored.sha256)
-        self._files = [(stored, Path()) for stored, _ in self._files]
+        self._files = []  # placed: nothing left to discard
 
     def discard(self) -> None:
+        """Remove the temporary files not placed (the event was refused or failed)."""
         for _, temporary in self._files:
-            if temporary != Path():
-                temporary.unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
         self._files = []
 
 

@@ -106,7 +106,8 @@ def period_figures(
     category of inspection items (``"category"``), by key; of one ``source`` only (热线), and
     of the items ``visible`` (a condition on items: a leader's portfolio) when given.
     ``due_only``: the items due and their outcomes, without the signing and the events (one
-    query instead of five, for a trend)."""
+    query instead of five, for a trend). ``by="unit_source"`` keys them ``unit|source``, for
+    :func:`split_by_source`."""
     start, end = period.bounds(tz)
     narrowed = _narrowed(source, visible)
     group = _GROUPS[by]()
@@ -119,7 +120,7 @@ def period_figures(
         signing, events = [], []
     else:
         signing, events = _signing_and_events(conn, group, start, end, narrowed, by)
-    return _collect(conn, by, due, signing, events)
+    return _collect(_names(conn, by), due, signing, events)
 
 
 def due_by_period(conn: Connection, registry: Registry, periods: Sequence[Period], *,
@@ -138,7 +139,7 @@ def due_by_period(conn: Connection, registry: Registry, periods: Sequence[Period
                *_narrowed(source, visible))
         .group_by(bucket)
     ).mappings().all()
-    found = {figures.key: figures for figures in _collect(conn, "category", rows, [], [])}
+    found = {figures.key: figures for figures in _collect({}, rows, [], [])}
     return {code: found.get(code, Figures(code, code)) for code, _, _ in bounds}
 
 
@@ -237,9 +238,8 @@ def split_by_source(rows: Sequence[Figures], names: dict[str, str]
             {source: merged(source, parts, source) for source, parts in sources.items()})
 
 
-def _collect(conn: Connection, by: str, due: Sequence[Any], signing: Sequence[Any],
+def _collect(names: dict[str, str], due: Sequence[Any], signing: Sequence[Any],
              events: Sequence[dict[str, Any]]) -> list[Figures]:
-    names = _names(conn, by)
     result: dict[str, Figures] = {}
 
     def get(key: str | None) -> Figures:

@@ -11,15 +11,23 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 CHUNK = 256 * 1024
 INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp")
 
 
+def disposition(name: str, *, inline: bool = False) -> str:
+    """The Content-Disposition of a file named ``name`` (any characters: RFC 5987)."""
+    return f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(name)}"
+
+
+def as_download(data: bytes, name: str, media_type: str) -> Response:
+    """A made document (xlsx, docx, pdf) handed out as a file to save."""
+    return Response(data, media_type=media_type, headers={"content-disposition": disposition(name)})
+
+
 def file_response(row: dict[str, Any], content: BinaryIO, *, inline: bool) -> StreamingResponse:
-    shown_inline = inline and row["media_type"] in INLINE_TYPES
-    disposition = "inline" if shown_inline else "attachment"
 
     def chunks() -> Iterator[bytes]:
         with content:
@@ -27,7 +35,8 @@ def file_response(row: dict[str, Any], content: BinaryIO, *, inline: bool) -> St
                 yield chunk
 
     return StreamingResponse(chunks(), media_type=row["media_type"], headers={
-        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(row['name'])}",
+        "content-disposition": disposition(
+            row["name"], inline=inline and row["media_type"] in INLINE_TYPES),
         "content-length": str(row["size"]),
         "cache-control": "private, max-age=86400, immutable",  # content-addressed: never changes
         "etag": f'"{row["sha256"]}"',

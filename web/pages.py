@@ -25,7 +25,7 @@ from duban.engine.errors import DubanError, NotSignedIn
 from duban.engine.service import Service
 from duban.web import forms
 from duban.web.errors import status_of
-from duban.web.files import attachments, file_response
+from duban.web.files import as_download, attachments, file_response
 from duban.web.filters import ledger_filter
 from duban.web.security import (
     LOGIN_COOKIE,
@@ -240,8 +240,7 @@ def items_xlsx(request: Request, q: str = "", state: str = "", unit: str = "",
             path = Path(folder) / "ledger.xlsx"
             service.export_ledger(actor, flt, path)
             data = path.read_bytes()
-        return Response(data, media_type=XLSX, headers={
-            "content-disposition": "attachment; filename*=UTF-8''" + quote("督办台账.xlsx")})
+        return as_download(data, "督办台账.xlsx", XLSX)
 
     return _person_page(request, download)
 
@@ -455,9 +454,8 @@ def notice_file(request: Request, notice_id: RowId, fmt: str) -> Response:
 
         data = render_stored(service, actor, notice_id, fmt)
         found = service.notice(actor, notice_id)
-        filename = quote(f"{found['doc_number'] or found['kind']}.{fmt}")
-        return Response(data, media_type=FILE_TYPES[fmt], headers={
-            "content-disposition": f"attachment; filename*=UTF-8''{filename}"})
+        name = f"{found['doc_number'] or found['kind']}.{fmt}"
+        return as_download(data, name, FILE_TYPES[fmt])
 
     return _person_page(request, download)
 
@@ -484,7 +482,7 @@ def dashboard(request: Request, period: str = "") -> Response:
     def page(service: Service, actor: Bearer) -> HTMLResponse:
         from duban.engine.periods import parse_period
 
-        chosen = period or service.clock.now().astimezone(service.tz).strftime("%Y-%m")
+        chosen = _period_or_this_month(service, period)
         try:
             view = service.dashboard(actor, parse_period(chosen))
         except DubanError as err:
@@ -503,18 +501,20 @@ def dashboard_pdf(request: Request, period: str = "") -> Response:
         from duban.engine.periods import parse_period
         from duban.notifiers.pdf import html_to_pdf
 
-        chosen = period or service.clock.now().astimezone(service.tz).strftime("%Y-%m")
+        chosen = _period_or_this_month(service, period)
         view = service.dashboard(actor, parse_period(chosen))
         page = templates.get_template("dashboard.html").render(
             request=request, view=view, period=chosen, charts=dashboard_charts(view),
             csrf="", me=request.state.me)
         css = (Path(__file__).parent / "static" / "duban.css").read_text(encoding="utf-8")
         data = html_to_pdf(page, extra_css=css + PDF_PAGE)
-        filename = quote(f"领导驾驶舱-{view.period.label}.pdf")
-        return Response(data, media_type="application/pdf", headers={
-            "content-disposition": f"attachment; filename*=UTF-8''{filename}"})
+        return as_download(data, f"领导驾驶舱-{view.period.label}.pdf", "application/pdf")
 
     return _person_page(request, download)
+
+
+def _period_or_this_month(service: Service, period: str) -> str:
+    return period or service.clock.now().astimezone(service.tz).strftime("%Y-%m")
 
 
 def dashboard_charts(view: Any) -> dict[str, Any]:
