@@ -35,7 +35,7 @@ def calendar_show(app: App, year, as_json) -> None:
 
 
 @calendar.command("load")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))  # checked by the engine, in Chinese
 @json_option
 @click.pass_obj
 def calendar_load(app: App, path, as_json) -> None:

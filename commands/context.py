@@ -45,10 +45,13 @@ class App:
 
 
 def os_login() -> str:
-    """The login of the user running the command."""
-    import getpass
+    """The login of the user running the command: the real user id's name in the password
+    database. ``LOGNAME`` and ``USER`` are not asked: anyone can set them, and the person at the
+    shell must not become someone else by doing so."""
+    import pwd
 
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry, e.g. in a bare container
-        return str(os.getuid())
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry, e.g. in a bare container
+        return str(uid)

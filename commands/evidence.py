@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -18,20 +16,16 @@ from duban.commands.output import echo_json, echo_table
 
 @contextmanager
 def opened(paths: Sequence[str]) -> Iterator[list[tuple[str, Any]]]:
-    """The files named on the command line, open for reading; one line for one that is not."""
-    from duban.engine.errors import InvalidInput
+    """The files named on the command line, open for reading; one line for one that is not
+    (missing, a folder, no permission, an unusable name). A pipe is taken: the evidence store
+    bounds every upload's size as it reads."""
+    from duban.engine import userfiles
 
     with ExitStack() as stack:
         files = []
         for given in paths:
-            path = Path(given)
-            try:
-                if path.is_dir():
-                    raise IsADirectoryError(21, "是目录而不是文件")
-                files.append((path.name, stack.enter_context(path.open("rb"))))
-            except (OSError, ValueError) as err:
-                reason = getattr(err, "strerror", None) or str(err)
-                raise InvalidInput(f"无法读取文件 {given!r}: {reason}") from None
+            handle = stack.enter_context(userfiles.open_for_reading(given, streams=True))
+            files.append((Path(given).name, handle))
         yield files
 
 
@@ -73,13 +67,17 @@ def evidence_list(app: App, item_id, withdrawn, as_json) -> None:
 @click.pass_obj
 def evidence_get(app: App, evidence_id, out) -> None:
     """取出一份佐证材料的原文件。"""
+    from duban.engine import userfiles
+
     row, content = app.service.evidence_file(app.actor(), evidence_id)
     with content:
         if out == "-":
             _copy(content, click.get_binary_stream("stdout"))
             return
-        _write_whole(Path(out), content)
-    click.echo(f"已保存 {row['name']} ({row['size']:,} 字节) 到 {out}", err=True)
+        with userfiles.output_file(out) as handle:  # whole or not at all
+            _copy(content, handle)
+    click.echo(f"已保存 {row['name']} ({row['size']:,} 字节) 到 {userfiles.shown(out)}",
+               err=True)
 
 
 @evidence.command("add")
@@ -117,26 +115,6 @@ def _copy(source: Any, sink: Any) -> None:
     while chunk := source.read(1 << 20):
         sink.write(chunk)
     sink.flush()
-
-
-def _write_whole(path: Path, content: Any) -> None:
-    """Write beside the target under a temporary name and rename it into place: a failure
-    leaves no half file."""
-    from duban.engine.errors import InvalidInput
-
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False)
-    except (OSError, ValueError) as err:
-        raise InvalidInput(f"无法写入 {path}: {getattr(err, 'strerror', None) or err}") from None
-    try:
-        with handle:
-            _copy(content, handle)
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except OSError as err:
-        Path(handle.name).unlink(missing_ok=True)
-        raise InvalidInput(f"无法写入 {path}: {err.strerror}") from None
 
 
 COMMANDS = (evidence,)

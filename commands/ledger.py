@@ -15,6 +15,8 @@ from duban.commands.options import OFFSET, Number, json_option, period_option
 from duban.commands.output import echo_json
 
 STYLES = {"green": "green", "yellow": "yellow", "red": "bold red", "": "dim"}
+# A spreadsheet opening a CSV runs a cell starting like this as a formula (OWASP's list).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _period(text: str | None):
@@ -36,7 +38,7 @@ def _period(text: str | None):
 @click.option("--limit", type=Number(1, 100_000), default=200, show_default=True)
 @click.option("--offset", type=OFFSET, default=0)
 @click.option("--csv", "as_csv", is_flag=True, help="以 CSV 输出")
-@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--xlsx", type=click.Path(path_type=Path),
               help="导出 Excel(台账、清零、跟踪问效各一页; 不分页)")
 @json_option
 @click.pass_obj
@@ -77,13 +79,23 @@ def _write_csv(rows: list[dict[str, Any]], tz: Any) -> None:
                   "完成时限", "暂定", "剩余工作日", "颜色", "跟踪问效", "最新进展", "下一步由",
                   "佐证材料"])
     for row in rows:
-        out.writerow([row["id"], row["title"], row["source_label"], row["state_label"],
-                      row["lead_unit_name"], "、".join(row["co_unit_names"]),
-                      row["lead_leader"] or "", local_text(row["original_deadline"], tz),
-                      local_text(row["current_deadline"], tz),
-                      "是" if row["deadline_provisional"] else "", row["workdays_left"],
-                      COLOURS[row["colour"]], FOLLOW_UP[row["follow_up"]],
-                      row["last_progress"], row["next_actor"], row["evidence_count"]])
+        values = (row["id"], row["title"], row["source_label"], row["state_label"],
+                  row["lead_unit_name"], "、".join(row["co_unit_names"]),
+                  row["lead_leader"] or "", local_text(row["original_deadline"], tz),
+                  local_text(row["current_deadline"], tz),
+                  "是" if row["deadline_provisional"] else "", row["workdays_left"],
+                  COLOURS[row["colour"]], FOLLOW_UP[row["follow_up"]],
+                  row["last_progress"], row["next_actor"], row["evidence_count"])
+        out.writerow([_as_text(value) for value in values])
+
+
+def _as_text(value: Any) -> Any:
+    """Users' text as text: one starting like a formula gets OWASP's leading quote, so a
+    spreadsheet shows it instead of running it. Numbers (ids, counts, negative working days)
+    are not text and stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _print_ledger(rows: list[dict[str, Any]], total: int, offset: int, tz: Any) -> None:
@@ -202,16 +214,13 @@ def circular(app: App, period, as_json) -> None:
 
 
 @click.command("import")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option("--workflow", default="standard", show_default=True, help="导入事项所用工作流")
 @json_option
 @click.pass_obj
 def import_(app: App, path, workflow, as_json) -> None:
     """导入任务清单(Excel): 先检查全表并一次性告知所有问题, 全部无误才导入。"""
-    from duban.engine.errors import InvalidInput
-
-    if not path.is_file():
-        raise InvalidInput(f"找不到文件 {path}")
+    # the engine refuses a missing, unreadable or malformed file (engine/workbooks.py)
     progress, finish = _progress_bar()
     try:
         created = app.service.import_task_list(app.actor(), path, workflow=workflow,

@@ -88,11 +88,12 @@ def notices_show(app: App, notice_id, as_json) -> None:
 @click.option("--item", "item_id", type=ID, help="预览某事项将会收到的通知(不保存、不占文号)")
 @click.option("--kind", help="与 --item 同用: 通知类型, 如 urging(督办函)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(path_type=Path),
               help="写入文件(docx、pdf 必须指定)")
 @click.pass_obj
 def notices_preview(app: App, notice_id, item_id, kind, fmt, out) -> None:
     """显示一份通知的排版结果而不发送: 已有通知用编号, 或用 --item 与 --kind 试排。"""
+    from duban.engine import userfiles
     from duban.engine.errors import InvalidInput
     from duban.notifiers import documents
 
@@ -110,11 +111,9 @@ def notices_preview(app: App, notice_id, item_id, kind, fmt, out) -> None:
         click.echo(rendered, nl=False)
         return
     data = rendered if isinstance(rendered, bytes) else rendered.encode()
-    try:
-        out.write_bytes(data)
-    except OSError as err:
-        raise InvalidInput(f"无法写入 {out}: {err.strerror}") from None
-    click.echo(f"已写入 {out}")
+    with userfiles.output_file(out) as handle:
+        handle.write(data)
+    click.echo(f"已写入 {userfiles.shown(out)}")
 
 
 @notices.command("send")

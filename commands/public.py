@@ -22,9 +22,11 @@ def board() -> None:
 @click.pass_obj
 def board_build(app: App, folder: Path, as_json) -> None:
     """生成公开页面到 FOLDER(整体替换上次生成的内容)。"""
+    from duban.engine import userfiles
     from duban.notifiers.board_site import write_site
     from duban.notifiers.config import notice_config
 
+    folder = userfiles.output_folder(folder)
     service = app.service
     content = service.board(app.actor())
     counts = write_site(folder, content, office=notice_config(service.settings).office.name,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from duban.engine import userfiles, workbooks
 from duban.engine.errors import InvalidInput
 from duban.engine.items import NewItem
 from duban.engine.ledger import COLOURS, FOLLOW_UP
@@ -84,26 +85,30 @@ def read_task_list(
 ) -> TaskList:
     """Read and check a task list. ``units`` maps code → name, ``people`` login → name;
     ``parse_deadline`` reads a text deadline ("10个工作日", "2026-12-31")."""
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
+    book = workbooks.open_workbook(path)
     try:
-        book = load_workbook(path, data_only=True, read_only=False)
-    except (OSError, InvalidFileException, BadZipFile, KeyError, ValueError) as err:
-        raise InvalidInput(f"无法读取 Excel 文件 {path}: {err}") from None
+        return _check_rows(book, units=units, people=people, tz=tz,
+                           parse_deadline=parse_deadline, progress=progress)
+    finally:
+        book.close()
+
+
+def _check_rows(book: Any, *, units: Mapping[str, str], people: Mapping[str, str],
+                tz: ZoneInfo, parse_deadline: Callable[[str], datetime],
+                progress: Callable[[int, int], None]) -> TaskList:
     sheet = _task_sheet(book)
+    declared = workbooks.check_size(sheet)
     result = TaskList()
-    header_row, columns = _find_header(sheet, result.problems)
+    header_row, columns = _find_header(book, sheet, result.problems)
     if header_row is None:
         return result
     unit_by = _lookup(units)
     person_by = _lookup(people)
     source_by = {_normal(label): kind.value for kind, label in SOURCE_LABELS.items()}
     source_by.update({kind.value: kind.value for kind in SOURCE_LABELS})
-    total = max(sheet.max_row - header_row, 0)
-    for offset, cells in enumerate(sheet.iter_rows(min_row=header_row + 1, values_only=True)):
+    total = max((declared or 0) - header_row, 0)
+    width = max(columns.values()) + 1
+    for offset, cells in enumerate(workbooks.rows(sheet, min_row=header_row + 1, max_col=width)):
         row_number = header_row + 1 + offset
         values = {name: cells[index] if index < len(cells) else None
                   for name, index in columns.items()}
@@ -124,15 +129,18 @@ def read_task_list(
 
 def _task_sheet(book: Any) -> Any:
     for name in ("任务清单", "台账"):
-        if name in book.sheetnames:
+        if name in book.sheetnames and book[name] in book.worksheets:
             return book[name]
+    if not book.worksheets:
+        raise workbooks.unreadable("没有工作表")
     return book.worksheets[0]
 
 
-def _find_header(sheet: Any, problems: list[Problem]) -> tuple[int | None, dict[str, int]]:
+def _find_header(book: Any, sheet: Any,
+                 problems: list[Problem]) -> tuple[int | None, dict[str, int]]:
     """The first of the top rows naming at least two known columns."""
     wanted = {_normal(alias): name for name, aliases in HEADERS.items() for alias in aliases}
-    for row_number, cells in enumerate(sheet.iter_rows(min_row=1, max_row=6, values_only=True), 1):
+    for row_number, cells in enumerate(workbooks.rows(sheet, min_row=1, max_row=6), 1):
         columns: dict[str, int] = {}
         for index, cell in enumerate(cells):
             name = wanted.get(_normal(cell))
@@ -140,7 +148,7 @@ def _find_header(sheet: Any, problems: list[Problem]) -> tuple[int | None, dict[
                 columns[name] = index
         if len(columns) < 2:
             continue
-        for merged in sheet.merged_cells.ranges:
+        for merged in workbooks.merged_ranges(book, sheet):
             if merged.min_row <= row_number <= merged.max_row:
                 problems.append(Problem(0, "", f"表头有合并单元格 {merged.coord}: 请取消合并, "
                                                "每列一个表头"))
@@ -172,6 +180,18 @@ def _read_row(row: int, values: Mapping[str, Any], unit_by: Mapping[str, str | N
     def bad(name: str, message: str) -> None:
         problems.append(Problem(row, LABELS[name], message))
 
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        control = workbooks.control_character(value)
+        if len(value) > workbooks.MAX_CELL_TEXT:
+            bad(name, f"文字过长({len(value)} 字), 一个单元格最多 {workbooks.MAX_CELL_TEXT} 字")
+        elif control:
+            # refused, not stripped: the office's text is imported as written or not at all
+            bad(name, f"含有控制字符 {control}, 请删除后再导入")
+    if len(problems) > before:
+        return None
+
     title = str(values.get("title") or "").strip()
     if not title:
         bad("title", "事项不能为空")
@@ -191,7 +211,7 @@ def _read_row(row: int, values: Mapping[str, Any], unit_by: Mapping[str, str | N
     source = source_by.get(source_text, None) if source_text else "other"
     if source is None:
         known = "、".join(SOURCE_LABELS.values())
-        bad("source", f"未知来源“{values.get('source')}”; 可用: {known}")
+        bad("source", f"未知来源“{_clip(values.get('source'))}”; 可用: {known}")
     if len(problems) > before:
         return None
     return NewItem(title=title, lead_unit=unit, deadline=deadline,
@@ -200,16 +220,22 @@ def _read_row(row: int, values: Mapping[str, Any], unit_by: Mapping[str, str | N
                    source=source, lead_leader=leader, co_units=tuple(co_units))
 
 
+def _clip(raw: Any, length: int = 40) -> str:
+    """A cell's text short enough to quote in a one-line message."""
+    text = str(raw)
+    return text if len(text) <= length else text[:length] + "…"
+
+
 def _match(raw: Any, table: Mapping[str, str | None], name: str, what: str,
            bad: Callable[[str, str], None]) -> str | None:
     if raw in (None, ""):
         return None
     key = _normal(raw)
     if key not in table:
-        bad(name, f"未知{what}“{raw}”")
+        bad(name, f"未知{what}“{_clip(raw)}”")
         return None
     if table[key] is None:
-        bad(name, f"“{raw}”对应多个{what}, 请改用代码")
+        bad(name, f"“{_clip(raw)}”对应多个{what}, 请改用代码")
         return None
     return table[key]
 
@@ -252,7 +278,34 @@ LEDGER_COLUMNS = (
 
 def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict[str, Any]],
                  people: Mapping[str, str], tz: ZoneInfo) -> int:
-    """The ledger, the clear-to-zero view and the follow-up classes, one sheet each."""
+    """The ledger, the clear-to-zero view and the follow-up classes, one sheet each.
+
+    The file is written whole or not at all (see :mod:`duban.engine.userfiles`); it is opened
+    before the workbook is built, so a path that cannot be written is refused before any work.
+    Users' text is stored as text: a title starting with ``=`` is never a formula."""
+    with userfiles.output_file(path) as handle:
+        sink = userfiles.HeldErrorWriter(handle)
+        book, count = _build_ledger(rows, clear, people, tz)
+        book.save(sink)
+        sink.raise_held()
+    return count
+
+
+def text_cell(sheet: Any, value: Any) -> Any:
+    """A cell holding ``value`` as it is: text stays text (never a formula), numbers and dates
+    stay what they are. Characters XML cannot hold (control characters) become U+FFFD."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+    cell.data_type = "s"  # openpyxl reads a leading "=" as a formula; this is the user's text
+    return cell
+
+
+def _build_ledger(rows: Iterable[Mapping[str, Any]], clear: list[dict[str, Any]],
+                  people: Mapping[str, str], tz: ZoneInfo) -> tuple[Any, int]:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -283,6 +336,9 @@ def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict
         cell.number_format = "yyyy-mm-dd hh:mm"
         return cell
 
+    def append(target: Any, values: list[Any]) -> None:
+        target.append([text_cell(target, value) for value in values])
+
     header(sheet, LEDGER_COLUMNS)
     fills = {name: PatternFill("solid", fgColor=rgb) for name, rgb in FILLS.items()}
     for row in rows:
@@ -291,7 +347,7 @@ def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict
         colour = WriteOnlyCell(sheet, value=COLOURS[row["colour"]])
         if row["colour"]:
             colour.fill = fills[row["colour"]]
-        sheet.append([
+        append(sheet, [
             row["id"], row["title"], row["goal"], row["measures"],
             people.get(row["lead_leader"] or "", row["lead_leader"] or ""),
             row["lead_unit_name"], "、".join(row["co_unit_names"]),
@@ -304,14 +360,10 @@ def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict
     zero = book.create_sheet("清零")
     header(zero, (("单位", 18), ("未销号", 8), ("逾期", 8), ("最早时限", 18), ("最早的事项", 60)))
     for unit in clear:
-        zero.append([unit["unit_name"], unit["open"], unit["overdue"], local(unit["oldest"]),
-                     "；".join(f"{i['id']} {i['title']}" for i in unit["items"])])
+        append(zero, [unit["unit_name"], unit["open"], unit["overdue"], local(unit["oldest"]),
+                      "；".join(f"{i['id']} {i['title']}" for i in unit["items"])])
     classes = book.create_sheet("跟踪问效")
     header(classes, (("分类", 20), ("事项数", 10)))
     for key, label in FOLLOW_UP.items():
-        classes.append([label, follow.get(key, 0)])
-    try:
-        book.save(path)
-    except OSError as err:
-        raise InvalidInput(f"无法写入 {path}: {err.strerror}") from None
-    return count
+        append(classes, [label, follow.get(key, 0)])
+    return book, count

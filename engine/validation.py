@@ -10,13 +10,16 @@ from duban.engine.errors import InvalidInput
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 ALLOWED_CONTROLS = {"\n", "\t"}
+# Control and format characters, surrogates, and U+2028/U+2029 (line and paragraph
+# separators: a line break to anything that renders them, so a one-line field refuses them).
+INVISIBLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 
 def shown(value: object, limit: int | None = 80) -> str:
     """Echo a user's input in a message with its invisible characters spelled out, so that
     the message can always be printed and stored (PostgreSQL text cannot hold NUL)."""
     text = "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf", "Cs") else char
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in INVISIBLE else char
         for char in str(value)
     )
     return text if limit is None or len(text) <= limit else text[:limit] + "…"
@@ -40,7 +43,7 @@ def clean_text(
         raise InvalidInput(f"{label}过长: {len(text)} 字, 最多 {max_length} 字")
     allowed = ALLOWED_CONTROLS if multiline else set()
     for char in text:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
+        if unicodedata.category(char) in INVISIBLE and char not in allowed:
             raise InvalidInput(f"{label}含有不可见的控制字符 U+{ord(char):04X}, 请删除后重试")
     return text
 

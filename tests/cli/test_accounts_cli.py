@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from duban.engine.models import AUDIT_EVENT
+from tests.cli.conftest import ME
 
 NOW = "2026-11-02 09:00"
 PASSWORD = "Jiaoyu-2026!"
@@ -68,9 +69,9 @@ def test_set_up_code_first_password_lockout_and_release(cli):
     assert cli.error(*at(13), "account", "sign-in", "nobody", stdin="x\n", code=3) \
         == "错误: 登录名或密码不正确"
     actions = audit_actions(cli)
-    assert ("account_setup", "clerk") in actions and ("password_set", "wang") in actions
+    assert ("account_setup", ME) in actions and ("password_set", "wang") in actions
     assert actions.count(("sign_in_failed", "wang")) == 5
-    assert ("locked", "wang") in actions and ("unlocked", "clerk") in actions
+    assert ("locked", "wang") in actions and ("unlocked", ME) in actions
     assert actions.count(("sign_in", "wang")) == 2
     assert ("sign_in_failed", "nobody") in actions
     stored = everything_stored(cli)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from sqlalchemy import create_engine, select
 
-from tests.cli.conftest import DUBAN, Cli
+from duban.engine.models import AUDIT_EVENT
+from tests.cli.conftest import DUBAN, ME, Cli
 
 
 def test_a_whole_item_life_through_the_cli(cli):
@@ -72,11 +74,20 @@ def test_errors_are_one_line_with_distinct_exit_codes(cli):
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 def test_acting_as_another_needs_admin(cli):
     assert "只有管理员" in cli.error("--as", "wang", "person", "add", "x1", "某人", code=3)
+    assert "只有管理员" not in cli.run("--as", "zhao", "item", "list").stderr
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_the_person_at_the_shell_is_the_real_user_not_logname(cli):
+    # A forged LOGNAME/USER names the handler wang; the command still runs as the real user
+    # (the office's admin), and the record says so.
     cli.env["USER"] = cli.env["LOGNAME"] = "wang"
-    assert "只有管理员" in cli.error("--as", "zhao", "item", "list", code=3)
-    assert "未登记" not in cli.run("item", "list").stderr
-    cli.env["USER"] = cli.env["LOGNAME"] = "stranger"
-    assert "未登记为人员" in cli.error("item", "list", code=3)
+    cli.run("person", "add", "x1", "某人")  # wang could not: only an admin adds people
+    with create_engine(cli.env["DUBAN_DB"]).connect() as conn:
+        actor = conn.execute(select(AUDIT_EVENT.c.actor)
+                             .where(AUDIT_EVENT.c.action == "person_added")
+                             .order_by(AUDIT_EVENT.c.seq.desc()).limit(1)).scalar()
+    assert actor == ME
 
 
 def test_uninitialised_database_says_run_init(tmp_path):

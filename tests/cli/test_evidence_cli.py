@@ -91,7 +91,7 @@ def test_a_file_refused_by_type_or_size_is_one_line_and_nothing_is_written(cli, 
     assert line == "错误: 文件 大文件.pdf 超过大小上限 1 MB"
     line = cli.error("--as", "wang", "report", item, "--report", "x", "--attach",
                      str(tmp_path / "没有.pdf"), code=2)
-    assert line.startswith("错误: 无法读取文件") and "没有.pdf" in line
+    assert line.startswith("错误: 找不到文件") and "没有.pdf" in line
     assert cli.json("item", "show", item)["state"] == "in_progress"
     assert cli.json("--as", "zhao", "evidence", "list", item) == []
     assert not [p for p in cli.evidence.rglob("*") if p.is_file() and ".incoming" not in p.parts]

@@ -7,12 +7,13 @@ from dataclasses import replace
 
 from duban.app import build_service
 from duban.engine.directory import NewPerson
+from tests.cli.conftest import ME
 
 
 def test_board_and_draw_from_the_command_line(cli, settings, tmp_path):
     service = build_service(replace(settings, audit_key_path=tmp_path / "audit.key"))
-    service.add_person("clerk", NewPerson("sun", "孙督查员", None, ("inspector",)))
-    service.add_person("clerk", NewPerson("qin", "秦督查员", "JJK", ("inspector",)))
+    service.add_person(ME, NewPerson("sun", "孙督查员", None, ("inspector",)))
+    service.add_person(ME, NewPerson("qin", "秦督查员", "JJK", ("inspector",)))
     service.close()
     cli.run("--as", "zhao", "item", "new", "--title", "公开事项<一>", "--unit", "JJK",
             "--deadline", "10个工作日", "--public")

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from duban.engine.errors import InvalidInput
 from duban.engine.excel import ImportProblems
 from duban.engine.ledger import LedgerFilter
 from tests.conftest import ADMIN, local
@@ -118,7 +119,7 @@ def test_missing_columns_and_merged_headers_are_refused(office, tmp_path):
     with pytest.raises(ImportProblems, match="找不到表头"):
         office.service.import_task_list("zhao", nothing)
     (tmp_path / "not.xlsx").write_text("not a workbook", encoding="utf-8")
-    with pytest.raises(Exception, match="无法读取 Excel 文件"):
+    with pytest.raises(InvalidInput, match="不是可读取的 Excel 工作簿"):
         office.service.import_task_list("zhao", tmp_path / "not.xlsx")
 
 
