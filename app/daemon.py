@@ -1,5 +1,6 @@
 """``duban daemon``: APScheduler runs a tick at start and every interval after; each tick is
-followed by delivering the notices that are due.
+followed by delivering the notices that are due, by keeping the public board current and, once
+a local day, by anchoring the audit record's head outside the database.
 
 Only the periodic tick is APScheduler's; the steps themselves are rows of our own timer table
 (APScheduler 3 drops one-time jobs missed while the process was down, and its job stores are
@@ -14,11 +15,19 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
-from duban.engine.errors import SetupError
+from duban.engine.anchor import (
+    BOARD_FILE,
+    Anchor,
+    AnchorPlaces,
+    board_built,
+    places_from,
+    publish_on_board,
+)
+from duban.engine.errors import DubanError, SetupError
 from duban.engine.service import Service
 from duban.notifiers.sender import deliver
 
@@ -58,6 +67,7 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
     scheduler = BlockingScheduler(timezone=UTC)
     board_folder = configured_board(service)
     built: dict[str, str | None] = {}
+    anchoring = DailyAnchor(service, places_from(service.settings))
 
     def one_tick() -> None:
         report = service.tick(batch_size=batch_size, should_stop=stop.is_set, keep_steps=False)
@@ -72,6 +82,7 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
 
         if board_folder is not None:
             built["key"] = refresh_board(service, board_folder, built.get("key"))
+        anchoring.run()
 
     def on_signal(signum, _frame) -> None:
         log.info("收到信号 %s, 处理完当前一批后退出", signum)
@@ -120,3 +131,52 @@ def refresh_board(service: Service, folder: Path, last_key: str | None) -> str |
     except DubanError as err:
         log.error("公开页面未能更新: %s", err.message)
         return last_key
+
+
+class DailyAnchor:
+    """Anchors the audit head once per local day, after a round, when a place is configured.
+
+    The day of the last anchor is read from the record (the newest ``audit_anchored`` event
+    sent to the same places), so a restarted daemon does not anchor twice in one day; a
+    manual ``duban audit anchor --to`` elsewhere does not count. A board rebuilt since the
+    anchor lost its ``anchor.json``: it is put back from the newest anchor.
+    """
+
+    def __init__(self, service: Service, places: AnchorPlaces) -> None:
+        self.service = service
+        self.places = places
+        self.anchored_on: date | None = None
+        self.latest: Anchor | None = None
+        self._read_record = False
+
+    def run(self) -> bool:
+        """Anchor if none was written today; True when this call wrote one. A failure is
+        logged and tried again next round, never fatal."""
+        if self.places.empty:
+            return False
+        try:
+            if not self._read_record:
+                self.latest = self.service.last_anchor(self.places)
+                if self.latest is not None:
+                    self.anchored_on = self._day(self.latest.instant)
+                self._read_record = True
+            today = self._day(self.service.clock.now())
+            if self.anchored_on == today:
+                self._restore_board()
+                return False
+            done = self.service.anchor_audit()
+        except DubanError as err:
+            log.error("审计链头未能锚定: %s", err.message)
+            return False
+        self.latest, self.anchored_on = done.anchor, today
+        log.info("审计链头已锚定: 序号 %d", done.anchor.seq)
+        return True
+
+    def _restore_board(self) -> None:
+        board = self.places.board
+        if (board is not None and self.latest is not None and board_built(board)
+                and not (board / BOARD_FILE).exists()):
+            publish_on_board(board, self.latest)
+
+    def _day(self, moment: datetime) -> date:
+        return moment.astimezone(self.service.tz).date()

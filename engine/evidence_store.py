@@ -105,7 +105,7 @@ class FileStore:
             return
         make_private_dir(target.parent)
         os.replace(temporary, target)
-        _sync_dir(target.parent)
+        sync_dir(target.parent)
 
     def check(self, sha256: str, size: int) -> str | None:
         """What is wrong with a stored file, or None when it is there with its hash."""
@@ -179,7 +179,8 @@ def _hash_file(path: Path) -> tuple[int, str]:
         return handle.tell(), digest.hexdigest()
 
 
-def _sync_dir(folder: Path) -> None:
+def sync_dir(folder: Path) -> None:
+    """Make a new or renamed entry of ``folder`` durable (its directory entry, not the file)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)

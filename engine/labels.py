@@ -41,6 +41,7 @@ ACTION_LABELS = {
     "evidence_published": "公开佐证材料",
     "board_note": "发布公开进展",
     "draw": "双随机抽查",
+    "audit_anchored": "锚定审计链头",
 }
 NOTICE_LABELS = {
     "created": "生成通知",

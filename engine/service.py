@@ -21,6 +21,7 @@ from sqlalchemy import insert
 
 from duban.engine import (
     access,
+    anchor,
     audit,
     calendar_store,
     calendar_view,
@@ -262,6 +263,31 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
         with self._reading_as(actor, "audit_verify") as txn:
             visibility.require_record_keeper(txn)
             return audit.verify(txn.conn, self.signer)
+
+    def anchor_audit(self, actor: ActorRef | None = None,
+                     to: Path | None = None) -> anchor.Anchored:
+        """Write the signed head outside the database: to ``to``, or to the places of the
+        settings' ``[audit]`` table (see :mod:`duban.engine.anchor`)."""
+        places = anchor.AnchorPlaces(file=to) if to else anchor.places_from(self.settings)
+        writing = (self.system_transaction() if actor is None
+                   else self.transaction(actor, "audit_anchor"))
+        with writing as txn:
+            visibility.require_record_keeper(txn)
+            return anchor.anchor_head(txn, self.signer, places)
+
+    def verify_anchors(self, path: Path,
+                       actor: ActorRef | None = None) -> anchor.AnchorReport:
+        """Whether the chain still reaches every head anchored in the file at ``path``."""
+        anchors = anchor.read_anchors(path)
+        with self._reading_as(actor, "audit_verify") as txn:
+            visibility.require_record_keeper(txn)
+            return anchor.check_anchors(txn.conn, self.signer, anchors, self.tz,
+                                        source=f" {path} ")
+
+    def last_anchor(self, places: anchor.AnchorPlaces) -> anchor.Anchor | None:
+        """The newest anchor recorded as written to ``places`` (the daemon's schedule)."""
+        with self.system_reading() as txn:
+            return anchor.last_anchor(txn.conn, places)
 
     def check_rebuild(self, actor: ActorRef | None = None,
                       item_id: int | None = None) -> rebuild.RebuildReport:

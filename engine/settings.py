@@ -21,7 +21,7 @@ FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone", "closing_time")
 # Tables of the settings file read by other parts (``notifiers.config``): [office], [notices],
 # [smtp], [assessment]. Their keys are checked where they are used.
 FILE_TABLES = ("office", "notices", "smtp", "assessment", "accounts", "web", "evidence",
-               "board")
+               "board", "audit")
 
 
 def _platform_dirs() -> tuple[Path, Path]:
