@@ -8,6 +8,7 @@ before recording leaves the lease to run out and the next one sends again under 
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from duban.engine.models import DELIVERY, NOTICE, DeliveryStatus
 from duban.engine.ports import Outgoing
 from duban.engine.txn import Txn
+from duban.engine.validation import shown
 
 PENDING, SENT, FAILED, DEAD = (status.value for status in DeliveryStatus)
 NOTICE_COLUMNS = (NOTICE.c.key.label("notice_key"), NOTICE.c.kind, NOTICE.c.doc_number,
@@ -43,6 +45,16 @@ def new_row(notice_id: int, channel: str, target: str, style: str | None, key: s
     return {"notice_id": notice_id, "channel": channel, "target": target, "style": style,
             "key": key, "status": PENDING, "attempts": 0, "next_attempt_at": due,
             "lease_until": None, "last_error": None, "sent_at": None, "created_at": now}
+
+
+def unsendable(notice_id: int, channel: str, target: str, key: str,
+               now: datetime) -> dict[str, Any]:
+    """A delivery dead from the start: its stored address cannot be given to a server. The
+    key and target carry a digest and a printable form of the address, never the raw value."""
+    digest = hashlib.sha256(target.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    row = new_row(notice_id, channel, shown(target, 200), None, f"{key}:invalid:{digest}",
+                  now, now)
+    return {**row, "status": DEAD, "last_error": f"收件地址无效, 未发送: {shown(target)}"}
 
 
 def add(txn: Txn, rows: list[dict[str, Any]]) -> None:

@@ -19,12 +19,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, update
 
-from duban.engine.errors import DubanError, SetupError
+from duban.engine.errors import DubanError, InvalidInput, SetupError
 from duban.engine.models import NOTICE, DeliveryStatus
 from duban.engine.service import Service
 from duban.engine.settings import Settings
 from duban.engine.timeutil import zone
 from duban.engine.txn import ReadTxn, Txn, WrittenNotice
+from duban.engine.validation import check_email, shown
 from duban.engine.workcalendar import WorkCalendar
 from duban.notifiers import context, deliveries, numbers
 from duban.notifiers.config import NoticeConfig, notice_config
@@ -74,9 +75,11 @@ class Outbox:
                           self.renderer.html_page(document)]
                 planned = self.plan_deliveries(txn, notice)
             except DubanError as err:
-                log.warning("通知 %s 未能生成: %s", notice["key"], err.message)
-                txn.conn.execute(update(NOTICE).where(NOTICE.c.id == notice["id"]).values(
-                    last_error=err.message[:800]))
+                self._waits(txn, notice, err.message)
+                continue
+            except Exception as err:  # one notice's fault must not hold up the transaction
+                log.exception("通知 %s 未能生成", notice["key"])
+                self._waits(txn, notice, f"{type(err).__name__}: {err}")
                 continue
             ready.append((notice, document, bodies, planned, series))
         if not ready:
@@ -108,9 +111,32 @@ class Outbox:
                                       "cc": list(notice["cc"]),
                                       "deliveries": [(d["channel"], d["target"])
                                                      for d in planned]})
+            self._record_unsendable(txn, notice, planned)
         txn.conn.execute(RENDERED, rows)
         deliveries.add(txn, planned_all)
+        deliveries.summarize(txn, {row["notice_id"] for row in planned_all
+                                   if row["status"] == deliveries.DEAD})
         return len(rows)
+
+    @staticmethod
+    def _waits(txn: Txn, notice: Mapping[str, Any], reason: str) -> None:
+        """The notice stays unrendered with the reason; the sender tries it again later."""
+        log.warning("通知 %s 未能生成: %s", notice["key"], reason)
+        txn.conn.execute(update(NOTICE).where(NOTICE.c.id == notice["id"]).values(
+            last_error=shown(reason, 800)))
+
+    @staticmethod
+    def _record_unsendable(txn: Txn, notice: Mapping[str, Any],
+                           planned: list[dict[str, Any]]) -> None:
+        """Deliveries dead from the start (an address no mail server may be given) are
+        recorded as such, each with its reason."""
+        for row in planned:
+            if row["status"] == deliveries.DEAD:
+                txn.audit.append(at=txn.now, actor=txn.actor.login, action="notice",
+                                 item_id=notice["item_id"], event=DeliveryStatus.dead.value,
+                                 reason=row["last_error"],
+                                 payload={"notice": notice["id"], "channel": row["channel"],
+                                          "key": row["key"], "attempt": 0})
 
     def compose(self, txn: ReadTxn, notice: Mapping[str, Any],
                 item: Mapping[str, Any] | None) -> tuple[Document, tuple[str, int] | None]:
@@ -157,8 +183,13 @@ class Outbox:
                 for login in [*notice["recipients"], *notice["cc"]]:
                     person = directory.people.get(login)
                     if person and person["email"]:
-                        plan("smtp", formataddr((person["name"], person["email"])),
-                             f":{person['email']}", at=at)
+                        address = person["email"]
+                        if plain_address(address):
+                            plan("smtp", formataddr((person["name"], address)), f":{address}",
+                                 at=at)
+                        else:  # a row written around the validation: dead, not a crash
+                            planned.append(deliveries.unsendable(
+                                notice["id"], "smtp", address, f"{key}#smtp", txn.now))
             elif channel == "webhook":
                 seen: set[str] = set()
                 for login in notice["recipients"]:
@@ -169,6 +200,14 @@ class Outbox:
                         plan("webhook", unit["webhook"], f":{unit['code']}",
                              unit["webhook_style"] or "json")
         return planned
+
+
+def plain_address(address: str) -> bool:
+    """Whether a stored address is the one plain address the directory accepts."""
+    try:
+        return check_email(address) == address
+    except InvalidInput:
+        return False
 
 
 def outbox_of(service: Service) -> Outbox:

@@ -165,7 +165,7 @@ class Renderer:
         return self._layout(self.plain, "document.txt.j2", document)
 
     def markdown(self, document: Document) -> str:
-        return self._layout(self.plain, "document.md.j2", document)
+        return self._render(self.plain, "document.md.j2", inert_markdown(document.as_json()))
 
     def html_page(self, document: Document) -> str:
         return self._layout(self.html, "document.html.j2", document)
@@ -197,8 +197,11 @@ class Renderer:
             raise SetupError(f"模板 {name} 出错: {err}") from None
 
     def _layout(self, env: jinja2.Environment, name: str, document: Document) -> str:
+        return self._render(env, name, document.as_json())
+
+    def _render(self, env: jinja2.Environment, name: str, values: Mapping[str, Any]) -> str:
         try:
-            return env.get_template(name).render(**document.as_json())
+            return env.get_template(name).render(**values)
         except jinja2.TemplateError as err:
             raise SetupError(f"模板 {name} 出错: {err}") from None
 
@@ -213,6 +216,27 @@ class Renderer:
             else:
                 raise SetupError(f"找不到 Word 模板 {DOCX_TEMPLATE}")
         return self._docx_bytes
+
+
+# Markdown's markup characters as their full-width forms: in a group robot's message, text a
+# user typed (a title, a reason, a unit's name) shows as typed and never becomes a link, an
+# image, emphasis or HTML. Full-width forms rather than backslashes, because the robots'
+# markdown dialects do not all honour backslash escapes.
+MARKDOWN_INERT = str.maketrans({
+    "\\": "＼", "`": "｀", "*": "＊", "_": "＿", "[": "［", "]": "］", "(": "（", ")": "）",
+    "<": "＜", ">": "＞", "!": "！", "#": "＃", "|": "｜", "~": "～", "&": "＆"})
+
+
+def inert_markdown(value: Any) -> Any:
+    """``value`` (a document's fields) with every string safe to place in markdown."""
+    if isinstance(value, str):
+        return (value.translate(MARKDOWN_INERT).replace("://", "：//")
+                .replace("www.", "www．"))
+    if isinstance(value, list | tuple):
+        return [inert_markdown(part) for part in value]
+    if isinstance(value, dict):
+        return {key: inert_markdown(part) for key, part in value.items()}
+    return value
 
 
 def paragraphs(text: str) -> tuple[str, ...]:

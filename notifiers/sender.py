@@ -142,6 +142,10 @@ def _send_digest(opened: Channels, group: list[Outgoing], service: Service) -> l
         detail = opened.get("smtp").send_digest(group, day)
     except DeliveryError as err:
         return [Result(message, 0, err) for message in group]
+    except Exception as err:  # as in _send_one: the batch's other results are kept
+        log.exception("汇总送达 %s 出错", group[0].target)
+        return [Result(message, 0, Transient(f"{type(err).__name__}: {err}"))
+                for message in group]
     return [Result(message, 0, detail=detail) for message in group]
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
+import unicodedata
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses
 
 from duban.engine.ports import Outgoing, Permanent, Transient
+from duban.engine.validation import EMAIL_PATTERN, INVISIBLE, shown
 from duban.notifiers.config import Smtp
 from duban.notifiers.render import Document, Renderer
 
@@ -37,6 +39,7 @@ class SmtpChannel:
         self._client: smtplib.SMTP | None = None
 
     def send(self, message: Outgoing) -> str:
+        check_target(message.target)
         mail = self._mail(message.target, message.subject, message.key)
         notice = message.notice
         mail.set_content(notice["body_text"])
@@ -47,6 +50,7 @@ class SmtpChannel:
     def send_digest(self, messages: Sequence[Outgoing], day: str) -> str:
         """Several notices to one address as one mail (防止增加基层负担)."""
         target = messages[0].target
+        check_target(target)
         key = "digest:" + "|".join(sorted(m.key for m in messages))
         mail = self._mail(target, f"督办通知汇总（{day}，共{len(messages)}件）", key)
         parts = [f"今日共有{len(messages)}件督办通知，正文如下，原件见附件。"]
@@ -124,6 +128,15 @@ class SmtpChannel:
             client.login(config.user, config.password)
         self._client = client
         return client
+
+
+def check_target(target: str) -> None:
+    """One recipient, written as the outbox writes it (name <address>): anything else in a
+    delivery row would let a header or a second recipient through, so it is never sent."""
+    found = getaddresses([target])
+    printable = all(unicodedata.category(char) not in INVISIBLE for char in target)
+    if not printable or len(found) != 1 or not EMAIL_PATTERN.match(found[0][1]):
+        raise Permanent(f"收件地址无效, 未发送: {shown(target)}")
 
 
 def _codes(recipients: dict) -> str:

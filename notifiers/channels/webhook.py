@@ -13,6 +13,7 @@ import urllib.request
 from typing import Any
 
 from duban.engine.ports import Outgoing, Permanent, Transient
+from duban.engine.validation import shown
 
 STYLES = ("json", "wecom", "dingtalk")
 RETRY_STATUS = {408, 425, 429}
@@ -45,6 +46,8 @@ class WebhookChannel:
         """Each POST opens and closes its own connection."""
 
     def send(self, message: Outgoing) -> str:
+        if not message.target.startswith(("http://", "https://")):  # never file: or ftp:
+            raise Permanent(f"Webhook 地址无效, 未发送: {shown(message.target)}")
         data = json.dumps(body(message), ensure_ascii=False).encode()
         request = urllib.request.Request(
             message.target, data=data, method="POST",

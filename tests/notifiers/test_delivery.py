@@ -125,6 +125,28 @@ def test_webhooks_speak_json_wecom_and_dingtalk(settings, clock, tmp_path, web_s
 
 
 @SQLITE_ONLY
+def test_user_text_reaches_robots_as_text_not_markdown(settings, clock, tmp_path, web_server):
+    office = notifying(settings, clock, tmp_path, notices={"channels": ["webhook"]})
+    service = office.service
+    service.set_unit_webhook(ADMIN, "JJK", web_server.url("/plain"))
+    service.set_unit_webhook(ADMIN, "AQK", web_server.url("/wecom"), "wecom")
+    service.set_unit_webhook(ADMIN, "SYZ", web_server.url("/ding"), "dingtalk")
+    title = ("[点我](http://evil.example/x) ![图](https://evil.example/a.png) <b>**急**</b> "
+             "www.evil.example")
+    for unit in ("JJK", "AQK", "SYZ"):
+        office.item(unit=unit, title=title)
+    assert deliver(service).sent == 3
+    by_path = {r["path"]: r["body"] for r in web_server.received}
+    robots = by_path["/wecom"]["markdown"]["content"], by_path["/ding"]["markdown"]["text"]
+    for markdown in robots:
+        assert "［点我］（http：//evil.example/x）" in markdown
+        for live in ("](", "![", "<b>", "**急", "http://", "https://", "www.evil"):
+            assert live not in markdown, live
+        assert markdown.startswith("### ")  # the layout's own markup stays markup
+    assert title in by_path["/plain"]["text"]  # plain JSON carries the text as typed
+
+
+@SQLITE_ONLY
 def test_server_errors_are_retried_with_backoff_then_dead(settings, clock, tmp_path,
                                                          web_server):
     office = notifying(settings, clock, tmp_path,
