@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from duban.engine.errors import NotFound, Refused
 from duban.engine.models import META, PERSON, ROLE_LABELS, Role
+from duban.engine.validation import shown
 
 if TYPE_CHECKING:
     from duban.engine.directory_cache import Directory
@@ -89,7 +90,7 @@ def identify(conn: Connection, os_login: str, act_as: str | None) -> Actor:
             raise Refused(f"只有管理员(或演示库中)才能以他人身份(--as {act_as})操作")
         other = get_actor(conn, act_as)
         if other is None:
-            raise NotFound(f"没有登录名为 {act_as} 的人员")
+            raise NotFound(f"没有登录名为 {shown(act_as)} 的人员")
         me = other
     if me is None:
         raise Refused(f"系统用户 {os_login} 未登记为人员: 请管理员用 duban person add 登记")

@@ -30,6 +30,7 @@ from duban.engine.errors import InvalidInput, NotFound, NotSignedIn, Refused, Se
 from duban.engine.models import ACCOUNT, PERSON, TOKEN, Role
 from duban.engine.timeutil import local_text
 from duban.engine.txn import ReadTxn, Txn
+from duban.engine.validation import shown
 
 TOKEN_PREFIX = "dbn_"
 # The same answer for an unknown login: nobody learns who exists.
@@ -366,7 +367,7 @@ def state(txn: ReadTxn, login: str) -> dict[str, Any]:
 def _person(txn: ReadTxn, login: str) -> dict[str, Any]:
     person = txn.directory.people.get(login)
     if person is None:
-        raise NotFound(f"没有登录名为 {login} 的人员")
+        raise NotFound(f"没有登录名为 {shown(login)} 的人员")
     return person
 
 

@@ -24,7 +24,7 @@ from duban.engine.models import (
     Role,
 )
 from duban.engine.txn import ReadTxn, Txn
-from duban.engine.validation import clean_text
+from duban.engine.validation import clean_text, shown
 
 RATINGS = {"优秀": "优秀", "良好": "良好", "一般": "一般", "较差": "较差"}
 
@@ -37,7 +37,7 @@ def _require_office(txn: ReadTxn, what: str) -> None:
 def _person_with(txn: ReadTxn, login: str, role: Role, label: str) -> dict[str, Any]:
     person = txn.directory.people.get(login)
     if person is None:
-        raise NotFound(f"没有登录名为 {login} 的人员")
+        raise NotFound(f"没有登录名为 {shown(login)} 的人员")
     if role not in person["roles"] or not person["active"]:
         raise InvalidInput(f"{person['name']}({login}) 不是在用的{label}")
     return person
@@ -123,7 +123,7 @@ def ratings(txn: ReadTxn, evaluation: str) -> dict[str, Any]:
     members = list(txn.conn.execute(select(EVALUATION_MEMBER.c.login).where(
         EVALUATION_MEMBER.c.evaluation_id == found["id"])).scalars())
     if not txn.actor.has(Role.supervisor) and txn.actor.login not in members:
-        raise NotVisible(f"没有名为“{evaluation}”的评估", f"无权查看评估 {found['id']}")
+        raise NotVisible(f"没有名为“{shown(evaluation)}”的评估", f"无权查看评估 {found['id']}")
     item_ids = list(txn.conn.execute(select(EVALUATION_ITEM.c.item_id).where(
         EVALUATION_ITEM.c.evaluation_id == found["id"]).order_by(
         EVALUATION_ITEM.c.item_id)).scalars())
@@ -136,5 +136,5 @@ def ratings(txn: ReadTxn, evaluation: str) -> dict[str, Any]:
 def _evaluation(txn: ReadTxn, name: str) -> dict[str, Any]:
     row = txn.conn.execute(select(EVALUATION).where(EVALUATION.c.name == name)).mappings().first()
     if row is None:
-        raise NotFound(f"没有名为“{name}”的评估")
+        raise NotFound(f"没有名为“{shown(name)}”的评估")
     return dict(row)

@@ -14,7 +14,7 @@ from duban.engine.audit import canonical
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
 from duban.engine.models import PERSON, ROLE_LABELS, UNIT, Role
 from duban.engine.txn import ReadTxn, Txn
-from duban.engine.validation import check_code, check_email, check_login, clean_text
+from duban.engine.validation import check_code, check_email, check_login, clean_text, shown
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def add_unit(
     if _unit_exists(txn.conn, row["code"]):
         raise Conflict(f"单位代码 {row['code']} 已存在")
     if parent is not None and not _unit_exists(txn.conn, parent):
-        raise NotFound(f"没有代码为 {parent} 的上级单位")
+        raise NotFound(f"没有代码为 {shown(parent)} 的上级单位")
     if head is not None:
         _require_person(txn.conn, head)
     txn.conn.execute(insert(UNIT), row)
@@ -82,11 +82,11 @@ def edit_unit(txn: Txn, code: str, changes: Mapping[str, Any]) -> dict[str, Any]
     for key in ("head_login", "liaison_login"):
         login = values.get(key)
         if login is not None and not _person_exists(txn.conn, login):
-            problems.append(f"没有登录名为 {login} 的人员")
+            problems.append(f"没有登录名为 {shown(login)} 的人员")
     parent = values.get("parent_code")
     if parent is not None:
         if not _unit_exists(txn.conn, parent):
-            problems.append(f"没有代码为 {parent} 的上级单位")
+            problems.append(f"没有代码为 {shown(parent)} 的上级单位")
         elif code in _ancestors(txn, parent) | {parent}:
             problems.append(f"{parent} 在 {code} 之下, 不能作其上级单位")
     if problems:  # 一次性告知
@@ -222,14 +222,14 @@ def set_away(txn: Txn, login: str, until: datetime | None, deputy: str | None) -
 def get_unit(txn: ReadTxn, code: str) -> dict[str, Any]:
     row = txn.conn.execute(select(UNIT).where(UNIT.c.code == code)).mappings().first()
     if row is None:
-        raise NotFound(f"没有代码为 {code} 的单位")
+        raise NotFound(f"没有代码为 {shown(code)} 的单位")
     return dict(row)
 
 
 def get_person_row(txn: ReadTxn, login: str) -> dict[str, Any]:
     row = txn.conn.execute(select(PERSON).where(PERSON.c.login == login)).mappings().first()
     if row is None:
-        raise NotFound(f"没有登录名为 {login} 的人员")
+        raise NotFound(f"没有登录名为 {shown(login)} 的人员")
     return dict(row)
 
 
@@ -266,11 +266,11 @@ def _checked_fields(conn: Connection, spec: NewPerson) -> dict[str, Any]:
     bad_roles = [role for role in spec.roles if role not in ASSIGNABLE_ROLES]
     if bad_roles:
         allowed = "、".join(f"{r.value}({ROLE_LABELS[r]})" for r in ASSIGNABLE_ROLES)
-        problems.append(f"未知角色 {'、'.join(bad_roles)}, 可选: {allowed}")
+        problems.append(f"未知角色 {shown('、'.join(bad_roles))}, 可选: {allowed}")
     if spec.unit_code is not None and not _unit_exists(conn, spec.unit_code):
-        problems.append(f"未知单位 {spec.unit_code}")
+        problems.append(f"未知单位 {shown(spec.unit_code)}")
     if spec.deputy_login is not None and not _person_exists(conn, spec.deputy_login):
-        problems.append(f"未知 B 岗人员 {spec.deputy_login}")
+        problems.append(f"未知 B 岗人员 {shown(spec.deputy_login)}")
     email = None
     try:
         email = check_email(spec.email)
@@ -301,4 +301,4 @@ def _person_exists(conn: Connection, login: str) -> bool:
 
 def _require_person(conn: Connection, login: str) -> None:
     if not _person_exists(conn, login):
-        raise NotFound(f"没有登录名为 {login} 的人员")
+        raise NotFound(f"没有登录名为 {shown(login)} 的人员")

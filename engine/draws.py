@@ -21,7 +21,7 @@ from sqlalchemy import select
 from duban.engine.errors import InvalidInput, NotFound, Refused
 from duban.engine.models import AUDIT_EVENT, Role
 from duban.engine.txn import ReadTxn, Txn
-from duban.engine.validation import clean_text
+from duban.engine.validation import clean_text, shown
 
 MAX_DRAWN = 10_000
 
@@ -87,7 +87,7 @@ def draws(txn: ReadTxn, campaign: str | None = None) -> list[dict[str, Any]]:
     if campaign is not None:
         found = [d for d in found if d["campaign"] == campaign]
         if not found:
-            raise NotFound(f"没有名为“{campaign}”的抽查")
+            raise NotFound(f"没有名为“{shown(campaign)}”的抽查")
     return found
 
 
@@ -100,7 +100,7 @@ def _unit_pool(txn: ReadTxn, given: Sequence[str]) -> list[str]:
     codes = sorted(set(given)) if given else sorted(units)
     unknown = [code for code in codes if code not in units]
     if unknown:
-        raise InvalidInput(f"没有单位 {'、'.join(unknown)}")
+        raise InvalidInput(f"没有单位 {shown('、'.join(unknown))}")
     if not codes:
         raise InvalidInput("被抽查单位名单为空")
     return codes
@@ -112,7 +112,7 @@ def _inspector_pool(txn: ReadTxn, given: Sequence[str]) -> list[str]:
         logins = sorted(set(given))
         unknown = [login for login in logins if login not in people]
         if unknown:
-            raise InvalidInput(f"没有人员 {'、'.join(unknown)}")
+            raise InvalidInput(f"没有人员 {shown('、'.join(unknown))}")
         inactive = [login for login in logins if not people[login]["active"]]
         if inactive:
             raise InvalidInput(f"人员 {'、'.join(inactive)} 已停用, 不能参加抽查")

@@ -7,6 +7,8 @@ decides what is an error.
 
 from __future__ import annotations
 
+MAX_MESSAGE = 2000  # characters: a message echoing a 100 KB value is printed and kept cut
+
 
 class DubanError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -14,6 +16,8 @@ class DubanError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = f"{message[:MAX_MESSAGE]}…（共 {len(message)} 字, 余下从略）"
         super().__init__(message)
         self.message = message
 

@@ -80,12 +80,12 @@ class FieldSpec:
         if self.kind is FieldKind.unit:
             code = check_code(text, self.label)
             if conn.execute(select(UNIT.c.code).where(UNIT.c.code == code)).first() is None:
-                raise NotFound(f"没有代码为 {code} 的单位")
+                raise NotFound(f"没有代码为 {shown(code)} 的单位")
             return code
         if self.kind is FieldKind.person:
             login = check_login(text)
             if conn.execute(select(PERSON.c.login).where(PERSON.c.login == login)).first() is None:
-                raise NotFound(f"没有登录名为 {login} 的人员")
+                raise NotFound(f"没有登录名为 {shown(login)} 的人员")
             return login
         if self.kind is FieldKind.choice:
             choices = self.choices or {}

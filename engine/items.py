@@ -25,7 +25,7 @@ from duban.engine.fields import to_json
 from duban.engine.models import ITEM, ITEM_CO_UNIT, Role, SourceKind
 from duban.engine.timeutil import iso
 from duban.engine.txn import ReadTxn, Txn
-from duban.engine.validation import clean_text
+from duban.engine.validation import clean_text, shown
 from duban.engine.workflow import Draft, Event, EventContext, Notify, Workflow
 
 EDITABLE = {
@@ -421,17 +421,17 @@ def _new_deadline(txn: Txn, given: datetime | str) -> Deadline:
 def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, Any]:
     units = {spec.lead_unit, *spec.co_units}
     known_units, people = txn.directory.units, txn.directory.people  # once per transaction
-    problems = [f"未知单位 {code}" for code in sorted(units - set(known_units))]
+    problems = [f"未知单位 {shown(code)}" for code in sorted(units - set(known_units))]
     if spec.lead_unit in spec.co_units:
         problems.append("协办单位不能包含牵头(主办)单位")
     if spec.source not in SourceKind.__members__:
-        problems.append(f"未知来源 {spec.source}, 可选: {'、'.join(SourceKind.__members__)}")
+        problems.append(f"未知来源 {shown(spec.source)}, 可选: {'、'.join(SourceKind.__members__)}")
     if deadline <= txn.now:
         problems.append("办理期限已经过去")
     if spec.lead_leader is not None:
         leader = people.get(spec.lead_leader)
         if leader is None or not leader["active"]:
-            problems.append(f"未知牵头领导 {spec.lead_leader}")
+            problems.append(f"未知牵头领导 {shown(spec.lead_leader)}")
         elif Role.lead_leader not in leader["roles"]:
             problems.append(f"{leader['name']}({spec.lead_leader}) 不是牵头领导: "
                             "牵头领导须有 lead_leader 角色")

@@ -24,6 +24,7 @@ from transitions import Machine
 from duban.engine.errors import NotFound, SetupError
 from duban.engine.fields import STANDARD_FIELDS
 from duban.engine.models import Role
+from duban.engine.validation import shown
 from duban.engine.workflow import ANY_STATE, State, Workflow
 
 RESERVED_EVENT_NAMES = {"created", "edited", "refused", "migrated"}
@@ -75,7 +76,7 @@ class Registry:
     def latest(self, name: str) -> Workflow:
         versions = [wf for (wf_name, _), wf in self._by_key.items() if wf_name == name]
         if not versions:
-            raise NotFound(f"没有名为 {name} 的工作流; 现有: {', '.join(self.names())}")
+            raise NotFound(f"没有名为 {shown(name)} 的工作流; 现有: {', '.join(self.names())}")
         return max(versions, key=lambda wf: wf.version)
 
     def get(self, name: str, version: int) -> Workflow:

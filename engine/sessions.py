@@ -23,7 +23,7 @@ from duban.engine.access import Actor, Bearer, Identity
 from duban.engine.clock import SystemClock
 from duban.engine.db import Database
 from duban.engine.directory_cache import DirectoryCache
-from duban.engine.errors import DubanError, InvalidInput, NotVisible, Refused
+from duban.engine.errors import MAX_MESSAGE, DubanError, InvalidInput, NotVisible, Refused
 from duban.engine.models import ITEM
 from duban.engine.ports import Clock, NoticeSink
 from duban.engine.registry import Registry
@@ -216,9 +216,9 @@ class Sessions:
                 writer = audit.AuditWriter(conn, self.signer, serialize=self.db.is_postgres)
                 now = self.clock.now()
                 writer.append(
-                    at=now, actor=actor, action="refused", item_id=item_id,
-                    event=shown(operation),
-                    reason=shown(getattr(err, "reason", None) or str(err), limit=None),
+                    at=now, actor=shown(actor, 63), action="refused", item_id=item_id,
+                    event=shown(operation, 63),
+                    reason=shown(getattr(err, "reason", None) or str(err), limit=MAX_MESSAGE),
                     payload={"kind": type(err).__name__},
                 )
                 writer.seal(now)
@@ -240,7 +240,7 @@ class Sessions:
             return person
         person = access.get_actor(conn, actor)
         if person is None:
-            raise Refused(f"没有登录名为 {actor} 的人员")
+            raise Refused(f"没有登录名为 {shown(actor)} 的人员")
         if not person.active:
             raise Refused(f"{person.name}({actor}) 已停用")
         return person

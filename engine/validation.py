@@ -18,9 +18,11 @@ INVISIBLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
 def shown(value: object, limit: int | None = 80) -> str:
     """Echo a user's input in a message with its invisible characters spelled out, so that
     the message can always be printed and stored (PostgreSQL text cannot hold NUL)."""
+    raw = str(value)
+    head = raw if limit is None else raw[:limit + 1]  # escaping only lengthens: cut first
     text = "".join(
         f"\\u{ord(char):04x}" if unicodedata.category(char) in INVISIBLE else char
-        for char in str(value)
+        for char in head
     )
     return text if limit is None or len(text) <= limit else text[:limit] + "…"
 

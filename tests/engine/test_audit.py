@@ -379,6 +379,50 @@ def test_a_refusal_echoing_a_nul_character_is_still_recorded(office):
     assert last["reason"] == caught.value.message
 
 
+def every_row_but_the_audit(service: Service) -> dict[str, list]:
+    from duban.engine.models import METADATA
+
+    kept = {"audit_event", "audit_checkpoint", "directory_generation"}
+    with service.db.engine.connect() as conn:
+        return {name: sorted(map(repr, conn.execute(select(table)).all()))
+                for name, table in METADATA.tables.items() if name not in kept}
+
+
+def test_a_thousand_huge_refusals_write_nothing_else_and_stay_small(office):
+    from duban.engine.errors import MAX_MESSAGE
+    from duban.engine.items import NewItem
+
+    item_id = office.item()
+    huge = "长" * 100_000
+    attempts = [
+        lambda: office.service.new_item("zhao", NewItem(title=huge, lead_unit="JJK",
+                                                        deadline="10 workdays")),
+        lambda: office.service.new_item("zhao", NewItem(title="x", lead_unit=huge,
+                                                        deadline="10 workdays")),
+        lambda: office.service.new_item("zhao", NewItem(title="x", lead_unit="JJK",
+                                                        deadline=huge)),
+        lambda: office.service.new_item("zhao", NewItem(title="x", lead_unit="JJK",
+                                                        deadline="10 workdays",
+                                                        source=huge)),
+        lambda: office.fire("zhao", item_id, "transfer", unit=huge, reason=huge),
+        lambda: office.fire("wang", item_id, "report", report=huge),
+        lambda: office.service.item(huge, item_id),
+    ]
+    before = every_row_but_the_audit(office.service)
+    events_before = len(chain(office.service))
+    for n in range(1000):
+        with pytest.raises((Refused, InvalidInput, NotFound)) as caught:
+            attempts[n % len(attempts)]()
+        assert len(caught.value.message) <= MAX_MESSAGE + 30
+    assert every_row_but_the_audit(office.service) == before
+    added = chain(office.service)[events_before:]
+    assert len(added) == 1000 and {row["action"] for row in added} == {"refused"}
+    stored = sum(len(row["reason"] or "") + len(json.dumps(row["payload"])) + len(row["actor"])
+                 for row in added)
+    assert stored <= 1000 * 400, stored  # every echo of the 100 KB values is cut short
+    assert office.service.verify_audit(ADMIN).ok
+
+
 # -- rebuilding items from their events -------------------------------------------------------
 
 def test_rebuild_matches_a_rich_history(office, history):
