@@ -79,6 +79,9 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
             if sent.sent or sent.failed or sent.dead:
                 log.info("通知送达 %d, 失败待重试 %d, 无法送达 %d", sent.sent, sent.failed,
                          sent.dead)
+            if sent.repeats_possible:
+                log.warning("%d 件通知上次发送中断后重发, 对方可能收到两次",
+                            sent.repeats_possible)
 
         if board_folder is not None:
             built["key"] = refresh_board(service, board_folder, built.get("key"))

@@ -134,7 +134,9 @@ def notices_send(app: App, batch, as_json) -> None:
         click.echo(f"通知 #{outcome['notice']} {outcome['channel']} {where}: "
                    f"{outcome['status']} {outcome['detail'] or ''}".rstrip())
     click.echo(f"送达 {report.sent}, 失败待重试 {report.failed}, 无法送达 {report.dead}"
-               + (f", 补生成 {report.rendered}" if report.rendered else ""))
+               + (f", 补生成 {report.rendered}" if report.rendered else "")
+               + (f", 其中 {report.repeats_possible} 件上次发送中断, 对方可能收到两次"
+                  if report.repeats_possible else ""))
 
 
 @notices.command("requeue")

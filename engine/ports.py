@@ -55,6 +55,7 @@ class Outgoing:
     target: str
     style: str | None
     notice: dict[str, Any]
+    interrupted: bool = False  # an earlier attempt began and left no result: may have arrived
 
     @property
     def subject(self) -> str:

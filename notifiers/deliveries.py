@@ -35,6 +35,9 @@ RECORD = (
             next_attempt_at=bindparam("next_attempt_at"), lease_until=None,
             last_error=bindparam("last_error"), sent_at=bindparam("sent_at"))
 )
+# Written before a message leaves and replaced by its result: a sender killed in between
+# leaves this, and the next one knows the receiver may already have the message.
+STARTED = "发送已开始, 未见结果: 接收方可能已收到"
 INSERT = insert(DELIVERY)
 NOTICE_STATUS = update(NOTICE).where(NOTICE.c.id == bindparam("_id")).values(
     status=bindparam("status"), last_error=bindparam("last_error"))
@@ -88,7 +91,18 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
     for column in NOTICE_COLUMNS:
         if column.name != "notice_key":
             notice[column.name] = row[column.name]
-    return Outgoing(row["id"], row["key"], row["channel"], row["target"], row["style"], notice)
+    return Outgoing(row["id"], row["key"], row["channel"], row["target"], row["style"], notice,
+                    interrupted=row["last_error"] == STARTED)
+
+
+def start(txn: Txn, delivery_ids: list[int]) -> None:
+    """Record that these deliveries are about to leave: the attempt is counted now, so a
+    message that kills its sender every time still ends dead after ``max_attempts``."""
+    if delivery_ids:
+        txn.conn.execute(
+            update(DELIVERY)
+            .where(DELIVERY.c.id.in_(delivery_ids), DELIVERY.c.status.in_((PENDING, FAILED)))
+            .values(attempts=DELIVERY.c.attempts + 1, last_error=STARTED))
 
 
 def attempts_of(txn: Txn, delivery_ids: Iterable[int]) -> dict[int, int]:

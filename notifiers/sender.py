@@ -41,6 +41,7 @@ class SendReport:
     counts: Counter[DeliveryStatus] = field(default_factory=Counter)
     rendered: int = 0
     batches: int = 0
+    repeats_possible: int = 0  # sent again after an attempt that left no result
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     sent = counted(DeliveryStatus.sent)
     failed = counted(DeliveryStatus.failed)
@@ -48,7 +49,8 @@ class SendReport:
 
     def as_json(self) -> dict[str, Any]:
         return {"sent": self.sent, "failed": self.failed, "dead": self.dead,
-                "rendered": self.rendered, "batches": self.batches, "outcomes": self.outcomes}
+                "rendered": self.rendered, "batches": self.batches,
+                "repeats_possible": self.repeats_possible, "outcomes": self.outcomes}
 
 
 @dataclass
@@ -70,6 +72,7 @@ def deliver(
     outbox = outbox_of(service)
     report = SendReport(rendered=render_waiting(service))
     opened = Channels(outbox)
+    run = Run(service, opened, outbox.config, report, keep_outcomes)
     try:
         while not should_stop():
             with service.system_transaction() as txn:
@@ -78,14 +81,90 @@ def deliver(
             if not claimed:
                 break
             report.batches += 1
-            results = _send_all(opened, claimed, outbox.config, service)
-            opened.commit()  # durable before recorded as delivered
-            _record(service, results, outbox.config, report, keep_outcomes)
+            run.files([m for m in claimed if m.channel in DURABLE_BY_BATCH])
+            run.one_by_one(_units([m for m in claimed if m.channel not in DURABLE_BY_BATCH],
+                                  outbox.config))
             if len(claimed) < batch_size:
                 break
     finally:
         opened.close()
     return report
+
+
+# The outbox folder is made durable once per batch (one syncfs) before the batch is recorded.
+# Every other channel's answer is its receipt: each message is recorded as it is answered, and
+# its start is recorded before it leaves, so that a sender killed mid-batch sends again only
+# the one message it was sending (which the receiver may or may not have).
+DURABLE_BY_BATCH = {"file"}
+
+
+@dataclass
+class Run:
+    """One sending run: where results are recorded and counted."""
+
+    service: Service
+    opened: Channels
+    config: NoticeConfig
+    report: SendReport
+    keep: bool
+
+    def files(self, messages: list[Outgoing]) -> None:
+        if messages:
+            results = [_send_one(self.opened, message) for message in messages]
+            self.opened.commit()  # durable before recorded as delivered
+            self.record(results, starting=[])
+
+    def one_by_one(self, units: list[list[Outgoing]]) -> None:
+        """Each unit (one message, or one digest of several) is started, sent and recorded;
+        a unit's result and the next unit's start share a transaction."""
+        if not units:
+            return
+        with self.service.system_transaction() as txn:
+            deliveries.start(txn, [m.delivery_id for m in units[0]])
+        for index, unit in enumerate(units):
+            following = units[index + 1] if index + 1 < len(units) else []
+            if len(unit) == 1:
+                results = [_send_one(self.opened, unit[0])]
+            else:
+                results = _send_digest(self.opened, unit, self.service)
+            self.opened.get(unit[0].channel).commit()
+            self.record(results, starting=[m.delivery_id for m in following], started=True)
+
+    def record(self, results: list[Result], *, starting: list[int],
+               started: bool = False) -> None:
+        with self.service.system_transaction() as txn:
+            attempts = deliveries.attempts_of(txn, [r.message.delivery_id for r in results])
+            for result in results:
+                result.attempts = attempts.get(result.message.delivery_id, 0) + (not started)
+                self._one(txn, result)
+            deliveries.summarize(txn, {r.message.notice["id"] for r in results})
+            deliveries.start(txn, starting)
+
+    def _one(self, txn: Any, result: Result) -> None:
+        status, next_at = _outcome(result, self.config, txn.now)
+        error = result.error.message[:800] if result.error else None
+        message = result.message
+        if not deliveries.record(txn, message.delivery_id, status, result.attempts, next_at,
+                                 error):
+            return  # another sender recorded it after our lease ran out
+        self.report.counts[status] += 1
+        self.report.repeats_possible += message.interrupted and status is DeliveryStatus.sent
+        notice = message.notice
+        payload = {"notice": notice["id"], "delivery": message.delivery_id,
+                   "channel": message.channel, "key": message.key,
+                   "doc_number": notice["doc_number"], "attempt": result.attempts,
+                   "next_attempt_at": next_at if status is DeliveryStatus.failed else None}
+        if message.interrupted:
+            payload["after_interrupted_attempt"] = True
+        txn.audit.append(at=txn.now, actor=txn.actor.login, action="notice",
+                         item_id=notice["item_id"], event=status.value,
+                         reason=error or result.detail, payload=payload)
+        if self.keep:
+            self.report.outcomes.append({
+                "delivery": message.delivery_id, "notice": notice["id"],
+                "channel": message.channel, "target": message.target, "status": status.value,
+                "attempt": result.attempts, "detail": error or result.detail,
+                "title": notice["title"], "after_interrupted_attempt": message.interrupted})
 
 
 class Channels:
@@ -109,18 +188,16 @@ class Channels:
             channel.close()
 
 
-def _send_all(opened: Channels, claimed: list[Outgoing], config: NoticeConfig,
-              service: Service) -> list[Result]:
-    results: list[Result] = []
+def _units(messages: list[Outgoing], config: NoticeConfig) -> list[list[Outgoing]]:
+    """What goes out as one: a message, or with ``digest_at`` one person's mails of a day."""
+    units: list[list[Outgoing]] = []
     digests: dict[str, list[Outgoing]] = defaultdict(list)
-    for message in claimed:
+    for message in messages:
         if message.channel == "smtp" and config.digest_at is not None:
             digests[message.target].append(message)
         else:
-            results.append(_send_one(opened, message))
-    for group in digests.values():
-        results.extend(_send_digest(opened, group, service))
-    return results
+            units.append([message])
+    return units + list(digests.values())
 
 
 def _send_one(opened: Channels, message: Outgoing) -> Result:
@@ -135,8 +212,6 @@ def _send_one(opened: Channels, message: Outgoing) -> Result:
 
 
 def _send_digest(opened: Channels, group: list[Outgoing], service: Service) -> list[Result]:
-    if len(group) == 1:
-        return [_send_one(opened, group[0])]
     day = local_text(service.clock.now(), service.tz)[:10]
     try:
         detail = opened.get("smtp").send_digest(group, day)
@@ -147,36 +222,6 @@ def _send_digest(opened: Channels, group: list[Outgoing], service: Service) -> l
         return [Result(message, 0, Transient(f"{type(err).__name__}: {err}"))
                 for message in group]
     return [Result(message, 0, detail=detail) for message in group]
-
-
-def _record(service: Service, results: list[Result], config: NoticeConfig,
-            report: SendReport, keep: bool) -> None:
-    with service.system_transaction() as txn:
-        attempts = deliveries.attempts_of(txn, [r.message.delivery_id for r in results])
-        for result in results:
-            result.attempts = attempts.get(result.message.delivery_id, 0) + 1
-            status, next_at = _outcome(result, config, txn.now)
-            error = result.error.message[:800] if result.error else None
-            if not deliveries.record(txn, result.message.delivery_id, status, result.attempts,
-                                     next_at, error):
-                continue  # another sender recorded it after our lease ran out
-            report.counts[status] += 1
-            notice = result.message.notice
-            txn.audit.append(
-                at=txn.now, actor=txn.actor.login, action="notice", item_id=notice["item_id"],
-                event=status.value, reason=error or result.detail,
-                payload={"notice": notice["id"], "delivery": result.message.delivery_id,
-                         "channel": result.message.channel, "key": result.message.key,
-                         "doc_number": notice["doc_number"], "attempt": result.attempts,
-                         "next_attempt_at": next_at if status is DeliveryStatus.failed
-                         else None})
-            if keep:
-                report.outcomes.append({
-                    "delivery": result.message.delivery_id, "notice": notice["id"],
-                    "channel": result.message.channel, "target": result.message.target,
-                    "status": status.value, "attempt": result.attempts,
-                    "detail": error or result.detail, "title": notice["title"]})
-        deliveries.summarize(txn, {r.message.notice["id"] for r in results})
 
 
 def _outcome(result: Result, config: NoticeConfig,

@@ -53,6 +53,28 @@ def mail_server():
     controller.stop()
 
 
+class SlowMailBox(MailBox):
+    """A mail server that takes a moment over each message, as a real one under load."""
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def slow_mail_server():
+    from aiosmtpd.controller import Controller
+
+    box = SlowMailBox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
+
+
 @dataclass
 class Hook:
     """A loopback HTTP server: each path answers with the status and body set for it."""

@@ -274,9 +274,69 @@ def test_a_sender_killed_mid_batch_loses_nothing_and_repeats_nothing(
     assert all(statuses(office.service, i) == ["sent"] for i in range(1, total + 1))
     keys = [r["headers"]["Idempotency-Key"] for r in web_server.received]
     assert set(keys) == {f"event:{i}:created:assignment#webhook:JJK" for i in range(1, total + 1)}
+    assert len(keys) - len(set(keys)) <= 1  # only the POST in flight, under the same key
     assert len(list(outbox.iterdir())) == 2 * total  # text and HTML per notice, no leftovers
     for item_id in range(1, total + 1):  # each delivery recorded as sent exactly once
         sent = [e["payload"]["channel"] for e in office.service.history(ADMIN, item_id)
                 if e["action"] == "notice" and e["event"] == "sent"]
         assert sorted(sent) == ["file", "webhook"], item_id
+    assert office.service.verify_audit(ADMIN).ok
+
+
+MAIL_SENDER = """
+import sys
+from pathlib import Path
+from duban.app import build_service
+from duban.engine.clock import FixedClock
+from duban.engine.settings import Settings
+from duban.engine.timeutil import from_iso
+from duban.notifiers import sender
+
+settings = Settings(db_url=sys.argv[1], audit_key_path=Path(sys.argv[2]), tables={
+    "notices": {"outbox": sys.argv[3], "channels": ["smtp"]},
+    "smtp": {"host": "127.0.0.1", "port": int(sys.argv[5]), "sender": "duban@jyj.example.cn"}})
+service = build_service(settings, FixedClock(from_iso(sys.argv[4])))
+print(sender.deliver(service, batch_size=50).repeats_possible)
+"""
+
+
+@SQLITE_ONLY
+def test_a_mail_sender_killed_mid_batch_repeats_at_most_the_mail_in_flight(
+        settings, clock, tmp_path, slow_mail_server):
+    office = notifying(settings, clock, tmp_path, notices={"channels": ["smtp"],
+                                                           "lease_seconds": 300},
+                       smtp={"host": "127.0.0.1", "port": slow_mail_server.port,
+                             "sender": "duban@jyj.example.cn"})
+    office.service.add_person(ADMIN, NewPerson("sun", "孙承办", "AQK", ("handler",),
+                                               email="sun@aqk.example.cn"))
+    total = 60
+    for n in range(total):
+        office.item(unit="AQK", title=f"事项{n}")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-c", MAIL_SENDER, settings.db_url, str(settings.audit_key_path),
+            str(tmp_path / "outbox"), clock.now().isoformat(), str(slow_mail_server.port)]
+    process = subprocess.Popen(args, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while len(slow_mail_server.messages) < 25 and time.monotonic() < deadline \
+            and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    accepted_before_kill = len(slow_mail_server.messages)
+    assert 25 <= accepted_before_kill < total, "killed too late to test anything"
+    args[6] = (clock.now() + timedelta(seconds=301)).isoformat()  # after the lease
+    rerun = subprocess.run(args, env=env, cwd=ROOT, check=True, timeout=120,
+                           capture_output=True, text=True)
+    ids = [mail["Message-ID"] for mail in slow_mail_server.messages]
+    expected = {message_id(f"event:{i}:created:assignment#smtp:sun@aqk.example.cn",
+                           "duban@jyj.example.cn") for i in range(1, total + 1)}
+    assert set(ids) == expected  # nothing lost
+    repeated = len(ids) - len(set(ids))
+    assert repeated <= 1, f"{repeated} mails arrived twice"  # only the one being sent
+    assert int(rerun.stdout.strip()) == 1  # the one that may have arrived is said so
+    sent = [e for i in range(1, total + 1) for e in office.service.history(ADMIN, i)
+            if e["action"] == "notice" and e["event"] == "sent"]
+    assert len(sent) == total  # each recorded as sent exactly once
+    flagged = [e for e in sent if e["payload"].get("after_interrupted_attempt")]
+    assert len(flagged) == 1 and flagged[0]["payload"]["attempt"] == 2
     assert office.service.verify_audit(ADMIN).ok
