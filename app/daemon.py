@@ -58,13 +58,13 @@ def lock_sqlite(service: Service) -> IO[str] | None:
 
 def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
                send: bool = True) -> None:
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
     lock = lock_sqlite(service)
     stop = threading.Event()
-    scheduler = BlockingScheduler(timezone=UTC)
+    scheduler = BackgroundScheduler(timezone=UTC)
     board_folder = configured_board(service)
     built: dict[str, str | None] = {}
     anchoring = DailyAnchor(service, places_from(service.settings))
@@ -88,9 +88,10 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
         anchoring.run()
 
     def on_signal(signum, _frame) -> None:
-        log.info("收到信号 %s, 处理完当前一批后退出", signum)
+        # Only the flag: stopping the scheduler from inside a signal handler can wait on a
+        # lock the interrupted main thread holds. The main thread stops it below.
+        log.info("收到信号 %s, 处理完当前一批后退出", signal.Signals(signum).name)
         stop.set()
-        scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -99,6 +100,9 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
     log.info("duban daemon 启动: 每 %s 秒处理一次, 每批 %d 步", interval, batch_size)
     try:
         scheduler.start()
+        while not stop.wait(1):  # a signal may come at any moment, even before the start
+            pass
+        scheduler.shutdown(wait=True)  # the batch under way finishes; it checks ``stop``
     finally:
         if lock is not None:
             lock.close()

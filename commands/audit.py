@@ -94,6 +94,29 @@ def audit_anchor(app: App, to, as_json) -> None:
     click.echo(f"摘要 SHA-256: {anchor.sha256}")
 
 
+@audit.command("reseal")
+@json_option
+@click.pass_obj
+def audit_reseal(app: App, as_json) -> None:
+    """人员目录或凭据的签名不符时(被绕过 duban 直接改动), 由持有审计密钥的管理员在核实后
+    重新签名: 接受目录现状; 签名不符的令牌吊销, 签名不符的账户密码作废(需重新发放设置码)。"""
+    from duban.commands.context import os_login
+
+    found = app.service.reseal(os_login())
+    if as_json:
+        echo_json({"resealed": found is not None, **(found or {})})
+        return
+    if found is None:
+        click.echo("所有签名完好, 无需重新签名")
+        return
+    click.echo("已按现状重新签名人员目录" if found["directory"] else "人员目录签名完好")
+    if found["tokens"]:
+        click.echo(f"已吊销签名不符的令牌: {'、'.join(map(str, found['tokens']))}")
+    if found["accounts"]:
+        click.echo(f"已作废签名不符的账户密码: {'、'.join(found['accounts'])}"
+                   "(请用 duban account setup 重新发放)")
+
+
 @audit.command("rebuild")
 @click.option("--item", "item_id", type=ID, help="只检查某一事项")
 @json_option

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, select
-
 from duban.engine.errors import NotFound, Refused
-from duban.engine.models import META, PERSON, ROLE_LABELS, Role
+from duban.engine.models import ROLE_LABELS, Role
 from duban.engine.validation import shown
 
 if TYPE_CHECKING:
@@ -25,8 +23,6 @@ if TYPE_CHECKING:
 ITEM_RELATIVE = (Role.handler, Role.unit_head, Role.lead_leader, Role.co_unit, Role.liaison)
 GLOBAL_ROLES = (Role.supervisor, Role.admin)
 
-# Built once: SQLAlchemy then reuses the compiled form instead of building a cache key per call.
-PERSON_BY_LOGIN = select(PERSON).where(PERSON.c.login == bindparam("login"))
 
 
 @dataclass(frozen=True)
@@ -73,27 +69,23 @@ class Bearer:
 SYSTEM = Actor("system", "督办系统", None, frozenset({Role.supervisor}))
 
 
-def get_actor(conn: Connection, login: str) -> Actor | None:
-    row = conn.execute(PERSON_BY_LOGIN, {"login": login}).mappings().first()
+def get_actor(directory: Directory, login: str) -> Actor | None:
+    row = directory.people.get(login)
     return None if row is None else Actor.from_row(row)
 
 
-def is_demo(conn: Connection) -> bool:
-    return conn.execute(select(META.c.value).where(META.c.key == "demo")).scalar() == "true"
-
-
-def identify(conn: Connection, os_login: str, act_as: str | None) -> Actor:
+def identify(directory: Directory, os_login: str, act_as: str | None) -> Actor:
     """The person a command acts as; refuses unknown logins and unauthorised ``--as``."""
-    me = get_actor(conn, os_login)
+    me = get_actor(directory, os_login)
     if act_as and act_as != os_login:
-        if not is_demo(conn) and (me is None or not me.has(Role.admin)):
-            raise Refused(f"只有管理员(或演示库中)才能以他人身份(--as {act_as})操作")
-        other = get_actor(conn, act_as)
+        if not directory.demo and (me is None or not me.has(Role.admin)):
+            raise Refused(f"只有管理员(或演示库中)才能以他人身份(--as {shown(act_as)})操作")
+        other = get_actor(directory, act_as)
         if other is None:
             raise NotFound(f"没有登录名为 {shown(act_as)} 的人员")
         me = other
     if me is None:
-        raise Refused(f"系统用户 {os_login} 未登记为人员: 请管理员用 duban person add 登记")
+        raise Refused(f"系统用户 {shown(os_login)} 未登记为人员: 请管理员用 duban person add 登记")
     if not me.active:
         raise Refused(f"{me.name}({me.login}) 已停用")
     return me

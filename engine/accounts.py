@@ -23,11 +23,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from duban.engine import seals
 from duban.engine.access import Actor
+from duban.engine.directory_cache import Directory
 from duban.engine.errors import InvalidInput, NotFound, NotSignedIn, Refused, SetupError
-from duban.engine.models import ACCOUNT, PERSON, TOKEN, Role
+from duban.engine.models import ACCOUNT, TOKEN, Role
+from duban.engine.signing import Signer
 from duban.engine.timeutil import local_text
 from duban.engine.txn import ReadTxn, Txn
 from duban.engine.validation import shown
@@ -147,7 +150,8 @@ def issue_setup(txn: Txn, login: str, *, temporary: bool, password_hash: str | N
 def activate(txn: Txn, login: str, code: str, password_hash: str) -> None:
     """Set the first password with a set-up code; the code is spent."""
     account = get(txn, login)
-    expired = account is None or account["setup_expires_at"] is None \
+    expired = account is None or not seals.account_intact(_signer(txn), account) \
+        or account["setup_expires_at"] is None \
         or account["setup_expires_at"] <= txn.now
     code = code.strip().upper()
     if expired or not hmac.compare_digest(account["setup_code_hash"] or "", digest(code)):
@@ -162,6 +166,7 @@ def activate(txn: Txn, login: str, code: str, password_hash: str) -> None:
 def change_password(txn: Txn, login: str, password_hash: str) -> None:
     """Record a new password chosen by its owner (the old one was checked by the caller)."""
     _upsert(txn, login, {"password_hash": password_hash, "must_change": False,
+                         "setup_code_hash": None, "setup_expires_at": None,
                          "changed_at": txn.now})
     txn.audit.append(at=txn.now, actor=login, action="password_changed",
                      payload={"person": login})
@@ -194,6 +199,8 @@ def gate(txn: ReadTxn, login: str) -> Gate:
     person = txn.directory.people.get(login)
     if account is None or person is None:
         return Gate(None, None)
+    if not seals.account_intact(_signer(txn), account):  # written around the engine
+        account = {**account, "password_hash": None}
     if not person["active"]:
         return Gate(account, f"{person['name']}({login}) 已停用")
     if account["locked_until"] is not None and account["locked_until"] > txn.now:
@@ -286,11 +293,12 @@ def create_token(txn: Txn, login: str, name: str, *, kind: str, lifetime: timede
     row = {"login": login, "kind": kind, "name": name, "hash": digest(secret),
            "prefix": secret[len(TOKEN_PREFIX):][:8], "created_at": txn.now,
            "expires_at": txn.now + lifetime, "revoked_at": None}
+    row["seal"] = seals.token_seal(_signer(txn), row)
     row["id"] = txn.conn.execute(insert(TOKEN).returning(TOKEN.c.id), row).scalar_one()
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="token_created",
                      payload={"token": row["id"], "person": login, "kind": kind, "name": name,
                               "prefix": row["prefix"], "expires_at": row["expires_at"]})
-    return {k: v for k, v in row.items() if k != "hash"}
+    return {k: v for k, v in row.items() if k not in ("hash", "seal")}
 
 
 def revoke_token(txn: Txn, token_id: int) -> dict[str, Any]:
@@ -300,9 +308,11 @@ def revoke_token(txn: Txn, token_id: int) -> dict[str, Any]:
     if row["revoked_at"] is not None:
         raise Refused(f"令牌 {token_id} 已于 {local_text(row['revoked_at'], txn.tz)} 吊销")
     txn.conn.execute(update(TOKEN).where(TOKEN.c.id == token_id).values(revoked_at=txn.now))
+    seals.reseal_token(txn.conn, _signer(txn), token_id)
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="token_revoked",
                      payload={"token": token_id, "person": row["login"], "name": row["name"]})
-    return {**{k: v for k, v in row.items() if k != "hash"}, "revoked_at": txn.now}
+    return {**{k: v for k, v in row.items() if k not in ("hash", "seal")},
+            "revoked_at": txn.now}
 
 
 def end_session(txn: Txn, secret: str) -> None:
@@ -311,6 +321,7 @@ def end_session(txn: Txn, secret: str) -> None:
         TOKEN.c.hash == digest(secret), TOKEN.c.login == txn.actor.login)).first()
     if row is not None and row.revoked_at is None:
         txn.conn.execute(update(TOKEN).where(TOKEN.c.id == row.id).values(revoked_at=txn.now))
+        seals.reseal_token(txn.conn, _signer(txn), row.id)
         txn.audit.append(at=txn.now, actor=txn.actor.login, action="signed_out",
                          payload={"token": row.id})
 
@@ -319,22 +330,26 @@ def tokens_of(txn: ReadTxn, login: str) -> list[dict[str, Any]]:
     if login != txn.actor.login and not txn.actor.has(Role.admin):
         raise Refused(f"{txn.actor.name}无权查看他人的令牌: 只有管理员可以")
     rows = txn.conn.execute(select(TOKEN).where(TOKEN.c.login == login).order_by(TOKEN.c.id))
-    return [{k: v for k, v in row.items() if k != "hash"} for row in rows.mappings()]
+    return [{k: v for k, v in row.items() if k not in ("hash", "seal")}
+            for row in rows.mappings()]
 
 
-TOKEN_PERSON = (select(PERSON, TOKEN.c.expires_at, TOKEN.c.revoked_at)
-                .join(TOKEN, TOKEN.c.login == PERSON.c.login))
+TOKEN_BY_HASH = select(TOKEN).where(TOKEN.c.hash == bindparam("hash"))
 
 
-def authenticate_token(conn: Connection, secret: str, now: datetime) -> Actor:
-    """The person a presented token stands for, or a refusal that says nothing more."""
+def authenticate_token(conn: Connection, secret: str, now: datetime, directory: Directory,
+                       signer: Signer) -> Actor:
+    """The person a presented token stands for, or a refusal that says nothing more. A token
+    row whose seal does not hold (written around the engine) lets nobody in."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         raise NotSignedIn(INVALID_TOKEN)
-    row = conn.execute(TOKEN_PERSON.where(TOKEN.c.hash == digest(secret))).mappings().first()
-    if row is None or row["revoked_at"] is not None or row["expires_at"] <= now \
-            or not row["active"]:
+    row = conn.execute(TOKEN_BY_HASH, {"hash": digest(secret)}).mappings().first()
+    person = directory.people.get(row["login"]) if row is not None else None
+    if row is None or person is None or row["revoked_at"] is not None \
+            or row["expires_at"] <= now or not person["active"] \
+            or not seals.token_intact(signer, row):
         raise NotSignedIn(INVALID_TOKEN)
-    return Actor.from_row(row)
+    return Actor.from_row(person)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -380,3 +395,16 @@ def _upsert(txn: Txn, login: str, values: dict[str, Any]) -> None:
                 "first_failure_at": None, "retry_after": None, "locked_until": None,
                 "changed_at": None}
         txn.conn.execute(insert(ACCOUNT), {**base, **values})
+    if CREDENTIALS <= values.keys():  # the engine set every credential: sign them
+        seals.reseal_account(txn.conn, _signer(txn), login)
+
+
+# What an account's seal covers. Counting failures leaves a seal as it was, so a credential
+# changed around the engine stays unusable however often someone tries it.
+CREDENTIALS = {"password_hash", "must_change", "setup_code_hash", "setup_expires_at"}
+
+
+def _signer(txn: ReadTxn) -> Signer:
+    if txn.signer is None:
+        raise SetupError("此事务没有审计签名密钥")
+    return txn.signer

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from duban.engine.models import DIRECTORY_GENERATION, PERSON, UNIT
+from duban.engine.models import DIRECTORY_GENERATION, META, PERSON, UNIT
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class Directory:
 
     units: Mapping[str, Mapping[str, Any]]
     people: Mapping[str, Mapping[str, Any]]
+    demo: bool = False  # a demo database: anyone may act as anyone (--as)
+    seal: str | None = None  # its signature (duban.engine.seals), checked before it is used
 
 
 GENERATION = select(DIRECTORY_GENERATION.c.value).where(DIRECTORY_GENERATION.c.id == 1)
@@ -30,7 +32,10 @@ def read_directory(conn: Connection) -> Directory:
              for row in conn.execute(select(UNIT)).mappings()}
     people = {row["login"]: MappingProxyType(dict(row))
               for row in conn.execute(select(PERSON)).mappings()}
-    return Directory(MappingProxyType(units), MappingProxyType(people))
+    meta = dict(conn.execute(select(META.c.key, META.c.value)
+                             .where(META.c.key.in_(("demo", "directory_seal")))).all())
+    return Directory(MappingProxyType(units), MappingProxyType(people),
+                     demo=meta.get("demo") == "true", seal=meta.get("directory_seal"))
 
 
 class DirectoryCache:

@@ -42,6 +42,8 @@ ACTION_LABELS = {
     "board_note": "发布公开进展",
     "draw": "双随机抽查",
     "audit_anchored": "锚定审计链头",
+    "sealed": "签名封存人员目录与凭据",
+    "resealed": "重新签名人员目录",
 }
 NOTICE_LABELS = {
     "created": "生成通知",

@@ -331,6 +331,7 @@ ACCOUNT = Table(
     Column("retry_after", UTCDateTime(), nullable=True),  # slowed down until then
     Column("locked_until", UTCDateTime(), nullable=True),
     Column("changed_at", UTCDateTime(), nullable=True),
+    Column("seal", String(64), nullable=True),  # over the credentials: duban.engine.seals
 )
 
 # API and session tokens: random, shown once, kept only as their SHA-256.
@@ -345,6 +346,7 @@ TOKEN = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("seal", String(64), nullable=True),  # duban.engine.seals
 )
 
 # Items a part-time inspector (特邀督查员) is assigned to inspect.

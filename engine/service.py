@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import insert
 
 from duban.engine import (
-    access,
     anchor,
     audit,
     calendar_store,
@@ -32,6 +31,7 @@ from duban.engine import (
     notices,
     rebuild,
     schema,
+    seals,
     ticker,
     timer_store,
     views,
@@ -83,6 +83,11 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
                     txn, directory.NewPerson(login=os_login, name=admin.name, roles=("admin",)),
                     bootstrap=True)
                 admin_created = os_login
+            if before is not None and before < seals.FIRST_SEALED_REVISION:
+                counts = seals.seal_everything(conn, self.signer)
+                txn.audit.append(at=txn.now, actor=os_login, action="sealed", payload=counts)
+            elif demo or admin_created:
+                seals.seal_directory(conn, self.signer)
             txn.audit.seal(txn.now)
         self._schema_checked = True
         return InitResult(before, after, key_created, admin_created)
@@ -117,7 +122,7 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
 
     def is_demo(self, actor: ActorRef) -> bool:
         with self.reading(actor) as txn:
-            return access.is_demo(txn.conn)
+            return txn.directory.demo
 
     # -- items --------------------------------------------------------------------------------
 
@@ -262,7 +267,25 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
     def verify_audit(self, actor: ActorRef | None = None) -> audit.VerifyReport:
         with self._reading_as(actor, "audit_verify") as txn:
             visibility.require_record_keeper(txn)
-            return audit.verify(txn.conn, self.signer)
+            report = audit.verify(txn.conn, self.signer)
+            report.problems.extend(seals.problems(txn.conn, self.signer))
+            return report
+
+    def reseal(self, os_login: str) -> dict[str, Any] | None:
+        """The holder of the audit key accepts the directory as it now is; tokens whose seal
+        is broken are revoked and broken account credentials cleared. Works when nobody can
+        be identified (the directory itself is what is broken): holding the key is the
+        authority. Returns what was found, or None when every seal held."""
+        with self.db.write() as conn:
+            self._check_schema(conn)
+            if not any(seals.broken(conn, self.signer).values()):
+                return None
+            found = seals.reseal_all(conn, self.signer, self.clock.now())
+            writer = audit.AuditWriter(conn, self.signer, serialize=self.db.is_postgres)
+            now = self.clock.now()
+            writer.append(at=now, actor=f"os:{os_login}"[:64], action="resealed", payload=found)
+            writer.seal(now)
+        return found
 
     def anchor_audit(self, actor: ActorRef | None = None,
                      to: Path | None = None) -> anchor.Anchored:

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from duban.engine import access, accounts, audit, calendar_store, fingerprint, schema
+from duban.engine import access, accounts, audit, calendar_store, fingerprint, schema, seals
 from duban.engine.access import Actor, Bearer, Identity
 from duban.engine.clock import SystemClock
 from duban.engine.db import Database
-from duban.engine.directory_cache import DirectoryCache
+from duban.engine.directory_cache import Directory, DirectoryCache, read_directory
 from duban.engine.errors import MAX_MESSAGE, DubanError, InvalidInput, NotVisible, Refused
 from duban.engine.models import ITEM
 from duban.engine.ports import Clock, NoticeSink
@@ -177,13 +177,15 @@ class Sessions:
     def _read_txn(self, conn: Connection, actor: Actor) -> ReadTxn:
         return ReadTxn(conn=conn, now=self.clock.now(), tz=self.tz, actor=actor,
                        registry=self.registry, calendar=self.calendar_for(conn),
-                       closing=self.settings.closing_time, directory_cache=self.directory_cache)
+                       closing=self.settings.closing_time, directory_cache=self.directory_cache,
+                       signer=self.signer)
 
     def _txn(self, conn: Connection, actor: Actor) -> Txn:
         writer = audit.AuditWriter(conn, self.signer, serialize=self.db.is_postgres)
         return Txn(conn=conn, now=self.clock.now(), tz=self.tz, actor=actor,
                    registry=self.registry, audit=writer, calendar=self.calendar_for(conn),
-                   closing=self.settings.closing_time, directory_cache=self.directory_cache)
+                   closing=self.settings.closing_time, directory_cache=self.directory_cache,
+                   signer=self.signer)
 
     def _finish(self, txn: Txn) -> None:
         """The end of every write: the notices written get their documents and numbers, then
@@ -193,6 +195,8 @@ class Sessions:
             if sink is not None:
                 sink.flush(txn, list(txn.notices_written))
             txn.notices_written.clear()
+        if txn.changes_directory:
+            seals.seal_directory(txn.conn, self.signer)
         txn.audit.seal(txn.now)
 
     def refuse(self, actor: ActorRef, operation: str, reason: str) -> None:
@@ -230,20 +234,31 @@ class Sessions:
     def _resolve(self, conn: Connection, actor: ActorRef) -> Actor:
         if len(self._identified) > 10_000:  # only for naming refusals: keep it small
             self._identified.clear()
+        directory = self.trusted_directory(conn)
         if isinstance(actor, Identity):
-            person = access.identify(conn, actor.os_login, actor.act_as)
+            person = access.identify(directory, actor.os_login, actor.act_as)
             self._identified[actor] = person.login
             return person
         if isinstance(actor, Bearer):
-            person = accounts.authenticate_token(conn, actor.token, self.clock.now())
+            person = accounts.authenticate_token(conn, actor.token, self.clock.now(),
+                                                 directory, self.signer)
             self._identified[actor] = person.login
             return person
-        person = access.get_actor(conn, actor)
+        person = access.get_actor(directory, actor)
         if person is None:
             raise Refused(f"没有登录名为 {shown(actor)} 的人员")
         if not person.active:
             raise Refused(f"{person.name}({actor}) 已停用")
         return person
+
+    def trusted_directory(self, conn: Connection) -> Directory:
+        """The directory as committed, its seal checked (once per generation and process).
+        Called before a transaction writes anything, so what it keeps is committed."""
+        generation, found = self.directory_cache.lookup(conn)
+        if found is None:
+            found = seals.check_directory(read_directory(conn), self.signer)
+            self.directory_cache.keep(generation, found)
+        return found
 
     def _label(self, actor: ActorRef) -> str:
         """Who a refusal is recorded against: the person, or the unidentified system login."""

@@ -23,6 +23,8 @@ from duban.engine.access import Actor
 from duban.engine.audit import AuditWriter
 from duban.engine.directory_cache import Directory, DirectoryCache, read_directory
 from duban.engine.registry import Registry
+from duban.engine.seals import check_directory
+from duban.engine.signing import Signer
 from duban.engine.workcalendar import WorkCalendar
 
 
@@ -76,6 +78,7 @@ class ReadTxn:
     closing: time | None = None  # the office's closing time ends "N 个工作日", if set
     scope: Scope | None = field(default=None, repr=False)  # see duban.engine.visibility
     directory_cache: DirectoryCache | None = field(default=None, repr=False)
+    signer: Signer | None = field(default=None, repr=False)  # checks the directory's seal
     _directory: Directory | None = field(default=None, repr=False)
     _directory_changed: bool = field(default=False, repr=False)
 
@@ -86,16 +89,25 @@ class ReadTxn:
         The generation is read before the tables: what is kept under a generation is never
         older than it."""
         if self._directory is None:
-            cache = None if self._directory_changed else self.directory_cache
-            if cache is None:
+            if self._directory_changed:  # its own changes, sealed when it ends
                 self._directory = read_directory(self.conn)
+            elif self.directory_cache is None:
+                self._directory = self._checked(read_directory(self.conn))
             else:
-                generation, found = cache.lookup(self.conn)
+                generation, found = self.directory_cache.lookup(self.conn)
                 if found is None:
-                    found = read_directory(self.conn)
+                    found = self._checked(read_directory(self.conn))
                     self._read_at(generation, found)
                 self._directory = found
         return self._directory
+
+    @property
+    def changes_directory(self) -> bool:
+        """Whether this transaction changed a unit or a person (its end re-seals them)."""
+        return self._directory_changed
+
+    def _checked(self, directory: Directory) -> Directory:
+        return directory if self.signer is None else check_directory(directory, self.signer)
 
     def _read_at(self, generation: int, directory: Directory) -> None:
         assert self.directory_cache is not None
