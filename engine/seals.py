@@ -50,11 +50,17 @@ def _digest(parts: Any) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+def _table(rows: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
+    """Rows by key as lists under one header of their sorted column names."""
+    if not rows:
+        return []
+    names = sorted(next(iter(rows.values())))
+    return [names, *([rows[key][name] for name in names] for key in sorted(rows))]
+
+
 def directory_statement(directory: Directory) -> str:
-    units = [dict(directory.units[code]) for code in sorted(directory.units)]
-    people = [dict(directory.people[login]) for login in sorted(directory.people)]
-    return "duban-directory/1 " + _digest({"units": units, "people": people,
-                                           "demo": directory.demo})
+    return "duban-directory/1 " + _digest([_table(directory.units), _table(directory.people),
+                                           directory.demo])
 
 
 def seal_directory(conn: Connection, signer: Signer) -> None:

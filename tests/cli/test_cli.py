@@ -177,3 +177,24 @@ BEYOND = "9223372036854775808"  # one past the largest integer either database s
 def test_every_number_has_a_range(cli, args):
     line = cli.error(*args, code=2)
     assert "应为" in line and "的整数" in line and "内部错误" not in line
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_anchors_and_seals_through_the_cli(cli, settings, tmp_path):
+    anchors = tmp_path / "elsewhere" / "anchors.jsonl"
+    anchors.parent.mkdir()
+    assert "已追加到锚点文件" in cli.run("audit", "anchor", "--to", str(anchors)).stdout
+    cli.run("--as", "zhao", "item", "new", "--title", "排查", "--unit", "JJK",
+            "--deadline", "2026-12-20")
+    assert "链仍到达每个锚定的链头" in cli.run("audit", "verify", "--anchor", str(anchors)).stdout
+    engine = create_engine(settings.db_url)
+    with engine.begin() as conn:  # made admin with the database's password, not the key
+        conn.exec_driver_sql("UPDATE person SET roles = '[\"admin\"]' WHERE login = 'wang'")
+    engine.dispose()
+    refused = cli.error("--as", "wang", "item", "list", code=6)
+    assert "人员目录" in refused and "duban audit reseal" in refused
+    assert "人员目录" in cli.run("audit", "verify", code=6).stdout
+    assert "已按现状重新签名人员目录" in cli.run("audit", "reseal").stdout
+    assert "无需重新签名" in cli.run("audit", "reseal").stdout
+    cli.run("--as", "wang", "item", "list")
+    assert "审计链完整" in cli.run("audit", "verify", "--anchor", str(anchors)).stdout
