@@ -2,7 +2,9 @@
 
 The ``created`` event carries the whole item; every later event carries its changes as
 ``{field: [old, new]}``. Replaying them in sequence must give the stored row exactly: if it
-does not, the row was changed outside duban (or an event is missing).
+does not, the row was changed outside duban (or an event is missing). The whole office's check
+also holds timers, deliveries, notices and numbering against their events
+(:mod:`duban.engine.record_check`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from duban.engine import record_check
 from duban.engine.audit import PAGE_SIZE
 from duban.engine.items import snapshot
 from duban.engine.models import AUDIT_EVENT, ITEM
@@ -89,4 +92,6 @@ def check(txn: ReadTxn, item_id: int | None = None) -> RebuildReport:
             )
     for missing_id in sorted(rebuilt):
         report.mismatches.append(f"事项 {missing_id} 有审计记录, 但数据库中已不存在")
+    if item_id is None:  # the office's whole record: its bookkeeping rows too
+        report.mismatches.extend(record_check.mismatches(conn))
     return report

@@ -9,6 +9,7 @@ template is fixed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -107,6 +108,7 @@ class Outbox:
                              reason=document.title if planned else NO_CHANNEL,
                              payload={"notice": notice["id"], "key": notice["key"],
                                       "kind": notice["kind"], "doc_number": number,
+                                      "body_sha256": hashlib.sha256(text.encode()).hexdigest(),
                                       "to": list(notice["recipients"]),
                                       "cc": list(notice["cc"]),
                                       "deliveries": [(d["channel"], d["target"])
