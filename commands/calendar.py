@@ -17,7 +17,7 @@ def calendar() -> None:
 
 
 @calendar.command("show")
-@click.argument("year", type=Number(1990, 2100))
+@click.argument("year", type=Number(2000, 2100))  # the years a calendar file may hold
 @json_option
 @click.pass_obj
 def calendar_show(app: App, year, as_json) -> None:

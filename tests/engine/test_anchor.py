@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, select, text
 
 from duban.app import build_service
 from duban.app.daemon import DailyAnchor, refresh_board
+from duban.engine import seals
 from duban.engine.anchor import ACTION, AnchorPlaces, read_anchors
 from duban.engine.audit import GENESIS_HASH, AuditWriter, checkpoint_message, event_hash
 from duban.engine.errors import InvalidInput, SetupError
@@ -61,6 +62,7 @@ def rebuild_fresh(service: Service, forged: Signer, events: int) -> None:
             writer.append(at=local("2026-11-02 09:00"), actor="admin", action="edited",
                           reason=f"重建 {number}")
         writer.seal(local("2026-11-02 09:00"))
+        seals.seal_everything(conn, forged)  # the forger re-signs the directory too
 
 
 def rewrite_and_resign(service: Service, forged: Signer, seq: int) -> None:
@@ -84,6 +86,7 @@ def rewrite_and_resign(service: Service, forged: Signer, seq: int) -> None:
             {**point, "head_hash": hashes[point["seq"]], "key_id": forged.key_id,
              "signature": forged.sign(checkpoint_message(point["seq"], hashes[point["seq"]]))}
             for point in checkpoints])
+        seals.seal_everything(conn, forged)
 
 
 def configured(spawn, service: Service, **audit) -> Service:
