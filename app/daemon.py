@@ -70,6 +70,12 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
     anchoring = DailyAnchor(service, places_from(service.settings))
 
     def one_tick() -> None:
+        try:
+            tick_and_send()
+        except DubanError as err:  # e.g. a broken directory seal: said once a tick, retried
+            log.error("本次未能处理: %s", err.message)
+
+    def tick_and_send() -> None:
         report = service.tick(batch_size=batch_size, should_stop=stop.is_set, keep_steps=False)
         if report.handled:
             log.info("触发 %d 步, 跳过 %d, 取消 %d, 失败 %d", report.fired, report.skipped,
