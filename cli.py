@@ -56,6 +56,13 @@ for _group in GROUPS:
 def main() -> None:
     """Entry point: one clear line and a distinct exit code for every expected failure."""
     debug = "--debug" in sys.argv
+    undecodable = next((arg for arg in sys.argv[1:] if not _utf8(arg)), None)
+    if undecodable is not None:  # bytes the terminal's encoding did not make text of
+        from duban.engine.validation import shown
+
+        click.echo(f"错误: 参数“{shown(undecodable)}”含有不是 UTF-8 文本的字节, 请检查终端编码",
+                   err=True)
+        sys.exit(2)
     try:
         cli.main(standalone_mode=False, prog_name="duban")
     except click.exceptions.Abort:
@@ -73,6 +80,14 @@ def main() -> None:
         if debug:
             raise
         sys.exit(report_failure(err))
+
+
+def _utf8(arg: str) -> bool:
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def report_failure(err: Exception) -> int:

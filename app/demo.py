@@ -27,6 +27,7 @@ from duban.engine.periods import parse_period
 from duban.engine.service import Service
 from duban.engine.settings import Settings, load_settings
 from duban.engine.timeutil import local_text, parse_instant
+from duban.engine.userfiles import resolved
 from duban.engine.views import state_label
 
 ADMIN = "demo_admin"
@@ -71,7 +72,7 @@ def demo_path(db: str | None, config: str | None) -> Path:
     if db and "://" in db and not db.startswith("sqlite:///"):
         raise SetupError("演示只在 SQLite 上运行: 请用 --db 给出一个文件路径")
     if db:
-        return Path(db.removeprefix("sqlite:///")).expanduser().resolve()
+        return resolved(db.removeprefix("sqlite:///"))
     default = load_settings(config_file=config).db_url.removeprefix("sqlite:///")
     return Path(default).with_name("demo.db")
 

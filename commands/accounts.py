@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from duban.commands.context import App
-from duban.commands.options import ID, json_option, read_secret
+from duban.commands.options import ID, Seconds, json_option, read_secret
 from duban.commands.output import echo_json, echo_table
 
 
@@ -119,7 +119,7 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--days", type=click.FloatRange(min=0.01, max=3650),
+@click.option("--days", type=Seconds(0.01, 3650),
               help="有效天数(默认见配置 [accounts])")
 @click.option("--for", "for_login", help="为他人创建(管理员)")
 @json_option

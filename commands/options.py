@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,8 @@ FIELD_OPTIONS = (
 
 
 MAX_ROW_ID = 2**63 - 1  # the largest integer either database stores
+DIGITS = re.compile(r"-?[0-9]{1,25}")
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９－", "0123456789-")
 
 
 class Number(click.ParamType):
@@ -37,14 +41,34 @@ class Number(click.ParamType):
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
-            text = str(value).strip()
-            number = int(text) if text.lstrip("-").isdigit() and len(text) <= 25 else None
+            text = str(value).strip().translate(FULL_WIDTH_DIGITS)
+            number = int(text) if DIGITS.fullmatch(text) else None  # not ① or ²
         if number is None or not self.low <= number <= self.high:
             shown = str(value)[:25] + ("…" if len(str(value)) > 25 else "")
             hint = (param.opts[0] if param is not None and param.param_type_name == "option"
                     else param.human_readable_name if param is not None else "数值")
             raise click.UsageError(f"{hint} 应为 {self.low} 至 {self.high} 的整数, 收到“{shown}”",
                                    ctx)
+        return number
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds or days within bounds (``nan`` and ``inf`` are not)."""
+
+    name = "数值"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(str(value).strip().translate(FULL_WIDTH_DIGITS))
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and self.low <= number <= self.high):
+            hint = param.opts[0] if param is not None else "数值"
+            raise click.UsageError(f"{hint} 应为 {self.low:g} 至 {self.high:g} 之间的数, "
+                                   f"收到“{str(value)[:25]}”", ctx)
         return number
 
 

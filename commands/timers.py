@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from duban.commands.context import App
-from duban.commands.options import Number, json_option
+from duban.commands.options import Number, Seconds, json_option
 from duban.commands.output import echo_json
 
 
@@ -29,7 +29,7 @@ def tick(app: App, batch, as_json) -> None:
 
 
 @click.command()
-@click.option("--interval", type=click.FloatRange(1, 3600), default=30, show_default=True,
+@click.option("--interval", type=Seconds(1, 3600), default=30, show_default=True,
               help="两次处理之间的秒数")
 @click.option("--batch", type=Number(1, 10_000), default=200, show_default=True)
 @click.option("--no-send", is_flag=True, help="只处理定时步骤, 不发送通知")

@@ -35,7 +35,8 @@ from duban.engine.permissions import make_private_dir, private_mode
 from duban.engine.signing import Signer
 from duban.engine.timeutil import iso
 from duban.engine.txn import Txn
-from duban.engine.userfiles import read_bounded
+from duban.engine.userfiles import read_bounded, reason
+from duban.engine.validation import shown
 
 FORMAT = "duban-audit-anchor/1"
 ACTION = "audit_anchored"
@@ -184,7 +185,7 @@ def append_anchor(path: Path, anchor: Anchor) -> None:
         if created:
             sync_dir(path.parent)
     except OSError as err:
-        raise SetupError(f"无法写入锚点文件 {path}: {err.strerror}") from None
+        raise InvalidInput(f"无法写入锚点文件 {shown(path)}: {reason(err)}") from None
 
 
 def board_built(folder: Path) -> bool:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from duban.engine.deadlines import compute
 from duban.engine.errors import InvalidInput
-from duban.engine.timeutil import iso, parse_instant
+from duban.engine.timeutil import FIRST_YEAR, LAST_YEAR, iso, parse_instant
 from duban.engine.validation import shown
 from duban.engine.workcalendar import WorkCalendar, YearStatus
 
@@ -31,6 +31,8 @@ def day_answer(calendar: WorkCalendar, text: str) -> dict[str, Any]:
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(f"无法识别的日期“{shown(text)}”: 请写成 2026-12-10") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput(f"日期“{shown(text)}”超出范围: 应在 {FIRST_YEAR} 至 {LAST_YEAR} 年之间")
     return {
         "date": day.isoformat(),
         "workday": calendar.is_workday(day),

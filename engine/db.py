@@ -27,11 +27,15 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 class Database:
     """An engine plus the two kinds of transaction the engine uses: read and write."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, create: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
         self.engine: Engine = _make_engine(url, echo=echo)
+        database = make_url(url).database if self.is_sqlite else None
+        self._file = Path(database) if database and database != ":memory:" else None
+        if create:
+            self.create_file()
         self._writers: AbstractContextManager[Any] = (
             SqliteWriters(make_url(url).database, SQLITE_BUSY_TIMEOUT_MS / 1000)
             if self.is_sqlite else nullcontext())
@@ -39,9 +43,26 @@ class Database:
             {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
             if self.is_postgres else {})
 
+    def create_file(self) -> None:
+        """Make the SQLite file (private) if it is missing: only ``init`` and the demo do."""
+        if self._file is not None and not self._file.exists():
+            try:
+                make_private_dir(self._file.parent)
+                create_private_file(self._file)  # its -wal and -shm files take its mode
+            except OSError as err:
+                raise SetupError(f"无法创建数据库 {self._file}: {err.strerror}") from None
+
+    def _require_file(self) -> None:
+        """A command never creates a database by opening one: a mistyped ``--db`` would leave
+        an empty file behind."""
+        if self._file is not None and not self._file.exists():
+            raise SetupError(f"数据库 {self._file} 不存在: 请先运行 duban init, "
+                             "或用 --db 指向已有的数据库")
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: everything inside commits together or not at all."""
+        self._require_file()
         with self._writers, self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -52,6 +73,7 @@ class Database:
         SQLite's WAL gives a read transaction its snapshot; PostgreSQL's default (READ
         COMMITTED) would give each statement its own, so a page's count and rows, or the
         directory's units and people, could come from different commits."""
+        self._require_file()
         with self.engine.connect() as conn:
             # psycopg sends these with its BEGIN: no extra round trip
             conn.execution_options(duban_read=True, **self._read_options)
@@ -74,13 +96,6 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     database = make_url(url).database
-    if database and database != ":memory:":
-        folder = Path(database).parent
-        try:
-            make_private_dir(folder)
-            create_private_file(Path(database))  # its -wal and -shm files take its mode
-        except OSError as err:
-            raise SetupError(f"无法创建数据库 {database}: {err.strerror}") from None
     # isolation_level=None hands transaction control to us: the driver's own implicit BEGIN
     # is deferred, which is exactly what loses writes under contention.
     engine = create_engine(

@@ -68,6 +68,7 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
         Several users of one database share one key: a key is only made for a record nobody
         has signed yet, and a key that is not the one the record is signed with is refused."""
         admin_created = None
+        self.db.create_file()
         with self.db.write() as conn:
             before, after = schema.upgrade(conn)
             key_created = self._ensure_shared_key(audit.last_key_id(conn))

@@ -13,10 +13,12 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-from duban.engine.errors import SetupError
+from duban.engine.errors import InvalidInput, SetupError
 from duban.engine.timeutil import DEFAULT_TIMEZONE
+from duban.engine.userfiles import read_bounded, resolved
 
 ENV_PREFIX = "DUBAN_"
+MAX_SETTINGS_FILE = 1024 * 1024  # a settings file is a page of text: /dev/zero is refused
 FILE_KEYS = ("db", "audit_key", "workflows_dir", "timezone", "closing_time")
 # Tables of the settings file read by other parts (``notifiers.config``): [office], [notices],
 # [smtp], [assessment]. Their keys are checked where they are used.
@@ -49,7 +51,7 @@ class Settings:
 def normalize_db_url(db: str) -> str:
     """Accept a file path or a URL; plain ``postgresql://`` means the psycopg 3 driver."""
     if "://" not in db:
-        return "sqlite:///" + str(Path(db).expanduser().resolve())
+        return "sqlite:///" + str(resolved(db))
     if db.startswith("postgresql://") or db.startswith("postgres://"):
         return "postgresql+psycopg://" + db.split("://", 1)[1]
     return db
@@ -57,13 +59,18 @@ def normalize_db_url(db: str) -> str:
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]] | None:
     """The flat keys and the tables of a settings file; None when there is no file."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
-    except (OSError, tomllib.TOMLDecodeError) as err:
+    try:
+        data = tomllib.loads(read_bounded(path, MAX_SETTINGS_FILE, "配置文件").decode())
+    except InvalidInput as err:  # a folder, a device, too large, no permission
+        raise SetupError(err.message) from None
+    except UnicodeDecodeError:
+        raise SetupError(f"配置文件 {path} 不是 UTF-8 文本") from None
+    except tomllib.TOMLDecodeError as err:
         raise SetupError(f"配置文件 {path} 无法读取: {err}") from None
+    except RecursionError:
+        raise SetupError(f"配置文件 {path} 嵌套过深, 无法读取") from None
     unknown = sorted(set(data) - set(FILE_KEYS) - set(FILE_TABLES))
     if unknown:
         raise SetupError(f"配置文件 {path} 含未知设置项: {', '.join(unknown)}")
@@ -97,11 +104,23 @@ def load_settings(
         db_url=normalize_db_url(db_value),
         audit_key_path=Path(pick("audit_key") or config_dir / "audit.key").expanduser(),
         workflows_dir=Path(workflows).expanduser() if workflows else None,
-        timezone=pick("timezone") or DEFAULT_TIMEZONE,
+        timezone=_timezone(pick("timezone") or DEFAULT_TIMEZONE),
         closing_time=_closing(pick("closing_time")),
         tables=tables,
         source=file_path if found is not None else None,
     )
+
+
+def _timezone(name: str) -> str:
+    """An IANA zone the machine knows (Asia/Shanghai), checked once, here."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise SetupError(f"时区 timezone “{name[:60]}” 无效: 应写成 Asia/Shanghai 这样的名称") \
+            from None
+    return name
 
 
 def _closing(text: str | None) -> time | None:

@@ -42,6 +42,9 @@ def zone(name: str = DEFAULT_TIMEZONE) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+
+
 def parse_instant(text: str, tz: ZoneInfo, *, end_of_day: bool = False) -> datetime:
     """Read a date or date-time as users type it; a bare date means its start (or its end).
 
@@ -59,6 +62,8 @@ def parse_instant(text: str, tz: ZoneInfo, *, end_of_day: bool = False) -> datet
         raise InvalidInput(
             f"无法识别的日期时间“{shown(text)}”: 请写成 2026-12-10 或 2026-12-10 17:00"
         ) from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # what working days can be counted in
+        raise InvalidInput(f"日期“{shown(text)}”超出范围: 应在 {FIRST_YEAR} 至 {LAST_YEAR} 年之间")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)

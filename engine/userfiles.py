@@ -165,6 +165,15 @@ def output_file(path: Path | str) -> Iterator[BinaryIO]:
                 os.unlink(temporary)
 
 
+def resolved(path: Path | str) -> Path:
+    """The absolute form of a path a user gave: a symbolic-link loop or a name the system
+    cannot take is one line."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (RuntimeError, OSError, ValueError) as err:
+        raise InvalidInput(f"无法使用路径 {shown(path)}: {err}"[:300]) from None
+
+
 def output_folder(path: Path | str) -> Path:
     """A folder to write a set of files into (made when missing); one line for a name the
     system cannot take, or one that is already something other than a folder."""

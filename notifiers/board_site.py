@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from duban.engine.board import Board
-from duban.engine.errors import SetupError
+from duban.engine.errors import InvalidInput, SetupError
+from duban.engine.userfiles import reason
+from duban.engine.validation import shown
 
 TEMPLATES = Path(__file__).parent / "templates"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
@@ -41,7 +43,7 @@ def write_site(folder: Path, board: Board, *, office: str, tz: ZoneInfo,
         folder.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
     except OSError as err:
-        raise SetupError(f"无法写入 {folder}: {err.strerror}") from None
+        raise InvalidInput(f"无法写入 {shown(folder)}: {reason(err)}") from None
     try:
         counts = _write(building, board, env, office, open_file)
         _swap_in(building, folder)

@@ -69,7 +69,7 @@ def pg_admin_url():
 def sqlite_template(tmp_path_factory) -> Path:
     """A migrated SQLite file, copied for each test instead of migrating again."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-    database = Database(f"sqlite:///{path}")
+    database = Database(f"sqlite:///{path}", create=True)
     with database.write() as conn:
         upgrade(conn)
     database.dispose()  # closing the last connection folds the WAL back into the file

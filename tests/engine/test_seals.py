@@ -129,7 +129,7 @@ def test_a_database_of_the_previous_schema_is_sealed_at_its_upgrade(tmp_path, cl
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     secret = accounts.new_secret()
-    database = Database(url)
+    database = Database(url, create=True)
     with database.write() as conn:  # a database as revision 0008 made it: nothing sealed
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))

@@ -126,7 +126,7 @@ def test_upgrading_from_the_first_schema_keeps_every_row(tmp_path):
     from duban.engine.schema import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    database = Database(url)
+    database = Database(url, create=True)
     with database.write() as conn:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
