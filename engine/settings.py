@@ -15,7 +15,8 @@ from typing import Any
 
 from duban.engine.errors import InvalidInput, SetupError
 from duban.engine.timeutil import DEFAULT_TIMEZONE
-from duban.engine.userfiles import read_bounded, resolved
+from duban.engine.userfiles import read_bounded, reason, resolved
+from duban.engine.validation import shown
 
 ENV_PREFIX = "DUBAN_"
 MAX_SETTINGS_FILE = 1024 * 1024  # a settings file is a page of text: /dev/zero is refused
@@ -59,8 +60,11 @@ def normalize_db_url(db: str) -> str:
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]] | None:
     """The flat keys and the tables of a settings file; None when there is no file."""
-    if not path.exists() and not path.is_symlink():
-        return None
+    try:
+        if not path.exists() and not path.is_symlink():
+            return None
+    except OSError as err:  # a name the system cannot take
+        raise SetupError(f"配置文件 {shown(path)} 无法读取: {reason(err)}") from None
     try:
         data = tomllib.loads(read_bounded(path, MAX_SETTINGS_FILE, "配置文件").decode())
     except InvalidInput as err:  # a folder, a device, too large, no permission
