@@ -27,7 +27,7 @@ from duban.engine.anchor import (
     places_from,
     publish_on_board,
 )
-from duban.engine.errors import DubanError, SetupError
+from duban.engine.errors import DubanError, SetupError, from_database_error
 from duban.engine.service import Service
 from duban.notifiers.sender import deliver
 
@@ -72,8 +72,11 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
     def one_tick() -> None:
         try:
             tick_and_send()
-        except DubanError as err:  # e.g. a broken directory seal: said once a tick, retried
-            log.error("本次未能处理: %s", err.message)
+        except Exception as err:  # said in one line each tick, and tried again at the next
+            failure = err if isinstance(err, DubanError) else from_database_error(err)
+            if failure is None:
+                raise  # a defect: APScheduler logs it whole
+            log.error("本次未能处理: %s", failure.message)
 
     def tick_and_send() -> None:
         report = service.tick(batch_size=batch_size, should_stop=stop.is_set, keep_steps=False)

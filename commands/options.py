@@ -25,7 +25,8 @@ FIELD_OPTIONS = (
 
 MAX_ROW_ID = 2**63 - 1  # the largest integer either database stores
 DIGITS = re.compile(r"-?[0-9]{1,25}")
-FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９－", "0123456789-")
+DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９－．", "0123456789-.")
 
 
 class Number(click.ParamType):
@@ -61,10 +62,8 @@ class Seconds(click.ParamType):
         self.low, self.high = low, high
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        try:
-            number = float(str(value).strip().translate(FULL_WIDTH_DIGITS))
-        except ValueError:
-            number = math.nan
+        text = str(value).strip().translate(FULL_WIDTH_DIGITS)
+        number = float(text) if DECIMAL.fullmatch(text) else math.nan  # not ٣, 1_0 or nan
         if not (math.isfinite(number) and self.low <= number <= self.high):
             hint = param.opts[0] if param is not None else "数值"
             raise click.UsageError(f"{hint} 应为 {self.low:g} 至 {self.high:g} 之间的数, "

@@ -53,6 +53,7 @@ def add_unit(
         raise NotFound(f"没有代码为 {shown(parent)} 的上级单位")
     if head is not None:
         _require_person(txn.conn, head)
+    txn.begin_directory_change()
     txn.conn.execute(insert(UNIT), row)
     txn.directory_changed()
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_added",
@@ -93,6 +94,7 @@ def edit_unit(txn: Txn, code: str, changes: Mapping[str, Any]) -> dict[str, Any]
         raise InvalidInput("; ".join(problems))
     changed = {k: v for k, v in values.items() if unit[k] != v}
     if changed:
+        txn.begin_directory_change()
         txn.conn.execute(update(UNIT).where(UNIT.c.code == code).values(changed))
         txn.directory_changed()
         txn.audit.append(at=txn.now, actor=txn.actor.login, action="unit_changed",
@@ -123,6 +125,7 @@ def set_unit_webhook(txn: Txn, code: str, url: str | None, style: str = "json") 
         if style not in WEBHOOK_STYLES:
             raise InvalidInput(f"Webhook 格式应为 {'、'.join(WEBHOOK_STYLES)} 之一")
     new_style = style if url is not None else None
+    txn.begin_directory_change()
     txn.conn.execute(update(UNIT).where(UNIT.c.code == code)
                      .values(webhook=url, webhook_style=new_style))
     txn.directory_changed()
@@ -139,6 +142,7 @@ def add_person(txn: Txn, spec: NewPerson, *, bootstrap: bool = False) -> dict[st
         require_admin(txn)
     row = _checked_person(txn.conn, spec)
     row["created_at"] = txn.now
+    txn.begin_directory_change()
     txn.conn.execute(insert(PERSON), row)
     txn.directory_changed()
     actor = spec.login if bootstrap else txn.actor.login
@@ -167,6 +171,7 @@ def edit_person(txn: Txn, login: str, changes: Mapping[str, Any]) -> dict[str, A
         k: tuple(v) if k == "roles" else v for k, v in merged.items()}))
     changed = {k: checked[k] for k in changes if checked[k] != person[k]}
     if changed:
+        txn.begin_directory_change()
         txn.conn.execute(update(PERSON).where(PERSON.c.login == login).values(changed))
         txn.directory_changed()
         txn.audit.append(at=txn.now, actor=txn.actor.login, action="person_changed",
@@ -185,6 +190,7 @@ def set_active(txn: Txn, login: str, active: bool, reason: str) -> dict[str, Any
         raise Refused("不能停用或启用自己: 请另一位管理员操作")
     if person["active"] == active:
         raise Refused(f"{person['name']}({login}) 已{'在用' if active else '停用'}")
+    txn.begin_directory_change()
     txn.conn.execute(update(PERSON).where(PERSON.c.login == login).values(active=active))
     txn.directory_changed()
     txn.audit.append(at=txn.now, actor=txn.actor.login,
@@ -209,6 +215,7 @@ def set_away(txn: Txn, login: str, until: datetime | None, deputy: str | None) -
         changes["deputy_login"] = deputy
     if until is not None and (changes.get("deputy_login") or person["deputy_login"]) is None:
         raise InvalidInput(f"{person['name']}没有 B 岗, 请用 --deputy 指定代为办理的人")
+    txn.begin_directory_change()
     txn.conn.execute(update(PERSON).where(PERSON.c.login == login).values(changes))
     txn.directory_changed()
     txn.audit.append(

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from duban.engine.directory_cache import Directory, read_directory
 from duban.engine.errors import IntegrityFailure
-from duban.engine.models import ACCOUNT, META, TOKEN
+from duban.engine.models import ACCOUNT, AUDIT_EVENT, META, TOKEN
 from duban.engine.signing import Signer
 
 FIRST_SEALED_REVISION = "0009"  # the schema revision from which these rows are sealed
@@ -72,6 +72,8 @@ def seal_directory(conn: Connection, signer: Signer) -> None:
 
 
 def directory_intact(directory: Directory, signer: Signer) -> bool:
+    if directory.seal is None and not (directory.units or directory.people or directory.demo):
+        return True  # a new database: nothing yet to protect
     key_id, _, signature = (directory.seal or "").partition(":")
     return key_id == signer.key_id and signer.check(directory_statement(directory), signature)
 
@@ -86,6 +88,15 @@ def check_directory(directory: Directory, signer: Signer) -> Directory:
                 "请用 DUBAN_AUDIT_KEY 或配置项 audit_key 指向本库的共享密钥")
         raise IntegrityFailure(BROKEN_DIRECTORY)
     return directory
+
+
+def read_checked(conn: Connection, signer: Signer) -> Directory:
+    """The directory read and checked; read once more before refusing, since on PostgreSQL
+    its three reads may straddle another writer's commit."""
+    directory = read_directory(conn)
+    if directory_intact(directory, signer):
+        return directory
+    return check_directory(read_directory(conn), signer)
 
 
 # -- credentials ------------------------------------------------------------------------------
@@ -162,6 +173,18 @@ def reseal_all(conn: Connection, signer: Signer, now: datetime) -> dict[str, Any
             setup_expires_at=None))
         reseal_account(conn, signer, login)
     return found
+
+
+def refuse_if_sealed_before(conn: Connection) -> None:
+    """The upgrade that brings seals signs what exists, once: a database that was sealed
+    already (its schema version set back by hand, to have its rows signed) is refused."""
+    sealed = conn.execute(select(META.c.key).where(META.c.key == DIRECTORY_SEAL)).first() \
+        or conn.execute(select(AUDIT_EVENT.c.seq).where(AUDIT_EVENT.c.action == "sealed")
+                        .limit(1)).first()
+    if sealed:
+        raise IntegrityFailure(
+            "本库已签名封存过, 但结构版本记为 0009 之前: 版本号可能被改回, 不会重新签名; "
+            "请运行 duban audit verify 查看, 核实后用 duban audit reseal")
 
 
 def seal_everything(conn: Connection, signer: Signer) -> dict[str, int]:

@@ -78,6 +78,7 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
                 txn.audit.append(at=txn.now, actor=os_login, action="schema_upgraded",
                                  payload={"from": before, "to": after})
             if demo:
+                txn.begin_directory_change()  # the flag is part of the sealed directory
                 conn.execute(insert(META), {"key": "demo", "value": "true"})
             if not directory.has_people(conn):
                 directory.add_person(
@@ -85,6 +86,7 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
                     bootstrap=True)
                 admin_created = os_login
             if before is not None and before < seals.FIRST_SEALED_REVISION:
+                seals.refuse_if_sealed_before(conn)  # a schema version set back by hand
                 counts = seals.seal_everything(conn, self.signer)
                 txn.audit.append(at=txn.now, actor=os_login, action="sealed", payload=counts)
             elif demo or admin_created:

@@ -22,7 +22,7 @@ from duban.engine import access, accounts, audit, calendar_store, fingerprint, s
 from duban.engine.access import Actor, Bearer, Identity
 from duban.engine.clock import SystemClock
 from duban.engine.db import Database
-from duban.engine.directory_cache import Directory, DirectoryCache, read_directory
+from duban.engine.directory_cache import Directory, DirectoryCache
 from duban.engine.errors import MAX_MESSAGE, DubanError, InvalidInput, NotVisible, Refused
 from duban.engine.models import ITEM
 from duban.engine.ports import Clock, NoticeSink
@@ -256,7 +256,7 @@ class Sessions:
         Called before a transaction writes anything, so what it keeps is committed."""
         generation, found = self.directory_cache.lookup(conn)
         if found is None:
-            found = seals.check_directory(read_directory(conn), self.signer)
+            found = seals.read_checked(conn, self.signer)
             self.directory_cache.keep(generation, found)
         return found
 

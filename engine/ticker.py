@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from duban.engine import items, notices, timer_store
-from duban.engine.errors import DubanError
+from duban.engine.errors import DubanError, IntegrityFailure, SetupError
 from duban.engine.models import TimerStatus
 from duban.engine.timers import Anchor, TimerSpec
 from duban.engine.txn import Txn
@@ -27,6 +27,7 @@ from duban.engine.txn import Txn
 log = logging.getLogger("duban.ticker")
 DEFAULT_BATCH = 200
 NOT_APPLICABLE = "已不适用"
+BATCH_FATAL = (IntegrityFailure, SetupError)  # the record or the setup, not the step
 
 
 def counted(status: Any) -> Any:
@@ -81,7 +82,10 @@ def tick(
 
 
 def fire_batch(txn: Txn, limit: int) -> list[dict[str, Any]]:
-    """Claim up to ``limit`` due steps and fire each; returns their outcomes."""
+    """Claim up to ``limit`` due steps and fire each; returns their outcomes. A directory
+    whose seal is broken stops the whole batch before anything is claimed: its steps stay due
+    for the tick after the reseal, instead of ending failed or skipped."""
+    txn.directory  # noqa: B018 (read for its check)
     return [_fire_isolated(txn, timer) for timer in timer_store.claim_due_timers(txn, limit)]
 
 
@@ -91,6 +95,8 @@ def _fire_isolated(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
     try:
         with txn.conn.begin_nested():
             return fire_step(txn, timer)
+    except BATCH_FATAL:
+        raise  # not this step's fault: the batch rolls back and is tried again
     except Exception as err:  # recorded, never silently dropped
         txn.undo(mark)
         log.exception("步骤 %s 执行失败", timer["id"])
@@ -121,6 +127,8 @@ def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
             item = items.fire(txn, item["id"], spec.fire, dict(spec.values),
                               notify=spec.notice is None)
             fired_event = spec.fire
+        except BATCH_FATAL:
+            raise
         except DubanError as err:
             return _skip(txn, timer, f"事件未能办理: {err.message}", late)
     notice = None

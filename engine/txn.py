@@ -23,7 +23,7 @@ from duban.engine.access import Actor
 from duban.engine.audit import AuditWriter
 from duban.engine.directory_cache import Directory, DirectoryCache, read_directory
 from duban.engine.registry import Registry
-from duban.engine.seals import check_directory
+from duban.engine.seals import read_checked
 from duban.engine.signing import Signer
 from duban.engine.workcalendar import WorkCalendar
 
@@ -92,11 +92,11 @@ class ReadTxn:
             if self._directory_changed:  # its own changes, sealed when it ends
                 self._directory = read_directory(self.conn)
             elif self.directory_cache is None:
-                self._directory = self._checked(read_directory(self.conn))
+                self._directory = self._checked()
             else:
                 generation, found = self.directory_cache.lookup(self.conn)
                 if found is None:
-                    found = self._checked(read_directory(self.conn))
+                    found = self._checked()
                     self._read_at(generation, found)
                 self._directory = found
         return self._directory
@@ -106,8 +106,10 @@ class ReadTxn:
         """Whether this transaction changed a unit or a person (its end re-seals them)."""
         return self._directory_changed
 
-    def _checked(self, directory: Directory) -> Directory:
-        return directory if self.signer is None else check_directory(directory, self.signer)
+    def _checked(self) -> Directory:
+        if self.signer is None:
+            return read_directory(self.conn)
+        return read_checked(self.conn, self.signer)
 
     def _read_at(self, generation: int, directory: Directory) -> None:
         assert self.directory_cache is not None
@@ -127,6 +129,7 @@ class Txn(ReadTxn):
     notices_written: list[WrittenNotice] = field(default_factory=list)
 
     _unkept: tuple[int, Directory] | None = field(default=None, repr=False)
+    _directory_checked: bool = field(default=False, repr=False)
 
     def _read_at(self, generation: int, directory: Directory) -> None:
         self._unkept = (generation, directory)  # this transaction may still roll back
@@ -134,6 +137,20 @@ class Txn(ReadTxn):
     def directory_changed(self) -> None:
         super().directory_changed()
         self._unkept = None
+
+    def begin_directory_change(self) -> None:
+        """Before this transaction's first change to a unit or a person: the directory's
+        tables locked against every other writer (PostgreSQL; SQLite's writer holds the whole
+        database already) and the directory as committed, read afresh, checked against its
+        seal. The seal written at the end then covers only what was checked and what this
+        transaction changed: a change made around the engine is never signed by it."""
+        if self._directory_checked:
+            return
+        if self.conn.dialect.name == "postgresql":
+            self.conn.exec_driver_sql("LOCK TABLE unit, person, meta IN EXCLUSIVE MODE")
+        if self.signer is not None:
+            read_checked(self.conn, self.signer)
+        self._directory_checked = True
 
     def committed(self) -> None:
         """Called once the transaction has committed: its directory may now serve others."""

@@ -127,7 +127,7 @@ class Run:
                 results = [_send_one(self.opened, unit[0])]
             else:
                 results = _send_digest(self.opened, unit, self.service)
-            self.opened.get(unit[0].channel).commit()
+            self.opened.commit(unit[0].channel)
             self.record(results, starting=[m.delivery_id for m in following], started=True)
 
     def record(self, results: list[Result], *, starting: list[int],
@@ -179,9 +179,12 @@ class Channels:
             self._built[name] = channels.build(name, self.outbox.config, self.outbox.renderer)
         return self._built[name]
 
-    def commit(self) -> None:
-        for channel in self._built.values():
-            channel.commit()
+    def commit(self, name: str | None = None) -> None:
+        """Make what was sent durable: on every channel built, or on ``name`` if built (one
+        that could not be built sent nothing)."""
+        for built, channel in self._built.items():
+            if name is None or built == name:
+                channel.commit()
 
     def close(self) -> None:
         for channel in self._built.values():

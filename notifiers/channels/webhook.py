@@ -21,6 +21,17 @@ ROBOT_RATE_LIMITS = {45009, 130101}  # WeCom, DingTalk: "too many messages, slow
 WECOM_LIMIT = 4096  # bytes of markdown a WeCom robot accepts
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer, not a receipt: followed, a POST would become a GET somewhere else
+    (another scheme even) and a moved robot's page would be taken for delivery."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def body(message: Outgoing) -> dict[str, Any]:
     notice = message.notice
     markdown = notice["body_markdown"]
@@ -54,7 +65,7 @@ class WebhookChannel:
             headers={"Content-Type": "application/json; charset=utf-8",
                      "Idempotency-Key": message.key, "User-Agent": "duban"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with OPENER.open(request, timeout=self.timeout) as response:
                 answer = response.read(65536)
                 status = response.status
         except urllib.error.HTTPError as err:

@@ -155,3 +155,78 @@ def test_a_database_of_the_previous_schema_is_sealed_at_its_upgrade(tmp_path, cl
         assert actions(upgraded).count("sealed") == 1
     finally:
         upgraded.close()
+
+
+def test_a_change_hidden_from_a_running_process_is_never_signed_by_it(office):
+    """The generation set back by hand, so that a long-running process keeps its checked copy:
+    its next directory change reads afresh, finds the seal broken and signs nothing."""
+    service = office.service
+    assert not service.me("wang")["admin"]  # this process now holds a checked directory
+    with service.db.engine.begin() as conn:
+        generation = conn.execute(text("SELECT value FROM directory_generation")).scalar()
+        conn.execute(text("UPDATE person SET roles = '[\"admin\"]' WHERE login = 'wang'"))
+        conn.execute(text("UPDATE directory_generation SET value = :g"), {"g": generation})
+    with pytest.raises(IntegrityFailure):
+        service.set_unit_head(ADMIN, "AQK", "zheng")
+    with pytest.raises(IntegrityFailure):
+        service.set_away("wang", "wang", None)  # anyone's own change: no laundering either
+    assert any("人员目录" in p for p in service.verify_audit().problems)
+
+
+def test_a_schema_version_set_back_by_hand_is_not_sealed_again(office):
+    service = office.service
+    raw(service, "UPDATE person SET roles = '[\"admin\"]' WHERE login = 'wang'")
+    with service.db.engine.begin() as conn:
+        for table in ("token", "account"):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN seal"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0008'"))
+    with pytest.raises(IntegrityFailure, match="版本号可能被改回"):
+        service.init(ADMIN)
+    with service.db.engine.connect() as conn:  # the refused upgrade left nothing behind
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
+
+
+def test_a_broken_seal_holds_the_timers_for_after_the_reseal(office):
+    service = office.service
+    item_id = office.item()
+    office.fire("wang", item_id, "sign")
+    raw(service, "UPDATE person SET email = 'x@evil.example' WHERE login = 'wang'")
+    office.clock.set(office.clock.now().replace(day=20, hour=10))
+    with pytest.raises(IntegrityFailure):
+        service.tick()
+    with service.db.engine.connect() as conn:  # nothing ended failed or skipped meanwhile
+        assert set(conn.execute(text("SELECT DISTINCT status FROM timer")).scalars()) \
+            == {"pending"}
+    service.reseal("root")
+    steps = service.tick().steps
+    assert steps and {s["status"].value for s in steps} <= {"fired", "skipped"}
+    assert "failed" not in {s["status"].value for s in steps}
+    assert any(s["status"].value == "fired" for s in steps)
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"], indirect=True)
+def test_a_change_committed_while_the_engine_waits_is_not_signed_by_it(office):
+    """On PostgreSQL the engine's directory change waits for a change made around it and then
+    checks afresh: the change committed meanwhile is found, not signed."""
+    import threading
+
+    service = office.service
+    outcome: list[BaseException | None] = []
+    with service.db.engine.connect() as attacker:
+        attacker.exec_driver_sql("BEGIN")
+        attacker.exec_driver_sql("UPDATE person SET roles = '[\"admin\"]' WHERE login = 'wang'")
+
+        def engine_write() -> None:
+            try:
+                service.set_away("wang", "wang", None)
+                outcome.append(None)
+            except BaseException as err:  # noqa: BLE001 (handed to the test thread)
+                outcome.append(err)
+
+        writer = threading.Thread(target=engine_write)
+        writer.start()
+        writer.join(1.0)  # waiting on the attacker's locks
+        attacker.exec_driver_sql("COMMIT")
+        writer.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], IntegrityFailure), outcome
+    assert not service.verify_audit().ok

@@ -125,3 +125,24 @@ def test_a_poisoned_delivery_row_is_refused_by_its_channel(
     assert mail_server.messages == []
     errors = sorted(o["detail"] for o in report.outcomes if o["status"] == "dead")
     assert errors[0].startswith("Webhook 地址无效") and errors[1].startswith("收件地址无效")
+
+
+@SQLITE_ONLY
+def test_deliveries_for_a_channel_no_longer_configured_are_dead_not_a_stuck_sender(
+        settings, clock, tmp_path, mail_server):
+    from dataclasses import replace
+
+    from duban.app import build_service
+
+    office = mail_office(settings, clock, tmp_path, mail_server)
+    item_id = office.item(unit="JJK")
+    without_mail = build_service(replace(settings, tables={"notices": {
+        "outbox": str(tmp_path / "outbox"), "channels": ["file"]}}), clock)
+    try:
+        report = deliver(without_mail)  # the [smtp] table is gone from this sender's settings
+    finally:
+        without_mail.close()
+    assert (report.sent, report.dead) == (1, 1)
+    [(status, error)] = [v for k, v in deliveries_of(office.service, item_id).items()
+                         if "#smtp" in k]
+    assert status == "dead" and "未设置邮件服务器" in error
