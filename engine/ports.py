@@ -56,6 +56,7 @@ class Outgoing:
     style: str | None
     notice: dict[str, Any]
     interrupted: bool = False  # an earlier attempt began and left no result: may have arrived
+    lease: datetime | None = None  # until when this sender holds it (the claim's lease)
 
     @property
     def subject(self) -> str:

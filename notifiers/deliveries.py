@@ -80,29 +80,31 @@ def claim_due_deliveries(txn: Txn, limit: int, lease_seconds: float) -> list[Out
     if txn.conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=DELIVERY)
     rows = [dict(row) for row in txn.conn.execute(query).mappings()]
+    lease = now + timedelta(seconds=lease_seconds)
     if rows:
-        lease = now + timedelta(seconds=lease_seconds)
         txn.conn.execute(LEASE, [{"_id": r["id"], "lease_until": lease} for r in rows])
-    return [_outgoing(row) for row in rows]
+    return [_outgoing(row, lease) for row in rows]
 
 
-def _outgoing(row: dict[str, Any]) -> Outgoing:
+def _outgoing(row: dict[str, Any], lease: datetime) -> Outgoing:
     notice = {"key": row["notice_key"], "id": row["notice_id"]}
     for column in NOTICE_COLUMNS:
         if column.name != "notice_key":
             notice[column.name] = row[column.name]
     return Outgoing(row["id"], row["key"], row["channel"], row["target"], row["style"], notice,
-                    interrupted=row["last_error"] == STARTED)
+                    interrupted=row["last_error"] == STARTED, lease=lease)
 
 
-def start(txn: Txn, delivery_ids: list[int]) -> None:
-    """Record that these deliveries are about to leave: the attempt is counted now, so a
-    message that kills its sender every time still ends dead after ``max_attempts``."""
-    if delivery_ids:
-        txn.conn.execute(
-            update(DELIVERY)
-            .where(DELIVERY.c.id.in_(delivery_ids), DELIVERY.c.status.in_((PENDING, FAILED)))
-            .values(attempts=DELIVERY.c.attempts + 1, last_error=STARTED))
+def start(txn: Txn, message: Outgoing, lease_seconds: float) -> bool:
+    """Record that ``message`` is about to leave, if it is still this sender's (its lease
+    unchanged): the attempt is counted now, so a message that kills its sender every time
+    still ends dead after ``max_attempts``, and the lease is renewed for the sending."""
+    return bool(txn.conn.execute(
+        update(DELIVERY)
+        .where(DELIVERY.c.id == message.delivery_id, DELIVERY.c.lease_until == message.lease,
+               DELIVERY.c.status.in_((PENDING, FAILED)))
+        .values(attempts=DELIVERY.c.attempts + 1, last_error=STARTED,
+                lease_until=txn.now + timedelta(seconds=lease_seconds))).rowcount)
 
 
 def attempts_of(txn: Txn, delivery_ids: Iterable[int]) -> dict[int, int]:

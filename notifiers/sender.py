@@ -112,33 +112,46 @@ class Run:
         if messages:
             results = [_send_one(self.opened, message) for message in messages]
             self.opened.commit()  # durable before recorded as delivered
-            self.record(results, starting=[])
+            self.record(results)
 
     def one_by_one(self, units: list[list[Outgoing]]) -> None:
         """Each unit (one message, or one digest of several) is started, sent and recorded;
-        a unit's result and the next unit's start share a transaction."""
+        a unit's result and the next unit's start share a transaction. A message whose lease
+        another sender has taken meanwhile (a slow batch outlived it) is left to that one."""
         if not units:
             return
         with self.service.system_transaction() as txn:
-            deliveries.start(txn, [m.delivery_id for m in units[0]])
+            started = self._start(txn, units[0])
         for index, unit in enumerate(units):
             following = units[index + 1] if index + 1 < len(units) else []
+            unit = [message for message in unit if message.delivery_id in started]
+            results: list[Result] = []
             if len(unit) == 1:
                 results = [_send_one(self.opened, unit[0])]
-            else:
+            elif unit:
                 results = _send_digest(self.opened, unit, self.service)
-            self.opened.commit(unit[0].channel)
-            self.record(results, starting=[m.delivery_id for m in following], started=True)
+            if unit:
+                self.opened.commit(unit[0].channel)
+            with self.service.system_transaction() as txn:
+                self._record_all(txn, results, started=True)
+                started = self._start(txn, following)
 
-    def record(self, results: list[Result], *, starting: list[int],
-               started: bool = False) -> None:
+    def _start(self, txn: Any, unit: list[Outgoing]) -> set[int]:
+        return {message.delivery_id for message in unit
+                if deliveries.start(txn, message, self.config.lease_seconds)}
+
+    def record(self, results: list[Result], *, started: bool = False) -> None:
         with self.service.system_transaction() as txn:
-            attempts = deliveries.attempts_of(txn, [r.message.delivery_id for r in results])
-            for result in results:
-                result.attempts = attempts.get(result.message.delivery_id, 0) + (not started)
-                self._one(txn, result)
-            deliveries.summarize(txn, {r.message.notice["id"] for r in results})
-            deliveries.start(txn, starting)
+            self._record_all(txn, results, started=started)
+
+    def _record_all(self, txn: Any, results: list[Result], *, started: bool) -> None:
+        if not results:
+            return
+        attempts = deliveries.attempts_of(txn, [r.message.delivery_id for r in results])
+        for result in results:
+            result.attempts = attempts.get(result.message.delivery_id, 0) + (not started)
+            self._one(txn, result)
+        deliveries.summarize(txn, {r.message.notice["id"] for r in results})
 
     def _one(self, txn: Any, result: Result) -> None:
         status, next_at = _outcome(result, self.config, txn.now)

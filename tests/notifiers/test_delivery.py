@@ -340,3 +340,29 @@ def test_a_mail_sender_killed_mid_batch_repeats_at_most_the_mail_in_flight(
     flagged = [e for e in sent if e["payload"].get("after_interrupted_attempt")]
     assert len(flagged) == 1 and flagged[0]["payload"]["attempt"] == 2
     assert office.service.verify_audit(ADMIN).ok
+
+
+@SQLITE_ONLY
+def test_a_sender_whose_lease_ran_out_leaves_the_rest_to_the_one_that_took_it(
+        settings, clock, tmp_path, web_server):
+    from duban.notifiers import deliveries
+    from duban.notifiers.outbox import outbox_of
+    from duban.notifiers.sender import Channels, Run, SendReport, _units
+
+    office = notifying(settings, clock, tmp_path,
+                       notices={"channels": ["webhook"], "lease_seconds": 60})
+    service = office.service
+    service.set_unit_webhook(ADMIN, "JJK", web_server.url("/jjk"))
+    for n in range(3):
+        office.item(title=f"事项{n}")
+    config = outbox_of(service).config
+    with service.system_transaction() as txn:
+        slow = deliveries.claim_due_deliveries(txn, 10, 60)  # a sender that then stalls
+    clock.set(clock.now() + timedelta(seconds=61))
+    assert deliver(service).sent == 3  # another sender takes them after the lease
+    opened = Channels(outbox_of(service))
+    try:  # the stalled sender wakes up: nothing of its batch is its own any more
+        Run(service, opened, config, SendReport(), True).one_by_one(_units(slow, config))
+    finally:
+        opened.close()
+    assert len(web_server.received) == 3
