@@ -20,9 +20,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _period(text: str | None):
+    """The period an option names; None only when the option was not given (an empty
+    ``--period ''`` is a period nobody can read, refused like any other)."""
     from duban.engine.periods import parse_period
 
-    return parse_period(text) if text else None
+    return parse_period(text) if text is not None else None
 
 
 @click.command("ledger")

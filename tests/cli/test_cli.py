@@ -198,3 +198,10 @@ def test_anchors_and_seals_through_the_cli(cli, settings, tmp_path):
     assert "无需重新签名" in cli.run("audit", "reseal").stdout
     cli.run("--as", "wang", "item", "list")
     assert "审计链完整" in cli.run("audit", "verify", "--anchor", str(anchors)).stdout
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("command", ["assess", "ledger", "circular"])
+def test_an_empty_period_is_refused_in_one_line(cli, command):
+    message = cli.error("--as", "zhao", command, "--period", "", code=2)
+    assert "无法识别的时段" in message
