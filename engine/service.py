@@ -77,6 +77,10 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
             if before != after:
                 txn.audit.append(at=txn.now, actor=os_login, action="schema_upgraded",
                                  payload={"from": before, "to": after})
+            if before is not None and before < seals.FIRST_SEALED_REVISION:
+                seals.refuse_if_sealed_before(conn)  # a schema version set back by hand
+                counts = seals.seal_everything(conn, self.signer)  # first: what exists now
+                txn.audit.append(at=txn.now, actor=os_login, action="sealed", payload=counts)
             if demo:
                 txn.begin_directory_change()  # the flag is part of the sealed directory
                 conn.execute(insert(META), {"key": "demo", "value": "true"})
@@ -85,11 +89,7 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
                     txn, directory.NewPerson(login=os_login, name=admin.name, roles=("admin",)),
                     bootstrap=True)
                 admin_created = os_login
-            if before is not None and before < seals.FIRST_SEALED_REVISION:
-                seals.refuse_if_sealed_before(conn)  # a schema version set back by hand
-                counts = seals.seal_everything(conn, self.signer)
-                txn.audit.append(at=txn.now, actor=os_login, action="sealed", payload=counts)
-            elif demo or admin_created:
+            if demo or admin_created:
                 seals.seal_directory(conn, self.signer)
             txn.audit.seal(txn.now)
         self._schema_checked = True
