@@ -41,16 +41,20 @@ class MailBox:
         return "250 Message accepted"
 
 
-@pytest.fixture
-def mail_server():
+def serving(box: MailBox):
+    """``box`` answering SMTP on a loopback port for the length of a test."""
     from aiosmtpd.controller import Controller
 
-    box = MailBox()
     controller = Controller(box, hostname="127.0.0.1", port=free_port())
     controller.start()
     box.port = controller.port
     yield box
     controller.stop()
+
+
+@pytest.fixture
+def mail_server():
+    yield from serving(MailBox())
 
 
 class SlowMailBox(MailBox):
@@ -65,14 +69,7 @@ class SlowMailBox(MailBox):
 
 @pytest.fixture
 def slow_mail_server():
-    from aiosmtpd.controller import Controller
-
-    box = SlowMailBox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    box.port = controller.port
-    yield box
-    controller.stop()
+    yield from serving(SlowMailBox())
 
 
 @dataclass

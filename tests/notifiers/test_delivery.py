@@ -103,13 +103,19 @@ def test_a_refused_address_is_dead_at_once_and_can_be_requeued(
     assert statuses(service, item_id) == ["sent"]
 
 
+def robots_office(settings, clock, tmp_path, web_server):
+    """Three units on webhooks: JSON, a WeCom robot and a DingTalk robot."""
+    office = notifying(settings, clock, tmp_path, notices={"channels": ["webhook"]})
+    office.service.set_unit_webhook(ADMIN, "JJK", web_server.url("/plain"))
+    office.service.set_unit_webhook(ADMIN, "AQK", web_server.url("/wecom"), "wecom")
+    office.service.set_unit_webhook(ADMIN, "SYZ", web_server.url("/ding"), "dingtalk")
+    return office
+
+
 @SQLITE_ONLY
 def test_webhooks_speak_json_wecom_and_dingtalk(settings, clock, tmp_path, web_server):
-    office = notifying(settings, clock, tmp_path, notices={"channels": ["webhook"]})
+    office = robots_office(settings, clock, tmp_path, web_server)
     service = office.service
-    service.set_unit_webhook(ADMIN, "JJK", web_server.url("/plain"))
-    service.set_unit_webhook(ADMIN, "AQK", web_server.url("/wecom"), "wecom")
-    service.set_unit_webhook(ADMIN, "SYZ", web_server.url("/ding"), "dingtalk")
     web_server.answers["/wecom"] = (200, {"errcode": 0, "errmsg": "ok"})
     for unit in ("JJK", "AQK", "SYZ"):
         office.item(unit=unit, title="排查")
@@ -126,11 +132,8 @@ def test_webhooks_speak_json_wecom_and_dingtalk(settings, clock, tmp_path, web_s
 
 @SQLITE_ONLY
 def test_user_text_reaches_robots_as_text_not_markdown(settings, clock, tmp_path, web_server):
-    office = notifying(settings, clock, tmp_path, notices={"channels": ["webhook"]})
+    office = robots_office(settings, clock, tmp_path, web_server)
     service = office.service
-    service.set_unit_webhook(ADMIN, "JJK", web_server.url("/plain"))
-    service.set_unit_webhook(ADMIN, "AQK", web_server.url("/wecom"), "wecom")
-    service.set_unit_webhook(ADMIN, "SYZ", web_server.url("/ding"), "dingtalk")
     title = ("[点我](http://evil.example/x) ![图](https://evil.example/a.png) <b>**急**</b> "
              "www.evil.example")
     for unit in ("JJK", "AQK", "SYZ"):

@@ -18,15 +18,18 @@ POISONED = ("a@example.cn\u2028Bcc: v@example.org", '"伪装" <x@example.org>',
             "a@b.cn, victim@example.org", "a@b.cn\r\nBcc: v@example.org", "x" * 600)
 
 
-def mail_office(settings, clock, tmp_path, mail_server):
-    office = notifying(settings, clock, tmp_path, notices={"channels": ["file", "smtp"]},
+def mail_office(settings, clock, tmp_path, mail_server, channels=("file", "smtp"),
+                second_address=True):
+    """An office that mails 孙承办 of AQK and (``second_address``) 钱承办 of JJK."""
+    office = notifying(settings, clock, tmp_path, notices={"channels": list(channels)},
                        smtp={"host": "127.0.0.1", "port": mail_server.port,
                              "sender": "duban@jyj.example.cn"})
     service = office.service
     service.add_person(ADMIN, NewPerson("sun", "孙承办", "AQK", ("handler",),
                                         email="sun@aqk.example.cn"))
-    service.add_person(ADMIN, NewPerson("qian", "钱承办", "JJK", ("handler",),
-                                        email="qian@jjk.example.cn"))
+    if second_address:
+        service.add_person(ADMIN, NewPerson("qian", "钱承办", "JJK", ("handler",),
+                                            email="qian@jjk.example.cn"))
     return office
 
 
@@ -104,12 +107,9 @@ def test_a_poisoned_address_holds_up_no_timer_of_another_unit(
 @SQLITE_ONLY
 def test_a_poisoned_delivery_row_is_refused_by_its_channel(
         settings, clock, tmp_path, mail_server, web_server):
-    office = notifying(settings, clock, tmp_path, notices={"channels": ["smtp", "webhook"]},
-                       smtp={"host": "127.0.0.1", "port": mail_server.port,
-                             "sender": "duban@jyj.example.cn"})
+    office = mail_office(settings, clock, tmp_path, mail_server, ("smtp", "webhook"),
+                         second_address=False)
     service = office.service
-    service.add_person(ADMIN, NewPerson("sun", "孙承办", "AQK", ("handler",),
-                                        email="sun@aqk.example.cn"))
     service.set_unit_webhook(ADMIN, "AQK", web_server.url("/aqk"))
     service.set_unit_webhook(ADMIN, "JJK", web_server.url("/jjk"))
     office.item(unit="AQK")
