@@ -112,7 +112,8 @@ class Run:
         if messages:
             results = [_send_one(self.opened, message) for message in messages]
             self.opened.commit()  # durable before recorded as delivered
-            self.record(results)
+            with self.service.system_transaction() as txn:
+                self._record_all(txn, results, started=False)
 
     def one_by_one(self, units: list[list[Outgoing]]) -> None:
         """Each unit (one message, or one digest of several) is started, sent and recorded;
@@ -139,10 +140,6 @@ class Run:
     def _start(self, txn: Any, unit: list[Outgoing]) -> set[int]:
         return {message.delivery_id for message in unit
                 if deliveries.start(txn, message, self.config.lease_seconds)}
-
-    def record(self, results: list[Result], *, started: bool = False) -> None:
-        with self.service.system_transaction() as txn:
-            self._record_all(txn, results, started=started)
 
     def _record_all(self, txn: Any, results: list[Result], *, started: bool) -> None:
         if not results:
