@@ -3,11 +3,17 @@
 The commands live in ``duban.commands``, one module per group; each reads its options, calls
 one service method and formats what comes back. Every expected failure is a
 :class:`duban.engine.errors.DubanError` carrying its one-line message and its exit code.
+
+The global options (``--db``, ``--as``, ``--now``, ``--config``, ``--token``, ``--debug`` and
+``--json``) may be given before the command or after it: ``duban --json item show 1`` and
+``duban item show 1 --json`` are the same command.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
 import click
 
@@ -16,6 +22,7 @@ from duban.commands import (
     assignments,
     audit,
     calendar,
+    completion,
     demo,
     directory,
     evidence,
@@ -31,55 +38,133 @@ from duban.commands import (
 from duban.commands.context import App
 
 GROUPS = (setup, directory, accounts, items, evidence, assignments, workflows, calendar, timers,
-          audit, notices, ledger, public, demo, web)
+          audit, notices, ledger, public, demo, web, completion)
+# (option, App attribute, help): each also accepted after the command, where a command of its
+# own does not use the same name
+GLOBAL_OPTIONS = (
+    ("--db", "db", "数据库: SQLite 文件路径或 PostgreSQL 地址"),
+    ("--as", "act_as", "以某人身份操作(仅管理员或演示库)"),
+    ("--now", "now_text", "设定本次命令的当前时间(模拟与回放用)"),
+    ("--config", "config", "配置文件路径"),
+    ("--token", "token", "以 API 令牌代表的人员身份操作(代替系统登录名)"),
+)
+ERROR_CODES = {"InvalidInput": "invalid_input", "Refused": "refused", "NotSignedIn": "refused",
+               "NotFound": "not_found", "NotVisible": "not_found", "Conflict": "conflict",
+               "IntegrityFailure": "integrity_failure", "SetupError": "setup",
+               "InternalError": "internal_error"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", envvar="DUBAN_DB", help="数据库: SQLite 文件路径或 PostgreSQL 地址")
-@click.option("--as", "act_as", envvar="DUBAN_AS", help="以某人身份操作(仅管理员或演示库)")
-@click.option("--now", envvar="DUBAN_NOW", help="设定本次命令的当前时间(模拟与回放用)")
-@click.option("--config", envvar="DUBAN_CONFIG", help="配置文件路径")
-@click.option("--token", envvar="DUBAN_TOKEN", help="以 API 令牌代表的人员身份操作(代替系统登录名)")
+@click.option("--db", envvar="DUBAN_DB", help=GLOBAL_OPTIONS[0][2])
+@click.option("--as", "act_as", envvar="DUBAN_AS", help=GLOBAL_OPTIONS[1][2])
+@click.option("--now", envvar="DUBAN_NOW", help=GLOBAL_OPTIONS[2][2])
+@click.option("--config", envvar="DUBAN_CONFIG", help=GLOBAL_OPTIONS[3][2])
+@click.option("--token", envvar="DUBAN_TOKEN", help=GLOBAL_OPTIONS[4][2])
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出(出错时也是 JSON, 在标准输出)")
 @click.option("--debug", is_flag=True, help="出错时显示完整调用栈")
-@click.version_option(package_name="duban", message="duban %(version)s")
+@click.version_option(package_name="duban", message="duban %(version)s",
+                      help="显示版本并退出。")
 @click.pass_context
-def cli(ctx: click.Context, db, act_as, now, config, token, debug) -> None:
-    """duban 督查督办: 交办、催办、预警、约谈、问责, 全程留痕。"""
+def cli(ctx: click.Context, db, act_as, now, config, token, as_json, debug) -> None:
+    """duban 督查督办: 交办、催办、预警、约谈、问责, 全程留痕。
+
+    全局选项(--db、--as、--now、--config、--token、--json、--debug)写在命令前后均可。
+    """
     ctx.obj = App(db, act_as, now, config, debug, token)
+    ctx.obj.json = as_json
+
+
+def _leaf_commands(command: click.Command):
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            yield from _leaf_commands(sub)
+    else:
+        yield command
+
+
+def _setter(attribute: str):
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None and value is not False:
+            setattr(ctx.ensure_object(App), attribute, value)
+    return store
+
+
+def _no_json_output(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--json`` on a command that prints no JSON is refused rather than ignored."""
+    if value or ctx.ensure_object(App).json:
+        raise click.UsageError(f"{ctx.command_path} 没有 JSON 输出, 请去掉 --json", ctx)
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """Let a command take the group's options after its own name too (hidden from its help,
+    which points at ``duban --help``)."""
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    for option, attribute, help_text in GLOBAL_OPTIONS:
+        if option not in taken:
+            command.params.append(click.Option([option], expose_value=False, hidden=True,
+                                               callback=_setter(attribute), help=help_text))
+    if "--debug" not in taken:
+        command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False,
+                                           hidden=True, callback=_setter("debug")))
+    if "--json" not in taken:
+        command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
+                                           hidden=True, callback=_no_json_output))
+
+
+def _usage_in_chinese(command: click.Command) -> None:
+    command.options_metavar = "[选项]"
+    if isinstance(command, click.Group):
+        command.subcommand_metavar = "命令 [参数]..."
+        for sub in command.commands.values():
+            _usage_in_chinese(sub)
 
 
 for _group in GROUPS:
     for _command in _group.COMMANDS:
         cli.add_command(_command)
+        for _leaf in _leaf_commands(_command):
+            _accept_global_options(_leaf)
+_usage_in_chinese(cli)
 
 
 def main() -> None:
     """Entry point: one clear line and a distinct exit code for every expected failure."""
     debug = "--debug" in sys.argv
+    wants_json = "--json" in sys.argv[1:]
     undecodable = next((arg for arg in sys.argv[1:] if not _utf8(arg)), None)
     if undecodable is not None:  # bytes the terminal's encoding did not make text of
         from duban.engine.validation import shown
 
-        click.echo(f"错误: 参数“{shown(undecodable)}”含有不是 UTF-8 文本的字节, 请检查终端编码",
-                   err=True)
-        sys.exit(2)
+        fail(f"参数“{shown(undecodable)}”含有不是 UTF-8 文本的字节, 请检查终端编码",
+             "invalid_input", 2, wants_json)
     try:
         cli.main(standalone_mode=False, prog_name="duban")
     except click.exceptions.Abort:
-        click.echo("已取消", err=True)
-        sys.exit(1)
+        fail("已取消", "cancelled", 1, wants_json, prefix="")
     except click.ClickException as err:
         hint = ""
         if isinstance(err, click.UsageError) and err.ctx is not None:
             hint = f" (用法见 {err.ctx.command_path} --help)"
-        click.echo(f"错误: {err.format_message()}{hint}", err=True)
-        sys.exit(err.exit_code)
+        code = "invalid_input" if isinstance(err, click.UsageError) else "error"
+        fail(err.format_message() + hint, code, err.exit_code, wants_json)
     except SystemExit:
         raise
     except Exception as err:
         if debug:
             raise
-        sys.exit(report_failure(err))
+        message, code, exit_code = describe_failure(err)
+        fail(message, code, exit_code, wants_json, prefix="" if code == "internal_error" else None)
+
+
+def fail(message: str, code: str, exit_code: int, as_json: bool, *,
+         prefix: str | None = None) -> None:
+    """End the command: one line on stderr, or with ``--json`` one JSON object on stdout."""
+    if as_json:
+        click.echo(json.dumps({"error": message, "code": code, "exit_code": exit_code},
+                              ensure_ascii=False))
+    else:
+        click.echo(f"{'错误: ' if prefix is None else prefix}{message}", err=True)
+    sys.exit(exit_code)
 
 
 def _utf8(arg: str) -> bool:
@@ -90,16 +175,17 @@ def _utf8(arg: str) -> bool:
     return True
 
 
-def report_failure(err: Exception) -> int:
-    """Print the one line a failure means to a user; return its exit code."""
+def describe_failure(err: Exception) -> tuple[str, str, int]:
+    """What a failure means to a user: its one line, a code for programs, the exit code."""
     from duban.engine.errors import DubanError, InternalError, from_database_error
 
     failure = err if isinstance(err, DubanError) else from_database_error(err)
     if failure is None:
-        click.echo(f"内部错误: {type(err).__name__}: {err} (加 --debug 查看详情)", err=True)
-        return InternalError.exit_code
-    click.echo(f"错误: {failure.message}", err=True)
-    return failure.exit_code
+        return (f"内部错误: {type(err).__name__}: {err} (加 --debug 查看详情)", "internal_error",
+                InternalError.exit_code)
+    code = next((ERROR_CODES[kind.__name__] for kind in type(failure).__mro__
+                 if kind.__name__ in ERROR_CODES), "error")
+    return failure.message, code, failure.exit_code
 
 
 if __name__ == "__main__":

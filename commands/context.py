@@ -17,6 +17,7 @@ class App:
                  config: str | None, debug: bool, token: str | None = None) -> None:
         self.db, self.act_as, self.now_text = db, act_as, now
         self.config, self.debug, self.token = config, debug, token
+        self.json = False  # --json given before the command: its errors answer in JSON too
         self._service: Service | None = None
 
     @property

@@ -14,7 +14,7 @@ from duban.commands.output import echo_json, echo_table
 EVENT_COMMANDS = (
     ("sign", "sign", "签收事项, 开始办理"),
     ("decline", "decline", "退回交办(非本单位职责, 需 --reason)"),
-    ("transfer", "transfer", "转办到其他单位(需 --unit 与 --reason)"),
+    ("transfer", "transfer", "督查室把事项改交其他单位承办(需 --unit 与 --reason)"),
     ("progress", "progress", "反馈办理进展(需 --note)"),
     ("report", "report", "报结(需 --report)"),
     ("verify", "verify", "核查通过"),
@@ -27,6 +27,7 @@ EVENT_COMMANDS = (
     ("summon", "summon", "约谈单位负责人(需 --reason)"),
     ("hold-accountable", "hold_accountable", "问责(需 --reason), 上查一级"),
     ("exempt", "exempt", "容错免责(需 --reason)"),
+    ("visit", "visit", "回访并记录满意度(热线工单, 需 --satisfaction)"),
 )
 
 
@@ -174,12 +175,19 @@ def item_timers(app: App, item_id, as_json) -> None:
 @json_option
 @click.pass_obj
 def item_events(app: App, item_id, as_json) -> None:
-    """当前身份对该事项可办理的操作。"""
-    possible = app.service.possible_events(app.actor(), item_id)
+    """当前身份对该事项可办理的操作, 以及每项需填的内容和可选值。"""
+    options = app.service.event_options(app.actor(), item_id)
     if as_json:
-        echo_json([{"event": n, "label": label} for n, label in possible])
-    elif possible:
-        click.echo("\n".join(f"{name}\t{label}" for name, label in possible))
+        echo_json([{"event": o.name, "label": o.label,
+                    "fields": [{"name": f.name, "label": f.label, "kind": f.kind,
+                                "required": f.required, "choices": f.choices}
+                               for f in o.fields],
+                    "requires_evidence": o.requires_evidence or None} for o in options])
+    elif options:
+        from duban.commands.text import event_needs
+
+        click.echo("\n".join(f"{o.name}\t{o.label}{event_needs(o.fields, o.requires_evidence)}"
+                             for o in options))
     else:
         click.echo("当前无可办理的操作")
 
@@ -215,6 +223,45 @@ def echo_item(app: App, item: dict[str, Any], as_json: bool, event: str | None =
     click.echo(line)
 
 
+class EventCommand(click.Command):
+    """The short form of one event. Its help adds, from the shipped workflows, who may fire
+    the event, from which states, and what it asks for (read only when help is asked for)."""
+
+    def __init__(self, *args: Any, event: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.event = event
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help_text(ctx, formatter)
+        lines = event_help(self.event)
+        if lines:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                for line in lines:
+                    formatter.write_text(line)
+
+
+def event_help(event_name: str) -> list[str]:
+    """One line per shipped workflow that has the event: states, roles, inputs."""
+    from duban import workflows
+    from duban.commands.text import event_needs
+    from duban.engine.access import role_names
+    from duban.engine.registry import Registry
+    from duban.engine.views import event_option
+
+    lines = []
+    for wf in Registry.discover((workflows,)).all_latest():
+        event = wf.event(event_name)
+        if event is None:
+            continue
+        option = event_option(wf, event)
+        states = ("任意状态" if "*" in event.source
+                  else "、".join(wf.state_label(s) for s in event.source))
+        lines.append(f"{wf.label}: {states}时由{role_names(event.roles)}办理"
+                     f"{event_needs(option.fields, option.requires_evidence)}")
+    return lines
+
+
 def _event_command(name: str, event: str, help_text: str) -> click.Command:
     @click.argument("item_id", type=ID)
     @field_options
@@ -223,7 +270,8 @@ def _event_command(name: str, event: str, help_text: str) -> click.Command:
     def command(app: App, item_id, as_json, **options) -> None:
         fire_event(app, item_id, event, as_json, options)
 
-    return click.command(name, help=help_text, short_help=help_text)(command)
+    return click.command(name, cls=EventCommand, event=event, help=help_text,
+                         short_help=help_text)(command)
 
 
 COMMANDS = (item, *(_event_command(*spec) for spec in EVENT_COMMANDS))

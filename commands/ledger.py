@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from duban.commands.context import App
-from duban.commands.options import OFFSET, Number, json_option, period_option
-from duban.commands.output import echo_json
+from duban.commands.options import OFFSET, Number, exclusive, json_option, period_option
+from duban.commands.output import Column, echo_json, print_table
 
 STYLES = {"green": "green", "yellow": "yellow", "red": "bold red", "": "dim"}
 # A spreadsheet opening a CSV runs a cell starting like this as a formula (OWASP's list).
@@ -49,6 +49,13 @@ def ledger(app: App, unit, leader, state, source, workflow, overdue, period, ope
     """督办台账: 每个事项的时限、剩余工作日、颜色、跟踪问效与下一步由谁办理。"""
     from duban.engine.ledger import LedgerFilter
 
+    exclusive(json=as_json, csv=as_csv, xlsx=xlsx)
+    if zero:  # the clear-to-zero view has its own columns and takes no filter
+        exclusive(zero=zero, csv=as_csv, xlsx=xlsx)
+        for name, value in (("unit", unit), ("leader", leader), ("state", state),
+                            ("source", source), ("workflow", workflow), ("overdue", overdue),
+                            ("period", period), ("open", open_only)):
+            exclusive(zero=zero, **{name: value})
     service, actor = app.service, app.actor()
     if zero:
         clear = service.clear_to_zero(actor)
@@ -101,45 +108,48 @@ def _as_text(value: Any) -> Any:
 
 
 def _print_ledger(rows: list[dict[str, Any]], total: int, offset: int, tz: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     from duban.engine.ledger import COLOURS, FOLLOW_UP
     from duban.engine.timeutil import local_text
 
-    table = Table("编号", "事项", "来源", "状态", "责任单位", "完成时限", "剩余", "色",
-                  "跟踪问效", "下一步", title=f"督办台账 (共 {total} 项)")
+    columns = [Column("编号", justify="right"), Column("事项"), Column("来源", 120),
+               Column("状态"), Column("责任单位"), Column("完成时限"), Column("剩余"),
+               Column("色", 100), Column("跟踪问效", 140), Column("下一步", 100)]
+    lines = []
     for row in rows:
         deadline = local_text(row["current_deadline"], tz)[:10]
         if row["deadline_provisional"]:
             deadline += "(暂定)"
-        left = row["workdays_left"]
         title = row["title"]
         if row["children"]:
             title += f" (子任务 {row['children']['closed']}/{row['children']['total']})"
-        table.add_row(str(row["id"]), title, row["source_label"], row["state_label"],
-                      row["lead_unit_name"], deadline, f"逾期{-left}" if left < 0 else str(left),
-                      COLOURS[row["colour"]], FOLLOW_UP[row["follow_up"]], row["next_actor"],
-                      style=STYLES[row["colour"]])
-    Console(width=160).print(table)
+        lines.append([str(row["id"]), title, row["source_label"], row["state_label"],
+                      row["lead_unit_name"], deadline, _days_left(row),
+                      COLOURS[row["colour"]], FOLLOW_UP[row["follow_up"]], row["next_actor"]])
+    print_table(columns, lines, title=f"督办台账 (共 {total} 项)",
+                styles=[STYLES[row["colour"]] for row in rows])
     if offset + len(rows) < total:
         click.echo(f"第 {offset + 1}-{offset + len(rows)} 项; 用 --offset {offset + len(rows)} "
                    "看下一页")
 
 
-def _print_zero(clear: list[dict[str, Any]], tz: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _days_left(row: dict[str, Any]) -> str:
+    """Working days left as a person reads them: none once the item is finished."""
+    left = row["workdays_left"]
+    if left is None or row.get("finished"):
+        return "—"
+    return f"逾期{-left}" if left < 0 else str(left)
 
+
+def _print_zero(clear: list[dict[str, Any]], tz: Any) -> None:
     from duban.engine.timeutil import local_text
 
-    table = Table("单位", "未销号", "逾期", "最早时限", "最早的事项", title="清零视图")
-    for unit in clear:
-        oldest = "；".join(f"{i['id']} {i['title']}" for i in unit["items"][:3])
-        table.add_row(unit["unit_name"], str(unit["open"]), str(unit["overdue"]),
-                      local_text(unit["oldest"], tz)[:10], oldest,
-                      style="bold red" if unit["overdue"] else None)
-    Console(width=160).print(table)
+    lines = [[unit["unit_name"], str(unit["open"]), str(unit["overdue"]),
+              local_text(unit["oldest"], tz)[:10],
+              "；".join(f"{i['id']} {i['title']}" for i in unit["items"][:3])] for unit in clear]
+    print_table([Column("单位"), Column("未销号", justify="right"),
+                 Column("逾期", justify="right"), Column("最早时限", 90), Column("最早的事项")],
+                lines, title="清零视图",
+                styles=["bold red" if unit["overdue"] else None for unit in clear])
 
 
 def _rate(value: float | None) -> str:
@@ -154,9 +164,6 @@ def _rate(value: float | None) -> str:
 @click.pass_obj
 def assess(app: App, period, by, as_json) -> None:
     """考核: 按设置的权重给各单位打分、排名, 并与上一时段比较。"""
-    from rich.console import Console
-    from rich.table import Table
-
     service, actor = app.service, app.actor()
     chosen = _period(period)
     if by != "unit":
@@ -165,13 +172,12 @@ def assess(app: App, period, by, as_json) -> None:
             echo_json([row.as_json() for row in rows])
             return
         heading = "牵头领导" if by == "leader" else "问题类别"
-        table = Table(heading, "到期", "按期办结率", "逾期", "预警", "约谈", "问责",
-                      title=f"{chosen.label} 按{heading}")
-        for row in rows:
-            table.add_row(row.name, str(row.items), _rate(row.on_time_rate), str(row.overdue),
-                          str(row.count("warn:yellow") + row.count("warn:red")),
-                          str(row.count("summon")), str(row.count("hold_accountable")))
-        Console(width=160).print(table)
+        print_table([Column(heading), *(Column(h, justify="right") for h in
+                                        ("到期", "按期办结率", "逾期", "预警", "约谈", "问责"))],
+                    [[row.name, str(row.items), _rate(row.on_time_rate), str(row.overdue),
+                      str(row.count("warn:yellow") + row.count("warn:red")),
+                      str(row.count("summon")), str(row.count("hold_accountable"))]
+                     for row in rows], title=f"{chosen.label} 按{heading}")
         return
     result = service.assess(actor, chosen)
     if as_json:
@@ -179,19 +185,24 @@ def assess(app: App, period, by, as_json) -> None:
                    "standings": [s.as_json() for s in result.standings],
                    "total": result.total.as_json()})
         return
-    table = Table("排名", "单位", "到期", "按期办结率", "按时签收率", "逾期", "黄/红预警", "约谈",
-                  "问责", "重办率", "满意率", "得分", "较上期", title=f"{chosen.label} 考核")
+    columns = [Column("排名", justify="right"), Column("单位"), Column("到期", justify="right"),
+               Column("按期办结率", justify="right"), Column("按时签收率", 120, "right"),
+               Column("逾期", justify="right"), Column("黄/红预警", 100), Column("约谈", 100),
+               Column("问责", 100), Column("重办率", 120, "right"),
+               Column("满意率", 120, "right"), Column("得分", justify="right"),
+               Column("较上期", 100)]
+    lines = []
     for s in result.standings:
         f = s.figures
         change = "—" if s.change is None else f"{s.change:+.1f}"
         if s.previous_rank is not None:
             change += f" (上期第{s.previous_rank})"
-        table.add_row(str(s.rank), f.name, str(f.items), _rate(f.on_time_rate),
+        lines.append([str(s.rank), f.name, str(f.items), _rate(f.on_time_rate),
                       _rate(f.signing_rate), str(f.overdue),
                       f"{f.count('warn:yellow')}/{f.count('warn:red')}", str(f.count("summon")),
                       str(f.count("hold_accountable")), _rate(f.redo_rate),
-                      _rate(f.satisfaction_rate), f"{s.score:.1f}", change)
-    Console(width=180).print(table)
+                      _rate(f.satisfaction_rate), f"{s.score:.1f}", change])
+    print_table(columns, lines, title=f"{chosen.label} 考核")
     total = result.total
     line = (f"合计: 到期 {total.items} 件, 按期办结率 {_rate(total.on_time_rate)}, "
             f"逾期 {total.overdue}")
@@ -217,23 +228,49 @@ def circular(app: App, period, as_json) -> None:
 
 @click.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--workflow", default="standard", show_default=True, help="导入事项所用工作流")
+@click.option("--workflow", default="standard", show_default=True,
+              help="导入事项所用工作流(名称或中文名)")
+@click.option("--title", help="清单名称, 写入交办通知《…》; 默认按工作流称“标准督办任务清单”等")
 @json_option
 @click.pass_obj
-def import_(app: App, path, workflow, as_json) -> None:
-    """导入任务清单(Excel): 先检查全表并一次性告知所有问题, 全部无误才导入。"""
+def import_(app: App, path, workflow, title, as_json) -> None:
+    """导入任务清单(Excel): 先检查全表并一次性告知所有问题(每行一处), 全部无误才导入。"""
+    from duban.engine.excel import ImportProblems
+
     # the engine refuses a missing, unreadable or malformed file (engine/workbooks.py)
     progress, finish = _progress_bar()
     try:
         created = app.service.import_task_list(app.actor(), path, workflow=workflow,
-                                               progress=progress)
+                                               title=title, progress=progress)
+    except ImportProblems as err:
+        finish()
+        _report_problems(err, as_json)
     finally:
         finish()
     if as_json:
         echo_json({"created": created})
     else:
-        click.echo(f"已导入 {len(created)} 个事项(编号 {created[0]}-{created[-1]})"
+        click.echo(f"已导入 {len(created)} 个事项(编号 {_span(created)})"
                    if created else "没有导入任何事项")
+
+
+def _span(numbers: list[int]) -> str:
+    return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+
+
+def _report_problems(err: Any, as_json: bool) -> None:
+    """Every problem of a task list on a line of its own (row, column, what), or as a list."""
+    problems = err.problems
+    head = f"任务清单有 {len(problems)} 处问题, 未导入任何事项"
+    if as_json:
+        echo_json({"error": head, "code": "invalid_input", "exit_code": err.exit_code,
+                   "problems": [{"row": p.row or None, "column": p.column or None,
+                                 "message": p.message} for p in problems]})
+    else:
+        click.echo(f"错误: {head}:", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+    sys.exit(err.exit_code)
 
 
 def _progress_bar():

@@ -20,6 +20,7 @@ FIELD_OPTIONS = (
     ("level", "预警等级: yellow(黄色) 或 red(红色)"),
     ("at", "时间, 如 2026-12-01 09:30"),
     ("place", "地点"),
+    ("satisfaction", "回访满意度: 满意、基本满意 或 不满意"),
 )
 
 
@@ -76,7 +77,24 @@ OFFSET = Number(0)
 
 
 def json_option(command: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")(command)
+    """``--json`` on a command, also on when it was given before the command's name."""
+    def given_anywhere(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        from duban.commands.context import App
+
+        app = ctx.find_object(App)
+        return bool(value or (app is not None and getattr(app, "json", False)))
+
+    return click.option("--json", "as_json", is_flag=True, callback=given_anywhere,
+                        help="以 JSON 输出")(command)
+
+
+def exclusive(**given: Any) -> None:
+    """Refuse output options that exclude each other (given as ``--name=value`` pairs with
+    ``_`` for ``-``): one of them would be silently ignored."""
+    chosen = [f"--{name.replace('_', '-')}" for name, value in given.items()
+              if value not in (None, False, ())]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' 与 '.join(chosen)} 不能同时使用, 请选其一")
 
 
 def field_options(command: F) -> F:

@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from duban.engine.views import ItemView, TimelineEntry
+    from duban.engine.views import FieldInfo, ItemView, TimelineEntry
+
+# the event inputs that have an option of their own; any other is given as --field NAME=VALUE
+OWN_OPTIONS = frozenset(("reason", "report", "note", "deadline", "unit", "person", "level", "at",
+                         "place", "satisfaction"))
 
 
 def item_line(item: Mapping[str, Any], state_label: str, tz: ZoneInfo) -> str:
@@ -17,6 +21,29 @@ def item_line(item: Mapping[str, Any], state_label: str, tz: ZoneInfo) -> str:
         f"事项 {item['id']}〔{item['title']}〕 {state_label}  "
         f"承办: {item['lead_unit']}  期限: {local_text(item['current_deadline'], tz)}"
     )
+
+
+def field_hint(field: FieldInfo) -> str:
+    """How a command line gives one input: ``--level yellow|red`` or ``--field grade=…``."""
+    if field.choices:
+        value = "|".join(field.choices)
+    else:
+        value = field.label
+    option = f"--{field.name} " if field.name in OWN_OPTIONS else f"--field {field.name}="
+    return f"{option}{value}"
+
+
+def event_needs(fields: Iterable[FieldInfo], evidence: str = "") -> str:
+    """What an event asks for, after its name: required inputs, optional ones, evidence."""
+    fields = list(fields)
+    needed = [field_hint(f) for f in fields if f.required]
+    optional = [field_hint(f) for f in fields if not f.required]
+    text = f"  需填: {'  '.join(needed)}" if needed else ""
+    if optional:
+        text += f"  可填: {'  '.join(optional)}"
+    if evidence:
+        text += f"  须附佐证: {evidence}"
+    return text
 
 
 def item_detail(view: ItemView, tz: ZoneInfo) -> str:

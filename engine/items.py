@@ -7,14 +7,15 @@ number guards against two people moving it from the same state at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import shlex
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from duban.engine import deadlines, notices, timer_store, visibility
+from duban.engine import choices, deadlines, notices, timer_store, visibility
 from duban.engine.access import role_names, roles_on_item, standing
 from duban.engine.audit import canonical
 from duban.engine.deadlines import Deadline
@@ -85,7 +86,7 @@ def snapshot(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def create(txn: Txn, spec: NewItem, *, notify: bool = True) -> dict[str, Any]:
     """Register an item (交办) with its timetable and its notices."""
-    workflow = txn.registry.latest(spec.workflow)
+    workflow = txn.registry.latest(choices.workflow(txn.registry, spec.workflow))
     _require_creator(txn, workflow)
     row = _new_row(txn, spec, workflow)
     row["id"] = txn.conn.execute(insert(ITEM).returning(ITEM.c.id), row).scalar_one()
@@ -201,9 +202,7 @@ def fire(
         raise Conflict(_changed_meanwhile(item_id))
     roles, on_behalf_of = standing(txn.directory, txn.actor, item, txn.now, wanted=event.roles)
     if not roles & set(event.roles):
-        raise Refused(
-            f"{txn.actor.name}无权对事项 {item_id} {event.label}: 只有{role_names(event.roles)}可以"
-        )
+        raise Refused(_no_standing(txn, item, event, roles))
     if not event.fires_from(item["state"]):
         raise Refused(_not_now(workflow, item, event.label, txn))
     values = _parse_values(txn, workflow, event, raw_values)
@@ -277,7 +276,7 @@ def possible_events(txn: ReadTxn, workflow: Workflow, item: Mapping[str, Any]) -
 def list_items(
     txn: ReadTxn,
     *,
-    state: str | None = None,
+    state: str | Collection[str] | None = None,
     unit: str | None = None,
     workflow: str | None = None,
     open_only: bool = False,
@@ -290,8 +289,9 @@ def list_items(
     visible = visibility.item_clause(visibility.scope_of(txn))
     if visible is not None:
         query = query.where(visible)
-    if state:
-        query = query.where(ITEM.c.state == state)
+    if state:  # a name, or the names a Chinese label stands for
+        names = [state] if isinstance(state, str) else sorted(state)
+        query = query.where(ITEM.c.state.in_(names))
     if unit:
         query = query.where(ITEM.c.lead_unit == unit)
     if workflow:
@@ -458,7 +458,36 @@ def _checked_new_item(txn: Txn, spec: NewItem, deadline: datetime) -> dict[str, 
 def _require_creator(txn: Txn, workflow: Workflow) -> None:
     if not set(txn.actor.roles) & set(workflow.creator_roles):
         allowed = role_names(workflow.creator_roles)
-        raise Refused(f"{txn.actor.name}无权交办{workflow.label}事项: 只有{allowed}可以")
+        raise Refused(f"{txn.actor.name}无权交办{workflow.label}事项: 只有{allowed}可以"
+                      + _creator_hint(txn, workflow))
+
+
+def _creator_hint(txn: Txn, workflow: Workflow) -> str:
+    """An admin (the office's first one is registered as an admin only) is told the command
+    that gives them the role; ``--role`` lists all of a person's roles."""
+    actor = txn.actor
+    if not actor.has(Role.admin):
+        return ""
+    role = workflow.creator_roles[0]
+    options = " ".join(f"--role {name}" for name in (*sorted(actor.roles), role))
+    return (f"; 管理员要交办, 请先给自己加上{role_names((role,))}角色: "
+            f"duban person edit {shlex.quote(actor.login)} {options}")
+
+
+def _no_standing(txn: Txn, item: Mapping[str, Any], event: Any, roles: frozenset[Role]) -> str:
+    """Why the actor may not fire ``event``: a handler or head of another unit is told the
+    item is another unit's, not that only handlers may."""
+    actor = txn.actor
+    refusal = f"{actor.name}无权对事项 {item['id']} {event.label}"
+    unit_roles = {Role.handler, Role.unit_head} & set(event.roles)
+    if any(actor.has(role) for role in unit_roles) and actor.unit_code != item["lead_unit"]:
+        units = txn.directory.units
+        lead = (units.get(item["lead_unit"]) or {}).get("name", item["lead_unit"])
+        own = (units.get(actor.unit_code) or {}).get("name", actor.unit_code)
+        if Role.co_unit in roles:
+            return f"{refusal}: 该事项由{lead}主办, {own}是协办单位"
+        return f"{refusal}: 该事项由{lead}承办, 不是{own}的事项"
+    return f"{refusal}: 只有{role_names(event.roles)}可以"
 
 
 def _not_now(workflow: Workflow, item: Mapping[str, Any], label: str, txn: Txn) -> str:

@@ -24,6 +24,7 @@ from duban.engine import (
     audit,
     calendar_store,
     calendar_view,
+    choices,
     directory,
     idempotency,
     items,
@@ -62,8 +63,10 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
 
     # -- setup ------------------------------------------------------------------------------
 
-    def init(self, os_login: str, admin_name: str | None = None, demo: bool = False) -> InitResult:
-        """Create or upgrade the schema; make the key; register the first admin if none.
+    def init(self, os_login: str, admin_name: str | None = None, demo: bool = False,
+             supervisor: bool = False) -> InitResult:
+        """Create or upgrade the schema; make the key; register the first admin if none (and,
+        with ``supervisor``, as a supervisor too: one person may then assign items).
 
         Several users of one database share one key: a key is only made for a record nobody
         has signed yet, and a key that is not the one the record is signed with is refused."""
@@ -86,7 +89,9 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
                 conn.execute(insert(META), {"key": "demo", "value": "true"})
             if not directory.has_people(conn):
                 directory.add_person(
-                    txn, directory.NewPerson(login=os_login, name=admin.name, roles=("admin",)),
+                    txn, directory.NewPerson(login=os_login, name=admin.name,
+                                             roles=("admin", "supervisor") if supervisor
+                                             else ("admin",)),
                     bootstrap=True)
                 admin_created = os_login
             if demo or admin_created:
@@ -179,8 +184,22 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
             workflow = txn.registry.get(item["workflow"], item["workflow_version"])
             return [(e.name, e.label) for e in items.possible_events(txn, workflow, item)]
 
+    def event_options(self, actor: ActorRef, item_id: int) -> list[views.EventOption]:
+        """What ``actor`` may do to the item now, with the inputs each event asks for."""
+        with self.reading(actor, "item_events", item_id) as txn:
+            item = items.load(txn, item_id)
+            workflow = txn.registry.get(item["workflow"], item["workflow_version"])
+            return [views.event_option(workflow, e)
+                    for e in items.possible_events(txn, workflow, item)]
+
     def items(self, actor: ActorRef, **filters: Any) -> list[dict[str, Any]]:
         with self.reading(actor) as txn:
+            if filters.get("state"):
+                filters["state"] = choices.states(txn.registry, filters["state"])
+            if filters.get("unit"):
+                filters["unit"] = choices.unit(txn.conn, filters["unit"])
+            if filters.get("workflow"):
+                filters["workflow"] = choices.workflow(txn.registry, filters["workflow"])
             finals = {wf.name: {s.name for s in wf.states if s.final}
                       for wf in txn.registry.all_latest()}
             return items.list_items(txn, final_states=finals, **filters)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from duban.engine import dashboard, notices, reports
+from duban.engine import choices, dashboard, notices, reports, validation
 from duban.engine.assessment import Assessment, Weights, weights_from
 from duban.engine.excel import TaskList
 from duban.engine.figures import Figures
@@ -26,6 +26,7 @@ class ReportService(Sessions):
     def ledger_page(self, actor: ActorRef, flt: LedgerFilter, *, limit: int | None = 200,
                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         with self.reading(actor, "ledger") as txn:
+            flt = choices.ledger_filter(txn.conn, txn.registry, flt)
             return reports.ledger_page(txn, flt, limit=limit, offset=offset)
 
     def clear_to_zero(self, actor: ActorRef, per_unit: int = 5) -> list[dict[str, Any]]:
@@ -34,6 +35,7 @@ class ReportService(Sessions):
 
     def export_ledger(self, actor: ActorRef, flt: LedgerFilter, path: Path) -> int:
         with self.reading(actor, "ledger_export") as txn:
+            flt = choices.ledger_filter(txn.conn, txn.registry, flt)
             return reports.export_ledger(txn, flt, path)
 
     def period_figures(self, actor: ActorRef, period: Period,
@@ -57,13 +59,19 @@ class ReportService(Sessions):
             return reports.circular(txn, period, weights)
 
     def import_task_list(self, actor: ActorRef, path: Path, *, workflow: str = "standard",
+                         title: str | None = None,
                          progress: reports.Progress = NO_PROGRESS) -> list[int]:
-        """Check the whole workbook, then create every item in one transaction, or none."""
+        """Check the whole workbook, then create every item in one transaction, or none.
+        ``title`` names the list in the notices to the units (《…》); without it the list is
+        named by what it holds (the workflow's kind of task), never by its file's name."""
+        if title is not None:
+            title = validation.clean_text(title.strip("《》 "), "清单名称", max_length=100)
         with self.reading(actor, "import") as txn:
-            txn.registry.latest(workflow)
+            workflow = choices.workflow(txn.registry, workflow)
             found: TaskList = reports.check_task_list(txn, path, progress)
+            named = title or f"{txn.registry.latest(workflow).label}任务清单"
         with self.transaction(actor, "import") as txn:
-            return reports.create_task_list(txn, found, workflow, path.stem, progress)
+            return reports.create_task_list(txn, found, workflow, named, progress)
 
     def weights(self) -> Weights:
         """The assessment's weights from the settings file's ``[assessment]`` table."""

@@ -1,0 +1,101 @@
+"""A value a person typed for a filter, read as the engine's name: the code or the Chinese
+word they see (``办理中`` or ``in_progress``, ``批示件`` or ``instruction``, 基础教育科 or
+JJK). A value that names nothing is refused with the valid ones, never answered with an empty
+list that looks like "nothing there"."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from duban.engine.errors import InvalidInput, NotFound
+from duban.engine.models import PERSON, SOURCE_LABELS, UNIT
+from duban.engine.registry import Registry
+from duban.engine.validation import shown
+
+MAX_LISTED = 30  # valid values named in a refusal; more are counted, not listed
+
+
+def states(registry: Registry, text: str) -> frozenset[str]:
+    """The state names ``text`` stands for in any workflow (a Chinese label may name a state
+    of several workflows: 已办结 is a final state in more than one)."""
+    wanted = text.strip()
+    every = {(state.name, state.label) for wf in registry.all_versions() for state in wf.states}
+    found = frozenset(name for name, label in every if wanted in (name, label))
+    if not found:
+        listed = sorted({f"{label}({name})" for name, label in every})
+        raise InvalidInput(f"没有状态“{shown(wanted)}”; 可选: {_listing(listed)}")
+    return found
+
+
+def source(text: str) -> str:
+    """The source code of ``批示件``, ``领导批示件``, ``instruction`` …"""
+    wanted = text.strip()
+    for kind, label in SOURCE_LABELS.items():
+        if wanted in (kind.value, label) or (len(wanted) >= 2 and wanted in label):
+            return kind.value
+    listed = [f"{label}({kind.value})" for kind, label in SOURCE_LABELS.items()]
+    raise InvalidInput(f"没有来源“{shown(wanted)}”; 可选: {_listing(listed)}")
+
+
+def workflow(registry: Registry, text: str) -> str:
+    """The workflow named ``text`` or titled so (``standard`` or its label); an unknown one
+    is not found, like an unknown item."""
+    wanted = text.strip()
+    for wf in registry.all_latest():
+        if wanted in (wf.name, wf.label):
+            return wf.name
+    listed = [f"{wf.label}({wf.name})" for wf in registry.all_latest()]
+    raise NotFound(f"没有工作流“{shown(wanted)}”; 可选: {_listing(listed)}")
+
+
+def unit(conn: Any, text: str) -> str:
+    """The code of the unit whose code or full name is ``text``."""
+    wanted = text.strip()
+    code = conn.execute(select(UNIT.c.code).where(or_(UNIT.c.code == wanted,
+                                                      UNIT.c.name == wanted))).scalar()
+    if code is None:
+        raise InvalidInput(f"没有单位“{shown(wanted)}”(写单位代码或全称; duban unit list 可查)")
+    return code
+
+
+def person(conn: Any, text: str) -> str:
+    """The login of the person whose login or name is ``text`` (a name two people share is
+    refused: the login tells them apart)."""
+    wanted = text.strip()
+    logins = conn.execute(select(PERSON.c.login).where(
+        or_(PERSON.c.login == wanted, PERSON.c.name == wanted)).limit(2)).scalars().all()
+    if wanted in logins:
+        return wanted
+    if len(logins) == 1:
+        return logins[0]
+    if logins:
+        raise InvalidInput(f"“{shown(wanted)}”不止一人同名, 请写登录名")
+    raise InvalidInput(f"没有人员“{shown(wanted)}”(写登录名或姓名; duban person list 可查)")
+
+
+def ledger_filter(conn: Any, registry: Registry, flt: Any) -> Any:
+    """``flt`` (a :class:`duban.engine.ledger.LedgerFilter`) with every named value read as
+    the engine's name."""
+    changes: dict[str, Any] = {}
+    if flt.state:
+        named = states(registry, flt.state)
+        changes["state"] = None
+        changes["states"] = named if flt.states is None else flt.states & named
+    if flt.source:
+        changes["source"] = source(flt.source)
+    if flt.workflow:
+        changes["workflow"] = workflow(registry, flt.workflow)
+    if flt.unit:
+        changes["unit"] = unit(conn, flt.unit)
+    if flt.leader:
+        changes["leader"] = person(conn, flt.leader)
+    return replace(flt, **changes) if changes else flt
+
+
+def _listing(values: list[str]) -> str:
+    if len(values) <= MAX_LISTED:
+        return "、".join(values)
+    return "、".join(values[:MAX_LISTED]) + f" 等 {len(values)} 个"
