@@ -34,6 +34,9 @@ class Office:
     # 问责建议 go to the education authority and the local government (主送).
     accountability_to: str = "教育局党组、本级人民政府"
     circular_to: str = "各有关单位"  # 主送 of a circular (通报)
+    # 签发人: the head who signs documents sent up (上行文: 问责建议, 批示件办理情况报告);
+    # empty leaves the line out.
+    signer: str = ""
 
     @property
     def signed_by(self) -> str:

@@ -2,11 +2,14 @@
 
 Units and people come from the transaction's directory, read once (a batch of timer firings
 renders many notices); logins become names, codes become unit names, instants stay aware
-datetimes for the ``cn_date`` / ``cn_datetime`` filters.
+datetimes for the ``cn_date`` / ``cn_datetime`` filters. What users typed (an item's title,
+goal and measures, an event's reasons and reports) reaches the templates with Chinese
+punctuation where it was typed in ASCII (:func:`full_width_punctuation`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +30,100 @@ SOURCE_PHRASES = {
 }
 
 
+# ASCII punctuation and the Chinese forms it becomes in Chinese text.
+FULL_WIDTH = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"}
+# Spans left exactly as typed: web addresses (without the punctuation that ends the sentence
+# after one) and e-mail addresses.
+VERBATIM = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[\x21-\x7e]*[A-Za-z0-9/#=&_%~-]"
+                      r"|[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", re.ASCII)
+
+
+def _chinese(char: str) -> bool:
+    """A character of Chinese text: a Chinese character, Chinese punctuation or a full-width
+    form, or the curly quotes and dashes Chinese input methods type."""
+    code = ord(char)
+    return (0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFE30 <= code <= 0xFE4F
+            or 0xFF00 <= code <= 0xFFEF or 0x20000 <= code <= 0x3FFFF or char in "“”‘’—…·")
+
+
+def full_width_punctuation(text: str) -> str:
+    """``text`` with ASCII , : ; ? ! ( ) as ，：；？！（） where they punctuate Chinese text:
+    next to a Chinese character (spaces around them dropped), or, for a pair of brackets,
+    around or inside Chinese text. Left as typed: between digits (1,000, 09:30, 3:2), in
+    Latin text (Hello, world), a bracket right after a Latin word around Latin text (f(x)),
+    web and e-mail addresses."""
+    if not text or text.isascii():
+        return text
+    chars = list(text)
+    keep = [False] * len(chars)
+    for found in VERBATIM.finditer(text):
+        end = found.end()
+        while text[found.start():end].count("(") > text[found.start():end].count(")") \
+                and text[end:end + 1] == ")":
+            end += 1  # the bracket closing one inside the address belongs to it
+        keep[found.start():end] = [True] * (end - found.start())
+    convert: set[int] = set()  # the positions of the marks that become full-width
+
+    def chinese_beside(at: int) -> bool:
+        """A Chinese character, or a mark already made full-width, next to ``at``."""
+        return any(found in convert or _chinese(chars[found])
+                   for found in (_beside(chars, at, -1), _beside(chars, at, 1)) if found >= 0)
+
+    while True:  # until no mark changes: a mark beside a changed one is in Chinese text too
+        before = len(convert)
+        opened: list[int] = []  # the ( not yet closed
+        for at, char in enumerate(chars):
+            if keep[at] or char not in FULL_WIDTH or at in convert:
+                continue
+            if char == "(":
+                opened.append(at)
+            elif char == ")" and opened:
+                start = opened.pop()
+                glued = start > 0 and chars[start - 1].isascii() and chars[start - 1].isalnum()
+                if (chinese_beside(start) and not glued or chinese_beside(at) and not glued
+                        or any(_chinese(inner) for inner in chars[start + 1:at])):
+                    convert.update((start, at))
+            elif not _between_digits(chars, at) and chinese_beside(at):
+                convert.add(at)  # , : ; ? ! and a bracket that was never opened or closed
+        convert.update(at for at in opened if chinese_beside(at))
+        if len(convert) == before:
+            break
+    out = []
+    for at, char in enumerate(chars):
+        if char == " " and (_beside(chars, at, -1) in convert or _beside(chars, at, 1) in convert):
+            continue  # Chinese punctuation carries its own spacing
+        out.append(FULL_WIDTH[char] if at in convert else char)
+    return "".join(out)
+
+
+def _between_digits(chars: list[str], at: int) -> bool:
+    """1,000 and 09:30: a mark with a digit right before and right after it."""
+    return 0 < at < len(chars) - 1 and chars[at - 1].isdigit() and chars[at + 1].isdigit()
+
+
+def _beside(chars: list[str], at: int, step: int) -> int:
+    """The position of the first character other than a space from ``at`` on, or -1."""
+    at += step
+    while 0 <= at < len(chars) and chars[at] == " ":
+        at += step
+    return at if 0 <= at < len(chars) else -1
+
+
+def typed(value: Any) -> Any:
+    """``value`` (a string, or a payload of them) with :func:`full_width_punctuation`."""
+    if isinstance(value, str):
+        return full_width_punctuation(value)
+    if isinstance(value, list | tuple):
+        return [typed(part) for part in value]
+    if isinstance(value, Mapping):
+        return {key: typed(part) for key, part in value.items()}
+    return value
+
+
+# The fields of an item that users type, as opposed to codes, logins and instants.
+TYPED_FIELDS = ("title", "goal", "measures", "attrs")
+
+
 def build(
     txn: ReadTxn,
     item: Mapping[str, Any] | None,
@@ -39,6 +136,7 @@ def build(
     """The template context of one notice, as of the transaction's now."""
     units, people = txn.directory.units, txn.directory.people
     now, tz, calendar = txn.now, txn.tz, txn.calendar
+    payload = typed(payload)
 
     def person(login: str | None) -> str:
         if not login:
@@ -86,6 +184,7 @@ def build(
         context.update({
             "item": {
                 **item,
+                **{field: typed(item[field]) for field in TYPED_FIELDS if field in item},
                 "source_label": SOURCE_PHRASES.get(item["source"], ""),
                 "lead_unit_name": unit_name(item["lead_unit"]),
                 "co_unit_names": [unit_name(code) for code in item["co_units"] or ()],

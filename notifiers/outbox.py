@@ -160,7 +160,7 @@ class Outbox:
             paragraphs=body.paragraphs, signature=office.signed_by,
             date=cn_date(txn.now, txn.tz), cc="、".join(ctx["cc_names"]),
             contact=f"{office.contact} {office.phone}".strip(),
-            table=body.table, table_after=body.table_after,
+            table=body.table, table_after=body.table_after, signer=body.signer,
         )
         return document, series
 

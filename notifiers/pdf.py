@@ -2,19 +2,22 @@
 WeasyPrint and the Chinese fonts of the machine.
 
 A server needs Pango (Debian: ``libpango-1.0-0 libpangoft2-1.0-0``) and CJK fonts (Debian:
-``fonts-noto-cjk``; an office may install 方正仿宋/仿宋_GB2312, which the notices ask for first).
-Missing pieces are one line, not a traceback.
+``fonts-noto-cjk``). The notices ask for the official fonts first (方正小标宋简体, 仿宋_GB2312,
+黑体, 楷体_GB2312; docs/NOTICES.md says which and how to install them) and fall back to Noto
+CJK; their page numbers come from the notice's own ``@page`` rules. Missing pieces are one
+line, not a traceback.
 """
 
 from __future__ import annotations
 
 from duban.engine.errors import SetupError
 
-# Fallbacks for the official fonts the documents name (仿宋, 宋体, 黑体) when only the free
-# CJK fonts are installed.
-FALLBACK_CSS = """
-body, p, td, th, h1, h2, h3, .issuer { font-family: "FangSong", "仿宋", "仿宋_GB2312",
-  "STFangsong", "Noto Serif CJK SC", "Noto Sans CJK SC", serif; }
+# The body font of the official documents (仿宋) and its free fallback, for pages that name
+# no Chinese font of their own (the dashboard); a notice's more specific rules come first.
+BODY_FONTS = ('"仿宋_GB2312", "仿宋", "FangSong", "FangSong_GB2312", "STFangsong", "华文仿宋", '
+              '"Noto Serif CJK SC", "Source Han Serif SC", "Noto Sans CJK SC", serif')
+FALLBACK_CSS = f"""
+body, p, td, th, h1, h2, h3, .issuer {{ font-family: {BODY_FONTS}; }}
 """
 
 

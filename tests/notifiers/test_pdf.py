@@ -17,6 +17,22 @@ def pages_of(data: bytes) -> list[str]:
     return ["".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(data)).pages]
 
 
+def page_number_sides(data: bytes) -> list[str]:
+    """Where each page's "— n —" stands: "right" or "left" of the page's middle."""
+    sides = []
+    for page in PdfReader(io.BytesIO(data)).pages:
+        found: list[float] = []
+
+        def seen(text, cm, tm, font, size, found=found):
+            if text.strip().startswith("—"):
+                found.append(tm[4] * cm[0] + cm[4])
+
+        page.extract_text(visitor_text=seen)
+        middle = float(page.mediabox.width) / 2
+        sides.append("right" if found and found[-1] > middle else "left" if found else "")
+    return sides
+
+
 def text_of(data: bytes) -> tuple[int, str]:
     pages = pages_of(data)
     return len(pages), "".join(pages)
@@ -32,3 +48,7 @@ def test_the_circular_prints_as_a_pdf_whose_text_extracts(office, november):  # 
                   "基础教育科", "市第一中学", "按期办结率50.0%", "予以通报表扬"):
         assert words in first, words
     assert "2026年12月1日" in last and "抄送：市教育局陈局长" in last
+    assert "2026年12月1日印发" in last  # 印发机关 and 印发日期 under the 抄送
+    # the page numbers of the notice's @page rules, "— 1 —" (odd) and "— 2 —" (even)
+    assert first.endswith("—1—") and last.endswith("—2—")
+    assert page_number_sides(data) == ["right", "left"]  # GB/T 9704: 单页码居右, 双页码居左

@@ -1,5 +1,6 @@
 """Every notice kind rendered with Chinese content and compared with reviewed golden files;
-escaping; the Word document read back; an admin's template taking precedence."""
+escaping; the Word document read back; an admin's template taking precedence (the printed
+layout itself: test_print_layout.py)."""
 
 from __future__ import annotations
 
@@ -178,10 +179,11 @@ def test_the_word_document_reads_back(golden_office):
     texts = [p.text for p in WordDocument(io.BytesIO(data)).paragraphs if p.text.strip()]
     assert texts[0] == "××市教育局督查室"
     assert texts[1] == "督办〔2026〕2号"
-    assert texts[2] == "关于对“推进城乡学校共同体建设”发出黄色预警的通知"
+    # the title in two lines, broken after the quotation (GB/T 9704: 词意完整)
+    assert texts[2] == "关于对“推进城乡学校共同体建设”\n发出黄色预警的通知"
     assert texts[3] == "基础教育科："
     assert texts[4].startswith("由你单位牵头办理的")
-    assert texts[-1] == "抄送：市教育局陈局长。"
+    assert texts[-2:] == ["　抄送：市教育局陈局长。", "　××市教育局督查室\t2026年11月2日印发"]
     assert "2026年11月2日" in texts
     section = WordDocument(io.BytesIO(data)).sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)

@@ -44,7 +44,7 @@ def test_the_leader_decides_extensions_and_receives_the_answer(office):
     ]
     reply = office.service.notices(ADMIN, item_id)[-1]
     assert reply["title"] == (
-        "关于陈局长同志批示件“落实局长批示: 排查校园周边安全隐患”办理情况的报告")
+        "关于陈局长同志批示件“落实局长批示：排查校园周边安全隐患”办理情况的报告")
     assert "已排查学校周边 42 处" in reply["body_text"]
 
 
