@@ -80,7 +80,7 @@ def ledger(app: App, unit, leader, state, source, workflow, overdue, period, ope
 
 
 def _write_csv(rows: list[dict[str, Any]], tz: Any) -> None:
-    from duban.engine.ledger import COLOURS, FOLLOW_UP
+    from duban.engine.ledger import COLOURS, FOLLOW_UP, shown_workdays_left
     from duban.engine.timeutil import local_text
 
     out = csv.writer(sys.stdout)
@@ -92,7 +92,7 @@ def _write_csv(rows: list[dict[str, Any]], tz: Any) -> None:
                   row["lead_unit_name"], "、".join(row["co_unit_names"]),
                   row["lead_leader"] or "", local_text(row["original_deadline"], tz),
                   local_text(row["current_deadline"], tz),
-                  "是" if row["deadline_provisional"] else "", row["workdays_left"],
+                  "是" if row["deadline_provisional"] else "", shown_workdays_left(row),
                   COLOURS[row["colour"]], FOLLOW_UP[row["follow_up"]],
                   row["last_progress"], row["next_actor"], row["evidence_count"])
         out.writerow([_as_text(value) for value in values])
@@ -134,8 +134,10 @@ def _print_ledger(rows: list[dict[str, Any]], total: int, offset: int, tz: Any) 
 
 def _days_left(row: dict[str, Any]) -> str:
     """Working days left as a person reads them: none once the item is finished."""
-    left = row["workdays_left"]
-    if left is None or row.get("finished"):
+    from duban.engine.ledger import shown_workdays_left
+
+    left = shown_workdays_left(row)
+    if left is None:
         return "—"
     return f"逾期{-left}" if left < 0 else str(left)
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from duban.engine import userfiles, workbooks
 from duban.engine.errors import InvalidInput
 from duban.engine.items import NewItem
-from duban.engine.ledger import COLOURS, FOLLOW_UP
+from duban.engine.ledger import COLOURS, FOLLOW_UP, shown_workdays_left
 from duban.engine.models import SOURCE_LABELS
 from duban.engine.timeutil import END_OF_DAY
 
@@ -58,6 +58,7 @@ class TaskList:
     items: list[tuple[int, NewItem]] = field(default_factory=list)  # (row, item)
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0
+    title: str = ""  # the title a row above the header gives the list (2026年重点工作任务清单)
 
 
 class ImportProblems(InvalidInput):
@@ -102,6 +103,7 @@ def _check_rows(book: Any, *, units: Mapping[str, str], people: Mapping[str, str
     header_row, columns = _find_header(book, sheet, result.problems)
     if header_row is None:
         return result
+    result.title = _title_above(sheet, header_row)
     unit_by = _lookup(units)
     person_by = _lookup(people)
     source_by = {_normal(label): kind.value for kind, label in SOURCE_LABELS.items()}
@@ -134,6 +136,17 @@ def _task_sheet(book: Any) -> Any:
     if not book.worksheets:
         raise workbooks.unreadable("没有工作表")
     return book.worksheets[0]
+
+
+def _title_above(sheet: Any, header_row: int) -> str:
+    """The list's own title: the first row above the header holding one text and no more."""
+    if header_row <= 1:
+        return ""
+    for cells in workbooks.rows(sheet, min_row=1, max_row=header_row - 1):
+        texts = [str(cell).strip() for cell in cells if cell is not None and str(cell).strip()]
+        if len(texts) == 1 and 2 <= len(texts[0].strip("《》")) <= 100:
+            return texts[0].strip("《》 ")
+    return ""
 
 
 def _find_header(book: Any, sheet: Any,
@@ -268,102 +281,107 @@ def _deadline(raw: Any, tz: ZoneInfo, parse_deadline: Callable[[str], datetime],
 
 # -- export -----------------------------------------------------------------------------------
 
+Column = workbooks.Column
+# Caps keep the 19 columns on an A4 landscape page at a readable scale: long text wraps.
 LEDGER_COLUMNS = (
-    ("编号", 6), ("事项", 36), ("目标", 24), ("工作举措", 24), ("牵头领导", 10), ("责任单位", 16),
-    ("协办单位", 16), ("完成时限", 18), ("来源", 12), ("原定时限", 18), ("时限说明", 14),
-    ("工作流", 10), ("状态", 10), ("剩余工作日", 10), ("颜色", 6), ("跟踪问效", 16),
-    ("最新进展", 30), ("下一步由", 12), ("佐证材料", 8),
+    Column("编号", 4, 6, centre=True), Column("事项", 14, 20), Column("目标", 6, 12),
+    Column("工作举措", 6, 12), Column("牵头领导", 6, 7, centre=True),
+    Column("责任单位", 8, 10), Column("协办单位", 6, 10),
+    Column("完成时限", 11, 17, centre=True), Column("来源", 6, 13, centre=True),
+    Column("原定时限", 11, 17, centre=True), Column("时限说明", 6, 8),
+    Column("工作流", 6, 9, centre=True), Column("状态", 6, 11, centre=True),
+    Column("剩余工作日", 7, 8, centre=True), Column("颜色", 4, 4, centre=True),
+    Column("跟踪问效", 8, 8), Column("最新进展", 8, 14), Column("下一步由", 6, 9, centre=True),
+    Column("佐证材料", 4, 4, centre=True),
 )
+CLEAR_COLUMNS = (Column("单位", 8, 16), Column("未销号", 6, 8, centre=True),
+                 Column("逾期", 6, 8, centre=True), Column("最早时限", 10, 18, centre=True),
+                 Column("最早的事项", 20, 80))
+FOLLOW_COLUMNS = (Column("分类", 24, 30), Column("事项数", 10, 12, centre=True))
+# An overdue item's count shows as 逾期N, as the text ledger says it; the cell stays a number.
+WORKDAYS_FORMAT = '0;"逾期"0;0'
 
 
 def write_ledger(path: Path, rows: Iterable[Mapping[str, Any]], clear: list[dict[str, Any]],
-                 people: Mapping[str, str], tz: ZoneInfo) -> int:
-    """The ledger, the clear-to-zero view and the follow-up classes, one sheet each.
+                 people: Mapping[str, str], tz: ZoneInfo, *, made: datetime | None = None,
+                 scope: str = "", workflows: Mapping[str, str] | None = None) -> int:
+    """The ledger, the clear-to-zero view and the follow-up classes, one sheet each, each
+    printable as an office's table (:class:`duban.engine.workbooks.Tables`).
 
+    ``made`` (the service's now) dates the sheets (制表日期), ``scope`` says what the filter
+    chose (:func:`duban.engine.ledger.describe`), ``workflows`` maps a workflow's name to its
+    label (:func:`duban.engine.ledger.workflow_labels`); without them the sheets carry no
+    date, say 全部事项 and show the workflow's name.
     The file is written whole or not at all (see :mod:`duban.engine.userfiles`); it is opened
     before the workbook is built, so a path that cannot be written is refused before any work.
     Users' text is stored as text: a title starting with ``=`` is never a formula."""
     with userfiles.output_file(path) as handle:
         sink = userfiles.HeldErrorWriter(handle)
-        book, count = _build_ledger(rows, clear, people, tz)
+        book, count = _build_ledger(rows, clear, people, tz, made=made, scope=scope,
+                                    workflows=workflows or {})
         book.save(sink)
         sink.raise_held()
     return count
 
 
-def text_cell(sheet: Any, value: Any) -> Any:
-    """A cell holding ``value`` as it is: text stays text (never a formula), numbers and dates
-    stay what they are. Characters XML cannot hold (control characters) become U+FFFD."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if not isinstance(value, str):
-        return value
-    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
-    cell.data_type = "s"  # openpyxl reads a leading "=" as a formula; this is the user's text
-    return cell
+def made_text(made: datetime | None, tz: ZoneInfo) -> str:
+    """制表日期 as a heading says it: 制表日期：2026年12月3日."""
+    if made is None:
+        return ""
+    day = made.astimezone(tz).date()
+    return f"制表日期：{day.year}年{day.month}月{day.day}日"
 
 
 def _build_ledger(rows: Iterable[Mapping[str, Any]], clear: list[dict[str, Any]],
-                  people: Mapping[str, str], tz: ZoneInfo) -> tuple[Any, int]:
+                  people: Mapping[str, str], tz: ZoneInfo, *, made: datetime | None,
+                  scope: str, workflows: Mapping[str, str]) -> tuple[Any, int]:
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)  # streamed: a million rows without a million cells
-    sheet = book.create_sheet("台账")
-    bold = Font(bold=True)
     follow: dict[str, int] = {}
     count = 0
+    dated = made_text(made, tz)
+    chosen = f"范围：{scope or '全部事项'}"
 
-    def local(value: datetime) -> datetime:
-        return value.astimezone(tz).replace(tzinfo=None)
+    def ledger_rows() -> Iterable[list[Any]]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            follow[row["follow_up"]] = follow.get(row["follow_up"], 0) + 1
+            yield [
+                row["id"], row["title"], row["goal"], row["measures"],
+                people.get(row["lead_leader"] or "", row["lead_leader"] or ""),
+                row["lead_unit_name"], "、".join(row["co_unit_names"]),
+                _when(row["current_deadline"], tz), row["source_label"],
+                _when(row["original_deadline"], tz),
+                "暂定(节假日未公布)" if row["deadline_provisional"]
+                else (row["deadline_reason"] or ""),
+                workflows.get(row["workflow"], row["workflow"]), row["state_label"],
+                workbooks.Shown(shown_workdays_left(row), WORKDAYS_FORMAT),
+                workbooks.Shown(COLOURS[row["colour"]], fill=FILLS.get(row["colour"], "")),
+                FOLLOW_UP[row["follow_up"]], row["last_progress"], row["next_actor"],
+                row["evidence_count"],
+            ]
 
-    def header(target: Any, columns: Iterable[tuple[str, int]]) -> None:
-        titles = []
-        for index, (title, width) in enumerate(columns, 1):
-            target.column_dimensions[get_column_letter(index)].width = width
-            cell = WriteOnlyCell(target, value=title)
-            cell.font = bold
-            cell.alignment = Alignment(horizontal="center")
-            titles.append(cell)
-        target.freeze_panes = "A2"
-        target.append(titles)
-
-    def when(value: datetime) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=local(value))
-        cell.number_format = "yyyy-mm-dd hh:mm"
-        return cell
-
-    def append(target: Any, values: list[Any]) -> None:
-        target.append([text_cell(target, value) for value in values])
-
-    header(sheet, LEDGER_COLUMNS)
-    fills = {name: PatternFill("solid", fgColor=rgb) for name, rgb in FILLS.items()}
-    for row in rows:
-        count += 1
-        follow[row["follow_up"]] = follow.get(row["follow_up"], 0) + 1
-        colour = WriteOnlyCell(sheet, value=COLOURS[row["colour"]])
-        if row["colour"]:
-            colour.fill = fills[row["colour"]]
-        append(sheet, [
-            row["id"], row["title"], row["goal"], row["measures"],
-            people.get(row["lead_leader"] or "", row["lead_leader"] or ""),
-            row["lead_unit_name"], "、".join(row["co_unit_names"]),
-            when(row["current_deadline"]), row["source_label"], when(row["original_deadline"]),
-            "暂定(节假日未公布)" if row["deadline_provisional"] else (row["deadline_reason"] or ""),
-            row["workflow"], row["state_label"], row["workdays_left"], colour,
-            FOLLOW_UP[row["follow_up"]], row["last_progress"], row["next_actor"],
-            row["evidence_count"],
-        ])
-    zero = book.create_sheet("清零")
-    header(zero, (("单位", 18), ("未销号", 8), ("逾期", 8), ("最早时限", 18), ("最早的事项", 60)))
-    for unit in clear:
-        append(zero, [unit["unit_name"], unit["open"], unit["overdue"], local(unit["oldest"]),
-                      "；".join(f"{i['id']} {i['title']}" for i in unit["items"])])
-    classes = book.create_sheet("跟踪问效")
-    header(classes, (("分类", 20), ("事项数", 10)))
-    for key, label in FOLLOW_UP.items():
-        append(classes, [label, follow.get(key, 0)])
+    tables = workbooks.Tables(book)
+    tables.add("台账", LEDGER_COLUMNS, ledger_rows(), title="督查督办事项台账", scope=chosen,
+               made=dated, filters=True)
+    tables.add(
+        "清零", CLEAR_COLUMNS,
+        ([unit["unit_name"], unit["open"], unit["overdue"],
+          _when(unit["oldest"], tz), "；".join(f"{i['id']} {i['title']}" for i in unit["items"])]
+         for unit in clear),
+        title="未销号事项清零表", scope="各单位未销号事项，多的在前", made=dated)
+    # counted while the 台账 sheet streamed: its rows are all written by now
+    tables.add("跟踪问效", FOLLOW_COLUMNS,
+               ([label, follow.get(key, 0)] for key, label in FOLLOW_UP.items()),
+               title="跟踪问效分类统计", scope=chosen, made=dated)
     return book, count
+
+
+def _when(value: datetime, tz: ZoneInfo) -> workbooks.Shown:
+    """A moment as a local date cell; the time shows unless it is the day's end (the usual
+    deadline), so that a date column stays narrow. The cell holds the whole moment."""
+    moment = value.astimezone(tz).replace(tzinfo=None)
+    shown = "yyyy-mm-dd" if moment.time() == END_OF_DAY else "yyyy-mm-dd hh:mm"
+    return workbooks.Shown(moment, shown)

@@ -184,6 +184,52 @@ def workdays_left(calendar: WorkCalendar, today: Any, due: Any) -> int:
     return -calendar.count_workdays(due, today)
 
 
+def shown_workdays_left(row: Mapping[str, Any]) -> int | None:
+    """Working days left as a printed ledger shows them: none once the item is finished
+    (verified or closed: its deadline no longer runs, and a count from it would read as
+    overdue), negative while an open item is overdue. ``follow_up`` is "done" exactly when
+    the item's state is finished."""
+    return None if row["follow_up"] == "done" else row["workdays_left"]
+
+
+def workflow_labels(registry: Registry) -> dict[str, str]:
+    """Each workflow's name → the name the office reads (标准督办, 热线工单, ...)."""
+    return {workflow.name: workflow.label for workflow in registry.all_latest()}
+
+
+def describe(flt: LedgerFilter, registry: Registry, units: Mapping[str, str],
+             people: Mapping[str, str]) -> str:
+    """What the filter chooses, as the heading of an exported ledger says it: "责任单位
+    基础教育科；未销号" ("" for every item); ``units`` maps code → name, ``people`` login →
+    name."""
+    parts = []
+    if flt.unit:
+        parts.append(f"责任单位 {units.get(flt.unit, flt.unit)}")
+    if flt.leader:
+        parts.append(f"牵头领导 {people.get(flt.leader, flt.leader)}")
+    chosen = sorted({*([flt.state] if flt.state else ()), *(flt.states or ())})
+    if chosen:
+        # a state's label as its workflows name it: "closed" is 已销号 in one, 已办结 in another
+        workflows = ([registry.latest(flt.workflow)] if flt.workflow in registry.names()
+                     else registry.all_latest())
+        labels = [state.label for name in chosen for workflow in workflows
+                  for state in workflow.states if state.name == name]
+        parts.append(f"状态 {'、'.join(dict.fromkeys(labels or chosen))}")
+    if flt.source:
+        parts.append(f"来源 {SOURCE_LABELS.get(flt.source, flt.source)}")
+    if flt.workflow:
+        parts.append(f"工作流 {workflow_labels(registry).get(flt.workflow, flt.workflow)}")
+    if flt.period is not None:
+        parts.append(f"完成时限在 {flt.period.label}")
+    if flt.overdue:
+        parts.append("逾期未办结")
+    if flt.open_only:
+        parts.append("未销号")
+    if flt.text:
+        parts.append(f"检索 {flt.text.strip()}")
+    return "；".join(parts)
+
+
 def colour(row: Mapping[str, Any], finished: bool, left: int, yellow_workdays: int,
            now: datetime) -> str:
     """Red when overdue or warned red; yellow near the deadline or warned yellow; else green."""

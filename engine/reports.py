@@ -105,7 +105,10 @@ def export_ledger(txn: ReadTxn, flt: ledger.LedgerFilter, path: Path) -> int:
                                      now=txn.now, tz=txn.tz, calendar=txn.calendar,
                                      units=txn.directory.units)
 
-    return excel.write_ledger(path, rows(), clear, people, txn.tz)
+    units = {code: unit["name"] for code, unit in txn.directory.units.items()}
+    return excel.write_ledger(path, rows(), clear, people, txn.tz, made=txn.now,
+                              scope=ledger.describe(flt, txn.registry, units, people),
+                              workflows=ledger.workflow_labels(txn.registry))
 
 
 def check_task_list(txn: ReadTxn, path: Path, progress: Progress) -> excel.TaskList:

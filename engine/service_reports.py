@@ -63,13 +63,14 @@ class ReportService(Sessions):
                          progress: reports.Progress = NO_PROGRESS) -> list[int]:
         """Check the whole workbook, then create every item in one transaction, or none.
         ``title`` names the list in the notices to the units (《…》); without it the list is
-        named by what it holds (the workflow's kind of task), never by its file's name."""
+        named by its own title row, else by the workflow's kind of task, never by its file's
+        name."""
         if title is not None:
             title = validation.clean_text(title.strip("《》 "), "清单名称", max_length=100)
         with self.reading(actor, "import") as txn:
             workflow = choices.workflow(txn.registry, workflow)
             found: TaskList = reports.check_task_list(txn, path, progress)
-            named = title or f"{txn.registry.latest(workflow).label}任务清单"
+            named = title or found.title or f"{txn.registry.latest(workflow).label}任务清单"
         with self.transaction(actor, "import") as txn:
             return reports.create_task_list(txn, found, workflow, named, progress)
 

@@ -34,7 +34,11 @@ def test_the_office_reads_ranks_and_imports_from_the_command_line(cli: Cli, tmp_
     assert "教辅材料自查" in shown and "校园安全隐患排查" not in shown
     assert "基础教育科" in cli.run("--as", "zhao", *later, "ledger", "--zero").stdout
     cli.run("--as", "zhao", *later, "ledger", "--xlsx", str(tmp_path / "out.xlsx"))
-    assert load_workbook(tmp_path / "out.xlsx")["台账"].max_row == 3
+    sheet = load_workbook(tmp_path / "out.xlsx")["台账"]
+    assert (sheet["A1"].value, sheet["A3"].value, sheet.max_row) == ("督查督办事项台账", "编号", 5)
+    # 剩余工作日: the overdue item's count, the verified one's none
+    assert [(sheet.cell(r, 1).value, sheet.cell(r, 14).value) for r in (4, 5)] == [
+        (int(second), -3), (int(first), None)]
     ranked = cli.json("--as", "zhao", *later, "assess", "--period", "2026-11")
     [jjk] = ranked["standings"]
     assert (jjk["key"], jjk["items"], jjk["on_time"], jjk["overdue"]) == ("JJK", 2, 1, 1)
@@ -48,6 +52,7 @@ def test_the_office_reads_ranks_and_imports_from_the_command_line(cli: Cli, tmp_
     bad.active.append(["事项", "责任单位", "完成时限"])
     bad.active.append(["食堂改造", "后勤科", "2026-12-10"])
     bad.save(tmp_path / "bad.xlsx")
-    line = cli.error("--as", "zhao", *now, "import", str(tmp_path / "bad.xlsx"), code=2)
-    assert "第 2 行 [责任单位]: 未知单位“后勤科”" in line and "未导入任何事项" in line
+    done = cli.run("--as", "zhao", *now, "import", str(tmp_path / "bad.xlsx"), code=2)
+    assert done.stderr.splitlines() == ["错误: 任务清单有 1 处问题, 未导入任何事项:",
+                                        "  第 2 行 [责任单位]: 未知单位“后勤科”"]
     assert "找不到文件" in cli.error("--as", "zhao", "import", "nope.xlsx", code=2)

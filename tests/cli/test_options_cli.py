@@ -218,5 +218,13 @@ def test_import_problems_one_per_line_and_as_a_list(cli, tmp_path):
     cli.run("--as", "zhao", "import", str(path), "--title", "2026年第四季度重点任务清单")
     assert "关于交办《2026年第四季度重点任务清单》有关任务的通知" in [
         n["title"] for n in cli.json("notices", "list")]
+    sheet.insert_rows(1)  # a title row above the header names the list
+    sheet["A1"] = "《2027年春季开学工作任务清单》"
+    sheet.append(["开学安全检查", "JJK", "2099-03-01"])
+    sheet.delete_rows(3)
+    book.save(path)
+    cli.run("--as", "zhao", "import", str(path))
+    assert "关于交办《2027年春季开学工作任务清单》有关任务的通知" in [
+        n["title"] for n in cli.json("notices", "list")]
     assert os.path.basename(path).removesuffix(".xlsx") not in json.dumps(
         cli.json("notices", "list"), ensure_ascii=False)
