@@ -55,7 +55,7 @@ ERROR_CODES = {"InvalidInput": "invalid_input", "Refused": "refused", "NotSigned
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", envvar="DUBAN_DB", help=GLOBAL_OPTIONS[0][2])
+@click.option("--db", help=GLOBAL_OPTIONS[0][2])  # DUBAN_DB is read below the settings file
 @click.option("--as", "act_as", envvar="DUBAN_AS", help=GLOBAL_OPTIONS[1][2])
 @click.option("--now", envvar="DUBAN_NOW", help=GLOBAL_OPTIONS[2][2])
 @click.option("--config", envvar="DUBAN_CONFIG", help=GLOBAL_OPTIONS[3][2])

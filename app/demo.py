@@ -8,14 +8,20 @@ leaders' instructions, forty hotline complaints, and a November of on-time work,
 back, a misrouted complaint, an extension, an overdue item warned and summoned, an
 accountability case with an error-tolerance exemption, a refused attempt (``demo_quarter``).
 It ends with the ledger, the quarter's assessment, the circular and the outbox.
+
+The demo keeps apart from the real office: beside its database it has its own audit key, its
+own outbox and a settings file naming them, which the commands it suggests afterwards use
+(with ``--now`` at the demo's end, so they show the figures it printed).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from duban.app.assembly import build_service
 from duban.app.demo_quarter import Quarter
@@ -24,11 +30,15 @@ from duban.engine.clock import FixedClock
 from duban.engine.directory import NewPerson
 from duban.engine.errors import DubanError, SetupError
 from duban.engine.periods import parse_period
+from duban.engine.permissions import create_private_file, make_private_dir
 from duban.engine.service import Service
 from duban.engine.settings import Settings, load_settings
-from duban.engine.timeutil import local_text, parse_instant
+from duban.engine.timeutil import local_text, parse_instant, zone
 from duban.engine.userfiles import resolved
 from duban.engine.views import state_label
+
+if TYPE_CHECKING:
+    from rich.table import Column
 
 ADMIN = "demo_admin"
 SUPERVISOR = "zhao_m"
@@ -88,16 +98,34 @@ class DemoResult:
     settings: Settings
     end: datetime  # the demo's own now: its figures are of that day
     logins: tuple[tuple[str, str, str], ...]  # (login, who, password) to sign in with
+    settings_file: Path  # the demo's database, key and outbox, for the commands below
+    suggestions: tuple[tuple[str, ...], ...] = ()  # commands worth trying afterwards
+
+    @property
+    def outbox(self) -> Path:
+        return demo_outbox(self.path)
+
+    def command(self, args: tuple[str, ...]) -> list[str]:
+        """A ``duban`` command line against the demo database, on the demo's clock."""
+        now = self.end.astimezone(zone(self.settings.timezone)).strftime("%Y-%m-%dT%H:%M")
+        return ["duban", "--config", str(self.settings_file), "--now", now, *args]
 
 
 def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str], None],
              accounts: bool = False) -> DemoResult:
     path = demo_path(db, config)
+    settings_file = demo_settings_file(path)
+    _refuse_foreign_settings_file(settings_file)
     _clear_old_demo(path)
     base = load_settings(config_file=config)
-    # The demo's notices go to its own outbox folder only, never to a real mail server.
+    # The demo's notices go to its own outbox folder only, never to a real mail server, and
+    # its audit key is its own: the real office's key is made by ``duban init``, not here.
     tables = {"office": DEMO_OFFICE, "notices": {"outbox": str(demo_outbox(path))}}
-    settings = replace(base, db_url=f"sqlite:///{path}", tables=tables)
+    settings = replace(base, db_url=f"sqlite:///{path}", audit_key_path=demo_key(path),
+                       tables=tables)
+    make_private_dir(path.parent)
+    create_private_file(settings_file)
+    settings_file.write_text(settings_text(settings), encoding="utf-8")
     clock = FixedClock(datetime(2026, 10, 9, 0, 30, tzinfo=UTC))  # 08:30 in Beijing
     service = build_service(settings, clock)
     story = DemoStory(service, clock, echo, NAMES)
@@ -109,14 +137,53 @@ def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str],
     finally:
         service.close()
     shown, history = story.highlights
-    echo("")
-    echo(f"演示库: {path}")
-    echo(f"发件箱: {demo_outbox(path)}")
-    echo(f"继续体验, 例如: duban --db {path} --as wang_f item show {shown}")
-    echo(f"              duban --db {path} --as zhao_m item history {history}")
-    echo(f"              duban --db {path} --as zhao_m ledger --zero")
-    echo(f"              duban --db {path} --as zhao_m assess --period 2026-Q4")
-    return DemoResult(path, settings, END, logins)
+    suggestions = (("--as", "wang_f", "item", "show", str(shown)),
+                   ("--as", "zhao_m", "item", "history", str(history)),
+                   ("--as", "zhao_m", "ledger", "--zero"),
+                   ("--as", "zhao_m", "assess", "--period", "2026-Q4"))
+    return DemoResult(path, settings, END, logins, settings_file, suggestions)
+
+
+SETTINGS_MARK = "# duban demo: 演示库的设置, 每次运行 duban demo 时重写"
+
+
+def demo_settings_file(path: Path) -> Path:
+    return path.with_name(path.stem + ".toml")
+
+
+def demo_key(path: Path) -> Path:
+    return path.with_name(path.stem + "-audit.key")
+
+
+def settings_text(settings: Settings) -> str:
+    """The demo's settings as a settings file (``duban --config``)."""
+    def value(text: object) -> str:
+        return json.dumps(str(text), ensure_ascii=False)  # a JSON string is a TOML string
+
+    lines = [SETTINGS_MARK, f"db = {value(settings.db_url.removeprefix('sqlite:///'))}",
+             f"audit_key = {value(settings.audit_key_path)}",
+             f"timezone = {value(settings.timezone)}"]
+    if settings.closing_time is not None:
+        lines.append(f"closing_time = {value(settings.closing_time.strftime('%H:%M'))}")
+    if settings.workflows_dir is not None:
+        lines.append(f"workflows_dir = {value(settings.workflows_dir)}")
+    for table, entries in settings.tables.items():
+        lines += ["", f"[{table}]", *(f"{key} = {value(text)}" for key, text in entries.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _refuse_foreign_settings_file(path: Path) -> None:
+    """The demo rewrites its own settings file, never one it did not write."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline().rstrip("\n")
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if first != SETTINGS_MARK:
+        raise SetupError(f"{path} 已存在且不是演示库的设置文件, 演示不会覆盖它: "
+                         "请用 --db 指定另一个路径")
 
 
 def _portal_account(service: Service, login: str, who: str) -> tuple[str, str, str]:
@@ -156,6 +223,14 @@ def _clear_old_demo(path: Path) -> None:
     import shutil
 
     shutil.rmtree(demo_outbox(path), ignore_errors=True)
+
+
+def _columns(*headers: str) -> list[Column]:
+    """Columns that fold their text onto more lines when the terminal is narrow: the tables
+    take the terminal's width (rich detects it, or reads ``COLUMNS``)."""
+    from rich.table import Column
+
+    return [Column(header, overflow="fold") for header in headers]
 
 
 def _rate(value: float | None) -> str:
@@ -246,6 +321,7 @@ class DemoStory(Story):
         self.act("zhao_m", canteen, "summon", reason="食堂改造严重滞后",
                  at="2026-11-20 15:00", place="局三楼会议室")
         self.act("zhao_m", grants, "hold_accountable", reason="资助资金逾期未发放, 且未签收办理")
+        quarter.second_milestone()
 
         self.at("2026-11-23 10:00")
         self.act("zhao_m", grants, "exempt",
@@ -288,15 +364,15 @@ class DemoStory(Story):
         from rich.table import Table
 
         result = self.service.assess(SUPERVISOR, parse_period("2026-Q4"))
-        table = Table("排名", "单位", "到期", "按期办结率", "按时签收率", "逾期", "预警", "约谈",
-                      "满意率", "得分", title="2026年第四季度 考核")
+        table = Table(*_columns("排名", "单位", "到期", "按期办结率", "按时签收率", "逾期", "预警",
+                                "约谈", "满意率", "得分"), title="2026年第四季度 考核")
         for s in result.standings:
             f = s.figures
             table.add_row(str(s.rank), f.name, str(f.items), _rate(f.on_time_rate),
                           _rate(f.signing_rate), str(f.overdue),
                           str(f.count("warn:yellow") + f.count("warn:red")),
                           str(f.count("summon")), _rate(f.satisfaction_rate), f"{s.score:.1f}")
-        Console(width=120).print(table)
+        Console().print(table)
         total = result.total
         self.echo(f"全局到期 {total.items} 件, 按期办结率 {_rate(total.on_time_rate)}; 领导批示件"
                   f"按期办结率 {_rate(total.instruction_rate)}; 热线等回访满意率 "
@@ -320,7 +396,7 @@ class DemoStory(Story):
 
         service = self.service
         now = self.clock.now()
-        table = Table("编号", "事项", "承办", "状态", "期限", "情况",
+        table = Table(*_columns("编号", "事项", "承办", "状态", "期限", "情况"),
                       title="督办台账(2027-01-04; 已回访办结的热线工单另计)")
         for item in service.items(SUPERVISOR):
             if item["workflow"] == "hotline" and item["state"] == "closed":
@@ -343,5 +419,5 @@ class DemoStory(Story):
             table.add_row(str(item["id"]), item["title"], item["lead_unit"],
                           state_label(service.registry, item),
                           local_text(item["current_deadline"], self.tz)[:10], " ".join(marks))
-        Console(width=120).print(table)
+        Console().print(table)
 

@@ -116,28 +116,31 @@ class Quarter:
         self.fire("lin_x", self.milestones[1], "sign")
         story.say("集团化办学第一阶段按期完成; 第二阶段由市第一中学签收")
 
-    # -- December -------------------------------------------------------------------------
+    # -- November and December ------------------------------------------------------------
 
     def november_hotline(self) -> None:
         self.hotline_batch(*HOTLINE_BATCHES[2])
 
-    def december(self) -> None:
+    def second_milestone(self) -> None:
         story = self.story
         story.at("2026-11-19 16:00")
         self.finish(self.milestones[1], "lin_x", "12 个共同体协议全部签订")
+
+    def december(self) -> None:
+        story = self.story
         self.hotline_batch(*HOTLINE_BATCHES[3])
         story.at("2026-12-04 10:00")
         self.sign_off(self.problems["books"], "wang_f", "zhou_t", "修订教辅征订管理办法, 全面复查")
         self.sign_off(self.problems["cadres"], "wang_f", "zhou_t", "制定中层干部轮岗交流实施细则")
         story.say("教辅征订、干部轮岗两项巡视问题三方确认销号")
         self.fire("wang_f", self.milestones[2], "sign")
-        self.hotline_batch(*HOTLINE_BATCHES[4])
         story.at("2026-12-10 15:00")
         self.finish(self.milestones[2], "wang_f", "首批 36 名教师交流到岗")
         self.fire("wang_f", self.key_task, "report", report="12 个城乡学校共同体全部组建运行")
         self.fire("zhao_m", self.key_task, "verify", note="三个阶段全部销号, 现场核查属实")
         self.fire("zhao_m", self.key_task, "close")
         story.say("集团化办学三个子任务全部销号后, 重点工作报结并销号")
+        self.hotline_batch(*HOTLINE_BATCHES[4])
         story.at("2026-12-21 09:30")
         funds = self.problems["funds"]
         story.act("zhao_m", funds, "summon", reason="专项经费清理巡视问题逾期未整改",
@@ -149,8 +152,9 @@ class Quarter:
     # -- the forty complaints -------------------------------------------------------------
 
     def hotline_batch(self, day: str, count: int) -> None:
-        """A batch of hotline complaints: signed the same day, answered within the limit,
-        called back the next working day (one unhappy caller gets a redo first)."""
+        """A batch of hotline complaints, assigned now: signed the same day, answered within
+        the limit, called back the next working day (one unhappy caller gets a redo first).
+        The later steps go on the story's agenda, beside whatever else happens those days."""
         story = self.story
         start = len(self.hotline)
         story.at(f"{day} 09:00")
@@ -162,18 +166,23 @@ class Quarter:
                                   workflow="hotline", source="hotline"))
         self.hotline.extend(batch)
         story.quiet.update(batch)  # their timer steps are summed up, not told one by one
-        story.at(f"{day} 15:00")
-        for item_id in batch:
-            self.fire(self.handler(item_id), item_id, "sign")
         redo = batch[0] if start == 16 else None
         calendar = self.service.calendar
         day_after = calendar.add_workdays(parse_instant(day, story.tz).date(), 2)
-        story.at(f"{day_after.isoformat()} 16:00")
-        for item_id in batch:
-            self.fire(self.handler(item_id), item_id, "report",
-                      report="已核实情况并答复诉求人")
         visit = calendar.add_workdays(day_after, 1)
-        story.at(f"{visit.isoformat()} 10:00")
+        story.later(f"{day} 15:00", lambda: self._sign(batch))
+        story.later(f"{day_after.isoformat()} 16:00", lambda: self._answer(batch))
+        story.later(f"{visit.isoformat()} 10:00", lambda: self._call_back(batch, redo))
+
+    def _sign(self, batch: list[int]) -> None:
+        for item_id in batch:
+            self.fire(self.handler(item_id), item_id, "sign")
+
+    def _answer(self, batch: list[int]) -> None:
+        for item_id in batch:
+            self.fire(self.handler(item_id), item_id, "report", report="已核实情况并答复诉求人")
+
+    def _call_back(self, batch: list[int], redo: int | None) -> None:
         for n, item_id in enumerate(batch):
             if item_id == redo:
                 self.fire("sun_l", item_id, "visit_redo", reason="诉求人认为答复不具体",
@@ -184,8 +193,8 @@ class Quarter:
             else:
                 self.fire("sun_l", item_id, "visit",
                           satisfaction="满意" if n % 4 else "基本满意")
-        story.say(f"热线工单 {count} 件: 当日签收, 2 个工作日内答复, 次日回访全部办结"
-                  + ("(1 件首次回访不满意, 重办后基本满意)" if redo else ""))
+        self.story.say(f"热线工单 {len(batch)} 件: 当日签收, 2 个工作日内答复, 次日回访全部办结"
+                       + ("(1 件首次回访不满意, 重办后基本满意)" if redo else ""))
 
     def sign_off(self, item_id: int, handler: str, head: str, report: str) -> None:
         self.report_with_evidence(handler, item_id, report)

@@ -1,9 +1,18 @@
 """The demo's script primitives: each step moves the office's clock, acts through the
-service as a person, lets the daemon's timers fire and says in one line what happened."""
+service as a person, lets the daemon's timers fire and says in one line what happened.
+
+The clock only goes forward, so the printed log reads in the order things happened. Work
+that runs over several days beside the main story (a batch of hotline complaints) is put on
+the agenda with :meth:`Story.later`; moving the clock first does whatever the agenda holds
+before the new time, in time order.
+"""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping
+from datetime import datetime
+from itertools import count
 
 from duban.engine.clock import FixedClock
 from duban.engine.items import NewItem
@@ -25,10 +34,29 @@ class Story:
         self.delivered = 0
         self.quiet: set[int] = set()  # items whose timer steps are not told one by one
         self.highlights = (1, 1)  # items worth a look afterwards
+        self._agenda: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._order = count()  # steps due at the same time run in the order they were put
 
     def at(self, text: str) -> None:
-        """Move the clock; the daemon's timers fire whatever fell due meanwhile."""
+        """Move the clock forward, doing first what the agenda holds before that time; the
+        daemon's timers fire whatever fell due meanwhile."""
         target = parse_instant(text, self.tz)
+        while self._agenda and self._agenda[0][0] <= target:
+            when, _, step = heapq.heappop(self._agenda)
+            self._move(when)
+            step()
+        self._move(target)
+
+    def later(self, text: str, step: Callable[[], None]) -> None:
+        """Do ``step`` when the clock reaches ``text`` (a step may put further steps)."""
+        when = parse_instant(text, self.tz)
+        if when < self.clock.now():
+            raise ValueError(f"the demo's clock does not go back to {text}")
+        heapq.heappush(self._agenda, (when, next(self._order), step))
+
+    def _move(self, target: datetime) -> None:
+        if target < self.clock.now():
+            raise ValueError(f"the demo's clock does not go back to {target.isoformat()}")
         self.clock.set(target)
         report = self.service.tick()
         for step in report.steps:

@@ -178,7 +178,11 @@ def output_folder(path: Path | str) -> Path:
     """A folder to write a set of files into (made when missing); one line for a name the
     system cannot take, or one that is already something other than a folder."""
     target = checked_path(path)
-    if target.exists() and not target.is_dir():
+    try:
+        taken = target.exists() and not target.is_dir()
+    except OSError as err:  # a name too long for the system, a folder that may not be read
+        raise InvalidInput(f"无法使用文件夹 {shown(target)}: {reason(err)}") from None
+    if taken:
         raise InvalidInput(f"{shown(target)} 已存在且不是文件夹, 请给出文件夹")
     return target
 

@@ -380,8 +380,10 @@ class Battery:
 
     def mutate(self, draft: Draft) -> None:
         rng, target = self.rng, draft.target
-        params = [p for p in target.command.params if not is_flag(p)]
-        flags = [p for p in target.command.params if is_flag(p)]
+        own = [p for p in target.command.params  # the global options have cases of their own
+               if not getattr(p, "hidden", False)]
+        params = [p for p in own if not is_flag(p)]
+        flags = [p for p in own if is_flag(p)]
         roll = rng.random()
         if target.is_group:
             self.group_case(draft)
@@ -712,7 +714,7 @@ def prepare(world: World, case: Case) -> Path:
     data = world.base / "data" / "duban"
     shutil.copy2(data / "demo.db", folder / DB_REL)
     shutil.copytree(data / "demo-evidence", folder / "data" / "duban" / "demo-evidence")
-    shutil.copy2(world.base / "config" / "duban" / "audit.key", folder / "config" / "duban")
+    shutil.copy2(data / "demo-audit.key", folder / "config" / "duban" / "audit.key")
     (folder / "plain.txt").write_text("plain\n")
     for relative, content in case.files:
         (folder / relative).write_bytes(content)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 
 from duban.engine.models import AUDIT_EVENT
 from tests.cli.conftest import DUBAN, ME, Cli
+from tests.cli.test_readme import fresh_home
 
 
 def test_a_whole_item_life_through_the_cli(cli):
@@ -95,6 +99,33 @@ def test_uninitialised_database_says_run_init(tmp_path):
     assert "duban init" in runner.error("item", "list", code=7)
 
 
+NEW_ITEM = ("item", "new", "--title", "校园安全隐患排查", "--unit", "JJK", "--deadline",
+            "10个工作日")
+
+
+def test_the_first_admin_is_told_how_to_take_the_supervisor_role(tmp_path):
+    runner = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    edit = f"duban person edit {shlex.quote(ME)} --role admin --role supervisor"
+    assert edit in runner.run("init").stdout
+    runner.run("unit", "add", "JJK", "基础教育科")
+    refusal = runner.error(*NEW_ITEM, code=3)
+    assert refusal.startswith(f"错误: {ME}无权交办") and refusal.endswith(edit)
+    hint = shlex.split(refusal.rsplit("角色: ", 1)[1])
+    assert hint[0] == "duban"
+    runner.run(*hint[1:])  # the command the refusal names, as it says it
+    assert runner.json(*NEW_ITEM)["state"] == "assigned"
+    assert [p["roles"] for p in runner.json("person", "list")] == [["admin", "supervisor"]]
+
+
+def test_init_with_supervisor_lets_the_first_admin_assign_at_once(tmp_path):
+    runner = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    assert f"已登记首位管理员: {ME}(管理员、督查员)" in runner.run("init", "--supervisor").stdout
+    runner.run("unit", "add", "JJK", "基础教育科")
+    assert runner.json(*NEW_ITEM)["state"] == "assigned"
+    again = runner.run("init", "--supervisor").stdout
+    assert "只在首次登记时生效" in again and "已登记首位管理员" not in again
+
+
 def test_help_is_in_chinese_and_lists_the_commands():
     done = subprocess.run([DUBAN, "--help"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0
@@ -113,29 +144,155 @@ def test_workflow_show_and_mermaid(tmp_path):
 
 def test_demo_runs_and_its_database_verifies(tmp_path):
     runner = Cli(f"sqlite:///{tmp_path / 'main.db'}", tmp_path)
+    runner.env["COLUMNS"] = "200"
     demo_db = tmp_path / "demo.db"
     out = runner.run("demo", "--db", str(demo_db)).stdout
     assert "督办台账" in out and "审计链" in out and "完整" in out
     assert "与现状一致" in out
-    runner.env["DUBAN_DB"] = str(demo_db)
-    assert "审计链完整" in runner.run("audit", "verify").stdout
-    items = runner.json("--as", "zhao_m", "item", "list")
+    # Its own settings file names its database and key (the key wins over DUBAN_AUDIT_KEY,
+    # which points at the main database's; DUBAN_DB is taken as the --db option).
+    del runner.env["DUBAN_DB"]
+    demo = ("--config", str(tmp_path / "demo.toml"))
+    assert "审计链完整" in runner.run(*demo, "audit", "verify").stdout
+    items = runner.json(*demo, "--as", "zhao_m", "item", "list")
     assert len(items) == 56  # the quarter: 40 hotline orders, 16 other items
     assert {i["workflow"] for i in items} == {
         "standard", "hotline", "inspection", "instruction", "key_task"}
     assert {i["state"] for i in items} >= {"closed", "in_progress", "verified"}
     assert "督通〔2027〕1号" in out and "2026年第四季度 考核" in out
-    ranked = runner.json("--as", "zhao_m", "--now", "2027-01-04 09:00", "assess", "--period",
-                         "2026-Q4")
-    assert ranked["total"]["satisfaction_rate"] == 1.0 and ranked["total"]["instruction_rate"] == 1
+    ranked = runner.json(*demo, "--as", "zhao_m", "--now", "2027-01-04 09:00", "assess",
+                         "--period", "2026-Q4")
+    printed = re.search(r"热线等回访满意率\s+([\d.]+)%", out)
+    assert printed, out[-2000:]
+    assert f"{ranked['total']['satisfaction_rate'] * 100:.1f}" == printed[1]
+    assert ranked["total"]["instruction_rate"] == 1
     outbox = demo_db.with_name("demo-outbox")
     assert len(list(outbox.glob("*.txt"))) > 200
-    # Running again replaces the demo database, never a real one.
+    # Running again replaces the demo database, never a real one, nor a settings file of
+    # someone else's.
     runner.run("demo", "--db", str(demo_db))
     real = tmp_path / "real.db"
     runner.env["DUBAN_DB"] = str(real)
     runner.run("init")
     assert "不是演示库" in runner.error("demo", "--db", str(real), code=7)
+    (tmp_path / "mine.toml").write_text('timezone = "Asia/Urumqi"\n', encoding="utf-8")
+    assert "不是演示库的设置文件" in runner.error("demo", "--db", str(tmp_path / "mine.db"),
+                                                  code=7)
+    assert (tmp_path / "mine.toml").read_text(encoding="utf-8") == 'timezone = "Asia/Urumqi"\n'
+    assert not (tmp_path / "mine.db").exists()
+
+
+def run_in(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(argv, env=env, cwd=env["HOME"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, (argv, done.stdout[-2000:], done.stderr)
+    return done
+
+
+@pytest.fixture(scope="module")
+def first_demo(tmp_path_factory) -> tuple[dict[str, str], str]:
+    """``duban demo`` as a new user runs it first: a fresh home, an 80-column terminal."""
+    env = fresh_home(tmp_path_factory.mktemp("first-demo"))
+    env["COLUMNS"] = "80"
+    return env, run_in(env, "duban", "demo").stdout
+
+
+def test_demo_output_fits_an_80_column_terminal(first_demo):
+    from rich.cells import cell_len
+
+    _, out = first_demo
+    lines = out.splitlines()
+    assert len(lines) > 150
+    assert [line for line in lines if cell_len(line) > 80] == []
+    # the tables are there, their long titles folded, not cut
+    assert sum(line.startswith("┏") for line in lines) == 2
+    ledger = "".join(line.split("│")[2].strip() for line in lines
+                     if line.startswith("│") and len(line.split("│")) == 8)
+    assert "落实局长批示:开展冬季校园安全隐患大排查" in ledger
+
+
+def test_demo_log_runs_forward_in_time(first_demo):
+    _, out = first_demo
+    stamps = []
+    for month, day, hour, minute in re.findall(r"^\[(\d\d)-(\d\d) (\d\d):(\d\d)\] ", out, re.M):
+        year = 2027 if int(month) < 10 else 2026  # the quarter runs into January 2027
+        stamps.append((year, int(month), int(day), int(hour), int(minute)))
+    assert len(stamps) > 100
+    backwards = [(a, b) for a, b in zip(stamps, stamps[1:], strict=False) if b < a]
+    assert backwards == []
+    assert stamps[0][:3] == (2026, 10, 9) and stamps[-1][:3] == (2027, 1, 4)
+
+
+def test_demo_keeps_its_own_key_and_init_then_makes_the_real_one(first_demo):
+    env, out = first_demo
+    data = Path(env["XDG_DATA_HOME"]) / "duban"
+    real_key = Path(env["XDG_CONFIG_HOME"]) / "duban" / "audit.key"
+    demo_key = data / "demo-audit.key"
+    assert demo_key.exists() and not real_key.exists()
+    assert not (data / "duban.db").exists()
+    assert "演示库: ~/.local/share/duban/demo.db\n" in out  # in the home folder
+    assert "审计密钥: ~/.local/share/duban/demo-audit.key\n" in out
+    done = run_in(env, "duban", "init")
+    assert f"已生成审计签名密钥: {real_key}" in done.stdout
+    assert real_key.read_text() != demo_key.read_text()
+    assert "审计链完整" in run_in(env, "duban", "audit", "verify").stdout
+    assert run_in(env, "duban", "item", "list", "--json").stdout.strip() == "[]"
+    demo = ("--config", str(data / "demo.toml"))
+    assert "审计链完整" in run_in(env, "duban", *demo, "audit", "verify").stdout
+
+
+def suggested_commands(out: str) -> list[str]:
+    """The commands the demo prints at its end, each as it would be pasted into a shell."""
+    tail = out[out.index("继续体验"):].splitlines()[1:]
+    commands: list[str] = []
+    continued = False
+    for line in tail:
+        if continued:
+            commands[-1] += "\n" + line
+        elif line.startswith("  duban "):
+            commands.append(line)
+        else:
+            continue
+        continued = line.endswith("\\")
+    return commands
+
+
+def table_rows(out: str, title: str) -> list[dict[str, str]]:
+    """The rows of the rich table under ``title`` (one line to a row), by column header."""
+    lines = out.splitlines()
+    start = next(n for n, line in enumerate(lines) if title in line)
+    header = next(n for n in range(start, len(lines)) if lines[n].startswith("┃"))
+    names = [cell.strip() for cell in lines[header].strip("┃ ").split("┃")]
+    rows = []
+    for line in lines[header + 1:]:
+        if line.startswith("└"):
+            break
+        if line.startswith("│"):
+            rows.append(dict(zip(names, (cell.strip() for cell in line.strip("│ ").split("│")),
+                                 strict=True)))
+    return rows
+
+
+def test_the_demos_suggested_commands_give_the_figures_it_printed(tmp_path):
+    env = fresh_home(tmp_path)
+    env["COLUMNS"] = "200"  # no folding: one table row to a line
+    out = run_in(env, "duban", "demo").stdout
+    commands = suggested_commands(out)
+    assert len(commands) == 4 and all("--now 2027-01-04T09:00" in c for c in commands)
+    outputs = {command: run_in(env, "bash", "-c", command).stdout for command in commands}
+    assess = next(output for command, output in outputs.items() if " assess " in command)
+    title = "2026年第四季度 考核"
+    printed, again = table_rows(out, title), table_rows(assess, title)
+    common = set(printed[0]) & set(again[0])
+    assert {"排名", "单位", "到期", "按期办结率", "逾期", "得分"} <= common
+    assert len(printed) == len(again) >= 6
+    assert [{k: row[k] for k in common} for row in again] == [
+        {k: row[k] for k in common} for row in printed]
+    totals = r"到期 (\d+) 件, 按期办结率 ([\d.]+%)"
+    assert re.search(totals, assess).groups() == re.search(totals, out).groups()
+    [(command, shown)] = [(c, output) for c, output in outputs.items() if " item show " in c]
+    number = re.search(r"item show (\d+)", command)[1]
+    assert re.search(rf"^编号: {number}$", shown, re.M), shown
 
 
 def test_calendar_answers_in_working_days(tmp_path):

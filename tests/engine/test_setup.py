@@ -9,7 +9,9 @@ import pytest
 from duban import workflows
 from duban.app import build_service
 from duban.engine.clock import FixedClock
-from duban.engine.errors import SetupError
+from duban.engine.directory import NewPerson
+from duban.engine.errors import Refused, SetupError
+from duban.engine.items import NewItem
 from duban.engine.registry import Registry
 from duban.engine.schema import SCHEMA_REVISION
 from duban.engine.settings import Settings, load_settings
@@ -22,6 +24,41 @@ def test_init_twice_changes_nothing_the_second_time(service):
     assert again.admin_created is None and not again.key_created
     assert [p["login"] for p in service.people(ADMIN)] == ["admin"]
     assert service.verify_audit(ADMIN).ok
+
+
+def test_init_may_register_the_first_admin_as_a_supervisor_too(settings, clock):
+    service = build_service(settings, clock)
+    try:
+        assert service.init("boss", "局长", supervisor=True).admin_created == "boss"
+        [boss] = service.people("boss")
+        assert sorted(boss["roles"]) == ["admin", "supervisor"]
+        service.add_unit("boss", "JJK", "基础教育科")
+        item = service.new_item("boss", NewItem(title="排查", lead_unit="JJK",
+                                                deadline="10个工作日"))
+        assert item["state"] == "assigned"
+        assert service.verify_audit("boss").ok
+    finally:
+        service.close()
+
+
+def test_an_admin_who_may_not_assign_is_told_the_command_that_gives_the_role(service):
+    service.add_unit(ADMIN, "JJK", "基础教育科")
+    spec = NewItem(title="排查", lead_unit="JJK", deadline="10个工作日")
+    with pytest.raises(Refused) as refused:
+        service.new_item(ADMIN, spec)
+    assert refused.value.message.startswith("管理员无权交办标准督办事项: 只有督查员可以; ")
+    assert refused.value.message.endswith(
+        "duban person edit admin --role admin --role supervisor")
+    service.edit_person(ADMIN, ADMIN, {"roles": ["admin", "supervisor"]})
+    assert service.new_item(ADMIN, spec)["state"] == "assigned"
+
+
+def test_a_refusal_to_assign_names_no_command_to_one_who_is_not_an_admin(service):
+    service.add_unit(ADMIN, "JJK", "基础教育科")
+    service.add_person(ADMIN, NewPerson("wang", "王芳", "JJK", ("handler",)))
+    with pytest.raises(Refused) as refused:
+        service.new_item("wang", NewItem(title="排查", lead_unit="JJK", deadline="10个工作日"))
+    assert refused.value.message == "王芳无权交办标准督办事项: 只有督查员可以"
 
 
 def test_commands_refuse_an_uninitialised_database(tmp_path):
