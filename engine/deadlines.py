@@ -1,7 +1,9 @@
 """Deadline expressions as offices write them, computed on the working-day calendar.
 
 Counting follows the Civil Code (民法典 arts. 201-203): the day of assignment does not count;
-``N 个工作日`` ends at the end (or the office's closing time) of the Nth working day after it;
+``N 个工作日`` ends at the end (or the office's closing time) of the Nth working day after it,
+and an item assigned on a day off is received on the next working day, which does not count
+either (:meth:`WorkCalendar.workday_limit`);
 a period in days or months whose last day is a day off ends on the next working day; a period
 in months ends on the same-numbered day (or that month's last day); hours run on the wall clock.
 """
@@ -111,7 +113,7 @@ def from_period(
         return Deadline(start + timedelta(hours=period.amount), False, basis)
     first_day = start.astimezone(tz).date()
     if period.unit is Unit.workdays:
-        last_day = calendar.add_workdays(first_day, period.amount)
+        last_day = calendar.workday_limit(first_day, period.amount)
     elif period.unit is Unit.days:
         last_day = calendar.next_workday(first_day + timedelta(days=period.amount))
     else:

@@ -3,12 +3,17 @@
 For a period [start, end):
 - items due in the period (by their current deadline): how many, done, done on time (the
   finally accepted report before the current deadline), overdue (not done, deadline passed),
-  satisfaction where items were rated, and 批示件 (leaders' instructions) on their own;
+  every rating they received (whichever event recorded it: a first 不满意 that sent the item
+  back counts as well as the final rating), and 批示件 (leaders' instructions) on their own;
 - items assigned in the period: signed in time (within the workflow's signing limit);
 - events in the period, from the audit log: yellow and red warnings, interviews,
   accountability cases, redos, reports, extensions, returns and transfers.
 Units are the items' current lead units (a transferred item counts for the unit holding it),
 except returns (退回交办), which count for the unit that sent the item back.
+
+Events are counted by name (``COUNTED_EVENTS``) or by what the workflow declares of them
+(``Event.counts_as``: a hotline call-back that sends the item back counts as a redo); a rating
+is the ``satisfaction`` value an event was given, or the one it declares (``Event.rating``).
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy import Connection, and_, case, func, literal, or_, select
 
 from duban.engine.fields import SATISFIED
 from duban.engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
 from duban.engine.periods import Period
 from duban.engine.registry import Registry
+from duban.engine.workflow import Event
 
 COUNTED_EVENTS = ("warn", "summon", "hold_accountable", "reject", "report",
                   "approve_extension", "decline", "transfer", "return_order")
+RATING_FIELD = "satisfaction"  # the standard field a rating is given in (engine/fields.py)
 
 
 @dataclass
@@ -40,7 +47,7 @@ class Figures:
     done: int = 0
     on_time: int = 0
     overdue: int = 0
-    rated: int = 0
+    rated: int = 0  # ratings received, not items: an item rated twice counts twice
     satisfied: int = 0
     instructions: int = 0
     instructions_on_time: int = 0
@@ -111,35 +118,37 @@ def period_figures(
     start, end = period.bounds(tz)
     narrowed = _narrowed(source, visible)
     group = _GROUPS[by]()
+    due_in_period = (ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end, *narrowed)
     due = conn.execute(
         select(group.label("key"), *_due_columns(registry, min(now, end)))
-        .where(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end, *narrowed)
+        .where(*due_in_period)
         .group_by(group)
     ).mappings().all()
+    ratings = _ratings(conn, registry, group, due_in_period)
     if due_only:
         signing, events = [], []
     else:
-        signing, events = _signing_and_events(conn, group, start, end, narrowed, by)
-    return _collect(_names(conn, by), due, signing, events)
+        signing, events = _signing_and_events(conn, registry, group, start, end, narrowed, by)
+    return _collect(_names(conn, by), due, signing, events, ratings)
 
 
 def due_by_period(conn: Connection, registry: Registry, periods: Sequence[Period], *,
                   now: datetime, tz: ZoneInfo, source: str | None = None,
                   visible: Any = None) -> dict[str, Figures]:
     """The whole office's items due in each of several periods that do not overlap (a trend,
-    month by month), and their outcomes, in one query: the same numbers as the ``due_only``
-    totals of :func:`period_figures` for each period."""
+    month by month), and their outcomes, in one query and one for their ratings: the same
+    numbers as the ``due_only`` totals of :func:`period_figures` for each period."""
     bounds = [(period.code, *period.bounds(tz)) for period in periods]
     bucket = case(*((and_(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end),
                       code) for code, start, end in bounds), else_=None)
     first, last = min(b[1] for b in bounds), max(b[2] for b in bounds)
+    due = (ITEM.c.current_deadline >= first, ITEM.c.current_deadline < last,
+           *_narrowed(source, visible))
     rows = conn.execute(
-        select(bucket.label("key"), *_due_columns(registry, now))
-        .where(ITEM.c.current_deadline >= first, ITEM.c.current_deadline < last,
-               *_narrowed(source, visible))
-        .group_by(bucket)
+        select(bucket.label("key"), *_due_columns(registry, now)).where(*due).group_by(bucket)
     ).mappings().all()
-    found = {figures.key: figures for figures in _collect({}, rows, [], [])}
+    ratings = _ratings(conn, registry, bucket, due)
+    found = {figures.key: figures for figures in _collect({}, rows, [], [], ratings)}
     return {code: found.get(code, Figures(code, code)) for code, _, _ in bounds}
 
 
@@ -163,19 +172,72 @@ def _due_columns(registry: Registry, cutoff: datetime) -> list[Any]:
     attrs = ITEM.c.attrs
     on_time = attrs["on_time"].as_boolean().is_(True)
     done = ITEM.c.state.in_(finished)
-    satisfaction = attrs["satisfaction"].as_string()
     return [func.count().label("items"),
             _flag(done).label("done"), _flag(and_(done, on_time)).label("on_time"),
             _flag(and_(~done, ITEM.c.current_deadline < cutoff)).label("overdue"),
-            _flag(satisfaction.is_not(None)).label("rated"),
-            _flag(satisfaction.in_(SATISFIED)).label("satisfied"),
             _flag(ITEM.c.source == "instruction").label("instructions"),
             _flag(and_(ITEM.c.source == "instruction", done, on_time))
             .label("instructions_on_time")]
 
 
-def _signing_and_events(conn: Connection, group: Any, start: datetime, end: datetime,
-                        narrowed: list[Any], by: str) -> tuple[list[Any], list[dict[str, Any]]]:
+def _declared(registry: Registry) -> dict[tuple[str, str], Event]:
+    """Every event by workflow and name, the latest version's declaration winning: an item
+    migrated to a newer version keeps the events it had, counted as that version says."""
+    found: dict[tuple[str, str], Event] = {}
+    for workflow in sorted(registry.all_versions(), key=lambda wf: (wf.name, wf.version)):
+        for event in workflow.events:
+            found[workflow.name, event.name] = event
+    return found
+
+
+def _of_workflow(workflow: str, names: Sequence[str]) -> Any:
+    """The audit events named ``names`` of the items on this workflow."""
+    return and_(ITEM.c.workflow == workflow, AUDIT_EVENT.c.event.in_(sorted(names)))
+
+
+def _ratings(conn: Connection, registry: Registry, key: Any,
+             where: Sequence[Any]) -> list[dict[str, Any]]:
+    """Every rating the items matching ``where`` received, by ``key`` and rating: the events
+    that take the rating field, with the value given, and those declaring the rating they
+    record (``Event.rating``), at whatever time they happened."""
+    given = AUDIT_EVENT.c.payload["values"][RATING_FIELD].as_string()
+    branches = []
+    for (workflow, name), event in _declared(registry).items():
+        takes = RATING_FIELD in (*event.requires, *event.accepts)
+        if takes or event.rating:
+            value = (func.coalesce(given, event.rating) if takes and event.rating
+                     else given if takes else literal(event.rating))
+            branches.append((_of_workflow(workflow, (name,)), value))
+    if not branches:
+        return []
+    rating = case(*branches, else_=None)
+    rows = conn.execute(
+        select(key.label("key"), rating.label("rating"), func.count().label("n"))
+        .select_from(AUDIT_EVENT.join(ITEM, ITEM.c.id == AUDIT_EVENT.c.item_id))
+        .where(AUDIT_EVENT.c.action == "event", or_(*(c for c, _ in branches)), *where)
+        .group_by(key, rating)
+    ).mappings()
+    return [dict(row) for row in rows if row["rating"] is not None]
+
+
+def _tally(registry: Registry, counted: Sequence[str]) -> tuple[Any, list[str]]:
+    """What an audit event counts as, as SQL: its name, or the counted event its workflow
+    declares it stands for (``Event.counts_as``); and every name to read."""
+    declared: dict[tuple[str, str], list[str]] = {}
+    for (workflow, name), event in _declared(registry).items():
+        if event.counts_as in counted:
+            declared.setdefault((workflow, event.counts_as), []).append(name)
+    branches = [(_of_workflow(workflow, events), literal(counts_as))
+                for (workflow, counts_as), events in sorted(declared.items())]
+    names = set(counted).union(*declared.values())
+    if not branches:
+        return AUDIT_EVENT.c.event, sorted(names)
+    return case(*branches, else_=AUDIT_EVENT.c.event), sorted(names)
+
+
+def _signing_and_events(conn: Connection, registry: Registry, group: Any, start: datetime,
+                        end: datetime, narrowed: list[Any], by: str
+                        ) -> tuple[list[Any], list[dict[str, Any]]]:
     attrs = ITEM.c.attrs
     signing = conn.execute(
         select(group.label("key"), func.count().label("assigned"),
@@ -189,13 +251,14 @@ def _signing_and_events(conn: Connection, group: Any, start: datetime, end: date
     by_unit = by in ("unit", "unit_source")
     counted = [name for name in COUNTED_EVENTS
                if name != "warn" and not (by_unit and name == "decline")]
+    tally, names = _tally(registry, counted)
     # Everything but the warnings' level comes from the covering index on the events; the
     # payload is read for the warnings alone.
     events = [dict(row) for row in conn.execute(
-        select(group.label("key"), AUDIT_EVENT.c.event, func.count().label("n"))
-        .select_from(joined).where(*in_period, AUDIT_EVENT.c.event.in_(counted))
-        .group_by(group, AUDIT_EVENT.c.event)
-    ).mappings()]
+        select(group.label("key"), tally.label("event"), func.count().label("n"))
+        .select_from(joined).where(*in_period, AUDIT_EVENT.c.event.in_(names))
+        .group_by(group, tally)
+    ).mappings() if row["event"] in counted]  # a name declared elsewhere, undeclared here
     level = AUDIT_EVENT.c.payload["values"]["level"].as_string()
     events += [{"key": row["key"], "event": f"warn:{row['level']}", "n": row["n"]}
                for row in conn.execute(
@@ -239,7 +302,8 @@ def split_by_source(rows: Sequence[Figures], names: dict[str, str]
 
 
 def _collect(names: dict[str, str], due: Sequence[Any], signing: Sequence[Any],
-             events: Sequence[dict[str, Any]]) -> list[Figures]:
+             events: Sequence[dict[str, Any]],
+             ratings: Sequence[dict[str, Any]] = ()) -> list[Figures]:
     result: dict[str, Figures] = {}
 
     def get(key: str | None) -> Figures:
@@ -250,9 +314,14 @@ def _collect(names: dict[str, str], due: Sequence[Any], signing: Sequence[Any],
 
     for row in due:
         figures = get(row["key"])
-        for name in ("items", "done", "on_time", "overdue", "rated", "satisfied",
-                     "instructions", "instructions_on_time"):
+        for name in ("items", "done", "on_time", "overdue", "instructions",
+                     "instructions_on_time"):
             setattr(figures, name, int(row[name] or 0))
+    for row in ratings:
+        figures = get(row["key"])
+        figures.rated += row["n"]
+        if row["rating"] in SATISFIED:
+            figures.satisfied += row["n"]
     for row in signing:
         figures = get(row["key"])
         figures.assigned, figures.signed_on_time = row["assigned"], int(row["signed_on_time"] or 0)

@@ -201,12 +201,13 @@ def restart_clock() -> Effect:
 
 
 def judge_signing(workdays: int = 1, stamp_key: str = "signed_at") -> Effect:
-    """Signed in time means: within ``workdays`` working days of assignment (or transfer)."""
+    """Signed in time means: within ``workdays`` working days of assignment (or transfer),
+    counted from receipt as every limit is (:meth:`WorkCalendar.workday_limit`)."""
 
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.set_attr(stamp_key, ctx.now.isoformat())
         assigned = draft["state_since"].astimezone(ctx.tz).date()
-        limit = ctx.calendar.add_workdays(assigned, workdays)
+        limit = ctx.calendar.workday_limit(assigned, workdays)
         draft.set_attr("signed_on_time", ctx.now.astimezone(ctx.tz).date() <= limit)
 
     return effect
@@ -220,7 +221,7 @@ def within_workdays(workdays: int, what: str) -> Guard:
         if ctx.calendar is None:
             return None
         entered = ctx.item["state_since"].astimezone(ctx.tz).date()
-        limit = ctx.calendar.add_workdays(entered, workdays)
+        limit = ctx.calendar.workday_limit(entered, workdays)
         if ctx.now.astimezone(ctx.tz).date() > limit:
             return f"{what}须在{workdays}个工作日内(截至 {limit.isoformat()}), 已超过"
         return None

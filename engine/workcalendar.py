@@ -117,6 +117,18 @@ class WorkCalendar:
             index = bisect_left(self._ordinals, ordinal) + count
         return date.fromordinal(self._ordinals[index])
 
+    def workday_limit(self, assigned: date, count: int) -> date:
+        """The last day of a limit of ``count`` working days (限时办结 N个工作日) set on
+        ``assigned``: the item is received that day if it is a working day, else on the next
+        working day; the day of receipt does not count, so the limit ends on the
+        ``count``-th working day after receipt. This is how offices count, and what
+        ``chinese_calendar.find_workday(count, assigned)`` answers: from a working day it is
+        ``add_workdays``; from a day off it is one working day later than ``add_workdays``,
+        which would count the day of receipt as the first day."""
+        if count < 0:
+            raise ValueError("a limit counts forward: count must not be negative")
+        return self.add_workdays(self.next_workday(assigned), count)
+
     def next_workday(self, day: date) -> date:
         """``day`` itself if it is a working day, else the first working day after it."""
         return day if self.is_workday(day) else self.add_workdays(day, 1)

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from duban.engine.access import Actor
-from duban.engine.fields import STANDARD_FIELDS, FieldSpec
+from duban.engine.errors import SetupError
+from duban.engine.fields import SATISFACTION_LEVELS, STANDARD_FIELDS, FieldSpec
 from duban.engine.models import Role
 from duban.engine.timers import Recipient
 
@@ -112,6 +113,12 @@ class Event:
     leads, or ``None`` when it records something without moving the item. ``roles`` says who
     may fire it, relative to the item. ``requires`` and ``accepts`` name fields; guards return
     a refusal message or ``None``; effects change the draft item.
+
+    Two declarations say how the period figures count the event (``engine/figures.py``):
+    ``counts_as`` names the counted event it stands for when its own name is not one of them
+    (``counts_as="reject"``: a call-back that sends the item back is a redo); ``rating`` is
+    the rating (满意 / 基本满意 / 不满意) it records without a ``satisfaction`` field (an event
+    taking that field records the rating given in it).
     """
 
     name: str
@@ -129,6 +136,13 @@ class Event:
     # What evidence the event must come with (佐证材料), as a person reads it, e.g.
     # "整改佐证材料(照片、文件)"; empty: files are welcome but not required.
     requires_evidence: str = ""
+    counts_as: str = ""
+    rating: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rating and self.rating not in SATISFACTION_LEVELS:
+            raise SetupError(f"事件 {self.name} 的评价“{self.rating}”无效: 应为"
+                             f"{'、'.join(SATISFACTION_LEVELS)}之一")
 
     def fires_from(self, state: str) -> bool:
         return ANY_STATE in self.source or state in self.source

@@ -137,8 +137,9 @@ WORKFLOW = Workflow(
                        set_attr("verification", from_field="note"), judge_on_time(),
                        stamp("verified_at")),
               notices=(Notify("closed", to=TO_OWNER),)),
+        # The figures count it as a redo and as a 不满意 rating, like a visit rated 不满意.
         Event("visit_redo", "回访不满意, 重办", source=("reported",), dest="in_progress",
-              roles=OFFICE, requires=("reason", "deadline"),
+              roles=OFFICE, requires=("reason", "deadline"), counts_as="reject", rating="不满意",
               guards=(attr_below("redos", REDOS, f"已重办{REDOS}次: 请回访并如实记录满意度"),
                       later_than_now("deadline")),
               effects=(set_attr("first_satisfaction", "不满意"),

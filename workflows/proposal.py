@@ -107,9 +107,10 @@ WORKFLOW = Workflow(
                                    "提案人不满意的, 应重新答复(answer_again)"),),
               effects=(set_attr("satisfaction", from_field="satisfaction"), judge_on_time(),
                        stamp("verified_at"))),
+        # The figures count it as a redo and as a 不满意 rating, like a rating given in `rate`.
         Event("answer_again", "不满意, 重新答复", source=("answered",), dest="contacted",
               roles=OFFICE,
-              requires=("reason", "deadline"),
+              requires=("reason", "deadline"), counts_as="reject", rating="不满意",
               guards=(attr_below("redos", 1, "已重新答复过一次: 请如实记录评价"),
                       later_than_now("deadline")),
               effects=(set_attr("first_satisfaction", "不满意"),

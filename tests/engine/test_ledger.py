@@ -7,7 +7,7 @@ import pytest
 from duban.engine.assessment import Weights, rank
 from duban.engine.errors import Conflict, InvalidInput
 from duban.engine.figures import Figures
-from duban.engine.ledger import LedgerFilter
+from duban.engine.ledger import LedgerFilter, describe, workflow_labels
 from duban.engine.periods import parse_period
 from tests.conftest import ADMIN, local
 
@@ -199,3 +199,20 @@ def test_periods_are_read_and_named():
         parse_period("2026-13x")
     with pytest.raises(InvalidInput, match="月份"):
         parse_period("2026-13")
+
+
+def test_a_filter_is_described_as_the_office_reads_it(office):
+    registry = office.service.registry
+    units = {unit["code"]: unit["name"] for unit in office.service.units(ADMIN)}
+    people = {person["login"]: person["name"] for person in office.service.people(ADMIN)}
+    everything = LedgerFilter(unit="JJK", leader="chen", states=frozenset({"in_progress"}),
+                              source="hotline", workflow="standard", period=NOVEMBER,
+                              overdue=True, open_only=True, text=" 食堂 ")
+    assert describe(everything, registry, units, people) == (
+        "责任单位 基础教育科；牵头领导 陈局长；状态 办理中；来源 热线/效能投诉；工作流 标准督办；"
+        "完成时限在 2026年11月；逾期未办结；未销号；检索 食堂")
+    assert describe(LedgerFilter(), registry, units, people) == ""
+    # one state name, labelled by each workflow that has it
+    closed = describe(LedgerFilter(states=frozenset({"closed"})), registry, units, people)
+    assert {"已销号", "已回访办结"} <= set(closed.removeprefix("状态 ").split("、"))
+    assert workflow_labels(registry)["standard"] == "标准督办"

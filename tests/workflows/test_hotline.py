@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from duban.engine.errors import Refused
+from duban.engine.errors import Refused, SetupError
 from duban.engine.periods import parse_period
 from tests.conftest import ADMIN, local
 
@@ -77,8 +79,43 @@ def test_follow_up_call_satisfaction_and_one_redo(office):
     assert (closed["state"], closed["attrs"]["satisfaction"]) == ("closed", "不满意")
     office.clock.set(local("2026-11-30 09:00"))
     [jjk] = office.service.period_figures(ADMIN, parse_period("2026-11"))
-    assert (jjk.rated, jjk.satisfied, jjk.satisfaction_rate) == (2, 1, 0.5)
+    # three ratings: 满意, the first 不满意 that sent the order back, the final 不满意
+    assert (jjk.rated, jjk.satisfied) == (3, 1)
+    assert jjk.satisfaction_rate == pytest.approx(1 / 3)
+    assert (jjk.count("reject"), jjk.count("report")) == (1, 3)
     assert office.service.verify_audit(ADMIN).ok and office.service.check_rebuild(ADMIN).ok
+
+
+def test_a_redo_after_an_unhappy_call_back_counts_its_rating_and_the_redo(office):
+    item_id = order(office)  # due 2026-11-09
+    office.fire("wang", item_id, "sign")
+    office.fire("wang", item_id, "report", report="已核实并整改")
+    office.clock.set(local("2026-11-03 10:00"))
+    office.fire("zhao", item_id, "visit_redo", reason="诉求人不认可整改结果", deadline="3个工作日")
+    office.clock.set(local("2026-11-05 10:00"))
+    office.fire("wang", item_id, "report", report="再次整改")
+    office.clock.set(local("2026-11-06 10:00"))
+    office.fire("zhao", item_id, "visit", satisfaction="满意")
+    office.clock.set(local("2026-11-30 09:00"))
+    [jjk] = office.service.period_figures(ADMIN, parse_period("2026-11"))
+    assert (jjk.items, jjk.rated, jjk.satisfied, jjk.satisfaction_rate) == (1, 2, 1, 0.5)
+    assert (jjk.count("reject"), jjk.count("report"), jjk.redo_rate) == (1, 2, 0.5)
+    shown = jjk.as_json()
+    assert (shown["redos"], shown["satisfaction_rate"]) == (1, 0.5)
+    # the assessment and the dashboard read the same figures
+    [standing] = office.service.assess(ADMIN, parse_period("2026-11")).standings
+    assert (standing.figures.rated, standing.figures.count("reject")) == (2, 1)
+    hotline = office.service.dashboard(ADMIN, parse_period("2026-11")).hotline
+    assert (hotline.rated, hotline.satisfaction_rate, hotline.redo_rate) == (2, 0.5, 0.5)
+
+
+def test_a_declared_rating_must_be_one_of_the_levels():
+    from duban.workflows.hotline import WORKFLOW
+
+    redo = WORKFLOW.event("visit_redo")
+    assert (redo.counts_as, redo.rating) == ("reject", "不满意")
+    with pytest.raises(SetupError, match="评价“很差”无效"):
+        replace(redo, rating="很差")
 
 
 def test_repeated_complaints_are_linked(office):
