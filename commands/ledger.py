@@ -166,6 +166,8 @@ def _rate(value: float | None) -> str:
 @click.pass_obj
 def assess(app: App, period, by, as_json) -> None:
     """考核: 按设置的权重给各单位打分、排名, 并与上一时段比较。"""
+    from duban.engine.assessment import signed
+
     service, actor = app.service, app.actor()
     chosen = _period(period)
     if by != "unit":
@@ -196,7 +198,7 @@ def assess(app: App, period, by, as_json) -> None:
     lines = []
     for s in result.standings:
         f = s.figures
-        change = "—" if s.change is None else f"{s.change:+.1f}"
+        change = "—" if s.change is None else signed(s.change)
         if s.previous_rank is not None:
             change += f" (上期第{s.previous_rank})"
         lines.append([str(s.rank), f.name, str(f.items), _rate(f.on_time_rate),

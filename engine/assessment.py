@@ -121,6 +121,13 @@ CIRCULAR_COLUMNS = ["排名", "单位", "到期事项", "按期办结率", "逾�
                     "较上期"]
 
 
+def signed(change: float) -> str:
+    """A score's change with its sign, to one decimal; a change that rounds to nothing is
+    0.0, never -0.0."""
+    shown = f"{change:+.1f}"
+    return "0.0" if shown in ("+0.0", "-0.0") else shown
+
+
 def circular_payload(conn: Connection, registry: Registry, result: Assessment, *,
                      now: datetime, tz: ZoneInfo, calendar: WorkCalendar,
                      per_unit: int = 10) -> dict[str, Any]:
@@ -129,7 +136,7 @@ def circular_payload(conn: Connection, registry: Registry, result: Assessment, *
     for s in result.standings:
         f = s.figures
         warnings = f.count("warn:yellow") + f.count("warn:red")
-        change = "—" if s.change is None else f"{s.change:+.1f}"
+        change = "—" if s.change is None else signed(s.change)
         rows.append([str(s.rank), f.name, str(f.items), percent(f.on_time_rate), str(f.overdue),
                      str(warnings), str(f.count("summon")), f"{s.score:.1f}", change])
     good = [s.figures.name for s in result.standings

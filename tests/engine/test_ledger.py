@@ -216,3 +216,10 @@ def test_a_filter_is_described_as_the_office_reads_it(office):
     closed = describe(LedgerFilter(states=frozenset({"closed"})), registry, units, people)
     assert {"已销号", "已回访办结"} <= set(closed.removeprefix("状态 ").split("、"))
     assert workflow_labels(registry)["standard"] == "标准督办"
+
+
+def test_a_change_of_score_that_rounds_to_nothing_reads_zero():
+    from duban.engine.assessment import signed
+
+    assert [signed(x) for x in (-0.04, 0.04, 0.0, 2.16, -1.0)] == \
+        ["0.0", "0.0", "0.0", "+2.2", "-1.0"]
