@@ -22,6 +22,7 @@ from duban.commands import (
     assignments,
     audit,
     calendar,
+    click_zh,
     completion,
     demo,
     directory,
@@ -37,6 +38,7 @@ from duban.commands import (
 )
 from duban.commands.context import App
 
+click_zh.install()
 GROUPS = (setup, directory, accounts, items, evidence, assignments, workflows, calendar, timers,
           audit, notices, ledger, public, demo, web, completion)
 # (option, App attribute, help): each also accepted after the command, where a command of its
@@ -113,6 +115,9 @@ def _accept_global_options(command: click.Command) -> None:
 
 def _usage_in_chinese(command: click.Command) -> None:
     command.options_metavar = "[选项]"
+    for param in command.params:  # a path's type took its name ("path") when it was made
+        if isinstance(param.type, click.Path):
+            param.type.name = click_zh.gettext(param.type.name)
     if isinstance(command, click.Group):
         command.subcommand_metavar = "命令 [参数]..."
         for sub in command.commands.values():

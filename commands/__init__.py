@@ -4,7 +4,3 @@ Only ``click`` is imported when the CLI starts, so that ``duban --help`` stays f
 command imports the engine when it runs. Commands read options, call one service method and
 format what comes back: every decision is the engine's.
 """
-
-from duban.commands import click_zh
-
-click_zh.install()  # before any command module builds its options: their types name themselves

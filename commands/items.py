@@ -10,6 +10,8 @@ from duban.commands.context import App
 from duban.commands.options import ID, OFFSET, Number, field_options, json_option, parse_pairs
 from duban.commands.output import echo_json, echo_table
 
+TIMER_STATUS = {"pending": "待触发", "fired": "已触发", "skipped": "已跳过", "cancelled": "已取消",
+                "failed": "失败"}
 # Short commands for the common events of the standard workflow: (command, event, help).
 EVENT_COMMANDS = (
     ("sign", "sign", "签收事项, 开始办理"),
@@ -165,9 +167,12 @@ def item_timers(app: App, item_id, as_json) -> None:
     if as_json:
         echo_json(rows)
         return
-    for row in rows:
-        click.echo(f"{local_text(row['due_at'], app.service.tz)}  {row['step']:<22} "
-                   f"{row['status']:<10} {row['outcome'] or ''}")
+    from duban.commands.output import Column, print_table
+
+    print_table([Column("时间"), Column("步骤"), Column("状态"), Column("结果", 90)],
+                [[local_text(row["due_at"], app.service.tz), row["label"],
+                  TIMER_STATUS.get(row["status"], row["status"]), row["outcome"] or ""]
+                 for row in rows], title=f"事项 {item_id} 的定时步骤")
 
 
 @item.command("events")

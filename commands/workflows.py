@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from duban.commands.context import App
-from duban.commands.options import ID, json_option
+from duban.commands.options import ID, exclusive, json_option
 from duban.commands.output import echo_json, echo_table
 
 JSON_EVENT_KEYS = ("name", "label", "source", "dest", "roles", "requires", "accepts")
@@ -33,6 +35,7 @@ def workflow_list(app: App, as_json) -> None:
 @click.pass_obj
 def workflow_show(app: App, name, mermaid, as_json) -> None:
     """查看工作流的状态、事件与权限。"""
+    exclusive(mermaid=mermaid, json=as_json)
     view = app.service.workflow_view(name)
     if mermaid:
         from duban.engine import diagram
@@ -42,7 +45,8 @@ def workflow_show(app: App, name, mermaid, as_json) -> None:
     if as_json:
         echo_json({"name": view["name"], "version": view["version"], "label": view["label"],
                    "initial": view["initial"], "states": view["states"],
-                   "events": [{key: e[key] for key in JSON_EVENT_KEYS} for e in view["events"]]})
+                   "events": [{key: e[key] for key in JSON_EVENT_KEYS} for e in view["events"]],
+                   "timers": timers_with_notice_labels(app, view["timers"])})
         return
     click.echo(f"{view['label']}({view['name']} v{view['version']}): {view['description']}")
     click.echo("状态: " + "、".join(f"{s['label']}({s['name']})" for s in view["states"]))
@@ -52,6 +56,103 @@ def workflow_show(app: App, name, mermaid, as_json) -> None:
         needs = f"  需填: {'、'.join(e['requires_labels'])}" if e["requires"] else ""
         click.echo(f"  {e['label']}({e['name']}): {sources} → {dest}  "
                    f"由{e['role_labels']}办理{needs}")
+    if view["timers"]:
+        click.echo("定时步骤:")
+    for t in timers_with_notice_labels(app, view["timers"]):
+        click.echo(f"  {t['label']}({t['step']}): {t['when']}; {timer_action(t)}; "
+                   f"适用于{'、'.join(t['state_labels'])}"
+                   + ("; 期限已过则跳过" if t["skip_after_deadline"] else ""))
+
+
+def timer_action(timer: dict[str, Any]) -> str:
+    """What a timer step does, in words: the event it fires, the notice and its readers."""
+    done = []
+    if timer["fire"]:
+        shown = "、".join(f"{label}: {value}" for label, value in timer["value_labels"].items()
+                         if label != "理由")
+        done.append(f"办理“{timer['fire_label']}”" + (f"({shown})" if shown else ""))
+    if timer["notice"]:
+        cc = f", 抄送{'、'.join(timer['cc_labels'])}" if timer["cc_labels"] else ""
+        done.append(f"发{timer['notice_label']}给{'、'.join(timer['to_labels'])}{cc}")
+    return ", ".join(done)
+
+
+def timers_with_notice_labels(app: App, timers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timer steps with ``notice_label``, the name the notice's template gives it."""
+    labels = notice_labels(app, {t["notice"] for t in timers if t["notice"]})
+    return [{**t, "notice_label": labels.get(t["notice"]) if t["notice"] else None}
+            for t in timers]
+
+
+def notice_labels(app: App, kinds: set[str]) -> dict[str, str]:
+    """Each notice kind's ``label`` as its template sets it (``{% set label = "提醒函" %}``),
+    read without rendering; the parts written out when it is built from values (预警通知);
+    the kind itself when there is no template."""
+    import jinja2
+    from jinja2 import nodes
+
+    from duban.engine.errors import DubanError
+    from duban.notifiers.config import notice_config
+    from duban.notifiers.render import PACKAGE_TEMPLATES
+
+    try:
+        own = notice_config(app.service.settings).templates_dir
+    except DubanError:  # the settings' own problem, said by the commands that send notices
+        own = None
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(
+        [str(folder) for folder in (own, PACKAGE_TEMPLATES) if folder]))
+    labels = {}
+    for kind in kinds:
+        try:
+            source, _, _ = env.loader.get_source(env, f"kinds/{kind}.j2")  # type: ignore[union-attr]
+            tree = env.parse(source)
+        except jinja2.TemplateError:
+            labels[kind] = kind
+            continue
+        assigned = [node.node for node in tree.find_all(nodes.Assign)
+                    if isinstance(node.target, nodes.Name) and node.target.name == "label"]
+        consts = [value if isinstance(value, nodes.Const) else None for value in assigned[:1]]
+        if assigned and consts[0] is None:
+            consts = list(assigned[0].find_all(nodes.Const))
+        words = [const.value for const in consts if const and isinstance(const.value, str)]
+        labels[kind] = "".join(words) or kind
+    return labels
+
+
+@workflow.command("check")
+@click.argument("folder", metavar="DIR")
+@json_option
+def workflow_check(folder, as_json) -> None:
+    """检查工作流目录 DIR: 逐个单独加载每个文件, 不需要数据库; 全部可用时退出码为 0, 否则为 2。"""
+    from duban import workflows
+    from duban.engine.errors import InvalidInput
+    from duban.engine.registry import PACKAGED, load_folder, packaged
+    from duban.engine.userfiles import checked_path
+
+    path = checked_path(folder)
+    if not path.is_dir():
+        raise InvalidInput(f"工作流目录 {path} 不存在或不是目录")
+    shipped = {(wf.name, wf.version): PACKAGED for wf in packaged(workflows)}
+    files = load_folder(path, shipped, keep=False)
+    if as_json:
+        echo_json([{"file": str(f.path), "ok": f.ok,
+                    "workflows": [{"name": wf.name, "version": wf.version, "label": wf.label}
+                                  for wf in f.declared] if f.ok else [],
+                    "problems": [{"line": p.line, "message": p.message} for p in f.problems]}
+                   for f in files])
+    elif not files:
+        click.echo(f"目录 {path} 中没有工作流文件(*.py, 不以 _ 开头)")
+    else:
+        for f in files:
+            for wf in f.declared if f.ok else ():
+                click.echo(f"✓ {wf.name} v{wf.version} ({wf.label})  {f.path}")
+            for problem in f.problems:
+                click.echo(f"✗ {f.place(problem)} {problem.message}")
+        bad = sum(not f.ok for f in files)
+        click.echo(f"共 {len(files)} 个文件: {len(files) - bad} 个可用"
+                   + (f", {bad} 个有错(使用时将被跳过)" if bad else ""))
+    if any(not f.ok for f in files):
+        raise SystemExit(InvalidInput.exit_code)
 
 
 @workflow.command("migrate")

@@ -47,6 +47,8 @@ def workflow(registry: Registry, text: str) -> str:
     for wf in registry.all_latest():
         if wanted in (wf.name, wf.label):
             return wf.name
+    if any(loaded.may_hold(wanted) for loaded in registry.broken):
+        registry.latest(wanted)  # names the broken file and the line that keeps it out
     listed = [f"{wf.label}({wf.name})" for wf in registry.all_latest()]
     raise NotFound(f"没有工作流“{shown(wanted)}”; 可选: {_listing(listed)}")
 

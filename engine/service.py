@@ -34,7 +34,6 @@ from duban.engine import (
     schema,
     seals,
     ticker,
-    timer_store,
     views,
     visibility,
 )
@@ -216,8 +215,7 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
 
     def timers(self, actor: ActorRef, item_id: int) -> list[dict[str, Any]]:
         with self.reading(actor, "item_timers", item_id) as txn:
-            item = items.load(txn, item_id)
-            return visibility.timers_for(txn, item, timer_store.item_timers(txn, item_id))
+            return views.item_timers(txn, item_id)
 
     def notices(self, actor: ActorRef, item_id: int) -> list[dict[str, Any]]:
         with self.reading(actor, "item_notices", item_id) as txn:

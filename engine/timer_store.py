@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from duban.engine.models import ITEM, TIMER, TimerStatus
 from duban.engine.timers import Anchor, plan
@@ -85,6 +85,9 @@ def claim_due_timers(txn: Txn, limit: int) -> list[dict[str, Any]]:
     """The steps due at the transaction's now, oldest first, claimed for this transaction.
 
     On SQLite the write transaction's ``BEGIN IMMEDIATE`` already makes the claim exclusive.
+    The steps of items whose workflow is in an admin's file that cannot be loaded stay due
+    (the daemon's log names the file each round) rather than stopping everyone's batch.
+
     On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED`` so that several daemons share
     the due steps without waiting on each other (a dead daemon's locks go with its connection),
     and then their items are locked in id order, skipping the items a user's command holds
@@ -97,6 +100,10 @@ def claim_due_timers(txn: Txn, limit: int) -> list[dict[str, Any]]:
         .order_by(TIMER.c.due_at, TIMER.c.id)
         .limit(limit)
     )
+    if txn.registry.broken:  # an admin's file that cannot be loaded: its items' steps wait
+        loaded = [(wf.name, wf.version) for wf in txn.registry.all_versions()]
+        claim = claim.where(TIMER.c.item_id.in_(select(ITEM.c.id).where(
+            tuple_(ITEM.c.workflow, ITEM.c.workflow_version).in_(loaded))))
     postgres = txn.conn.dialect.name == "postgresql"
     if postgres:
         claim = claim.with_for_update(skip_locked=True)

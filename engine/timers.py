@@ -43,6 +43,16 @@ class Recipient(StrEnum):
     co_units = "co_units"  # the handlers of the co-units (协办单位)
 
 
+RECIPIENT_LABELS = {
+    Recipient.owner: "责任人",
+    Recipient.handlers: "承办人",
+    Recipient.unit_head: "单位负责人",
+    Recipient.lead_leader: "牵头领导",
+    Recipient.supervisors: "督查室",
+    Recipient.co_units: "协办单位",
+}
+
+
 @dataclass(frozen=True)
 class TimerSpec:
     """One step of a workflow's timetable, declared with keywords after its name and label:
@@ -78,6 +88,33 @@ class TimerSpec:
                                                   <= 28):
             found.append("每月的日期须在 1 到 28 之间")
         return found
+
+    def when(self) -> str:
+        """When the step falls due, as the office says it: "期限前 3 个工作日 09:00"."""
+        at = f"{self.at:%H:%M}"
+        if self.anchor is Anchor.deadline:
+            if self.workdays < 0:
+                return f"期限前 {-self.workdays} 个工作日 {at}"
+            return f"期限后第 {self.workdays} 个工作日 {at}" if self.workdays else "到期时"
+        if self.anchor is Anchor.elapsed:
+            return f"办理时限的 {self.percent}% 已过时(按工作日计) {at}"
+        if self.anchor is Anchor.entered:
+            return f"进入该状态后第 {max(self.workdays, 1)} 个工作日 {at}"
+        if self.anchor is Anchor.assigned:
+            if self.months:
+                return f"交办后 {self.months} 个月(遇休息日顺延) {at}"
+            return f"交办后第 {max(self.workdays, 1)} 个工作日 {at}"
+        return f"每月 {self.day_of_month} 日 {at}"
+
+
+def step_label(specs: tuple[TimerSpec, ...], step: str) -> str:
+    """The Chinese name of a stored step: its spec's label, with the month of a monthly step
+    ("每月调度: 报送进展(2026-11)"); the step itself when the workflow no longer has it."""
+    name, _, month = step.partition(":")
+    spec = next((spec for spec in specs if spec.step == name), None)
+    if spec is None:
+        return step
+    return f"{spec.label}({month})" if month else spec.label
 
 
 @dataclass(frozen=True)
@@ -120,16 +157,18 @@ def _due(
             return deadline
         day = calendar.add_workdays(deadline.astimezone(tz).date(), spec.workdays)
         return _at(day, spec.at, tz)
+    # Working days after an event count from its receipt, as every limit does: a step set
+    # off on a day off counts from the next working day (WorkCalendar.workday_limit).
     if spec.anchor is Anchor.entered:
         entered = item["state_since"].astimezone(tz).date()
-        return _at(calendar.add_workdays(entered, max(spec.workdays, 1)), spec.at, tz)
+        return _at(calendar.workday_limit(entered, max(spec.workdays, 1)), spec.at, tz)
     if spec.anchor is Anchor.assigned:
         assigned = item["created_at"].astimezone(tz).date()
         if spec.months:
             return _at(calendar.next_workday(add_months(assigned, spec.months)), spec.at, tz)
-        return _at(calendar.add_workdays(assigned, max(spec.workdays, 1)), spec.at, tz)
+        return _at(calendar.workday_limit(assigned, max(spec.workdays, 1)), spec.at, tz)
     if spec.anchor is Anchor.elapsed:
-        start = item["clock_start"].astimezone(tz).date()
+        start = calendar.next_workday(item["clock_start"].astimezone(tz).date())
         total = calendar.count_workdays(start, deadline.astimezone(tz).date())
         if total < 2:
             return None

@@ -14,13 +14,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from duban.engine import audit, evidence, items, ledger, notices, reports, visibility
+from duban.engine import audit, choices, evidence, items, ledger, notices, reports, visibility
 from duban.engine.access import role_names
 from duban.engine.errors import DubanError
 from duban.engine.fields import FieldKind
 from duban.engine.labels import ACTION_LABELS, ATTR_LABELS, ATTR_VALUES, NOTICE_LABELS
 from duban.engine.models import AUDIT_EVENT, ITEM, SOURCE_LABELS, Role, SourceKind
 from duban.engine.registry import Registry
+from duban.engine.timer_store import item_timers as stored_timers
+from duban.engine.timers import RECIPIENT_LABELS, TimerSpec, step_label
 from duban.engine.timeutil import from_iso, local_text
 from duban.engine.txn import ReadTxn
 from duban.engine.workflow import Event, Workflow
@@ -232,8 +234,9 @@ def _details(workflow: Workflow, event: Mapping[str, Any],
     if event["action"] != "event":
         return ()
     parts = []
+    moved = (event["payload"].get("changes") or {}).get("lead_unit")  # a transfer: both units
     for name, value in event["payload"].get("values", {}).items():
-        if name == "reason":
+        if name == "reason" or (name == "unit" and moved):
             continue
         spec = workflow.field_spec(name)
         if spec.kind in (FieldKind.instant, FieldKind.deadline):
@@ -241,12 +244,15 @@ def _details(workflow: Workflow, event: Mapping[str, Any],
         else:
             shown = spec.display(value)
         parts.append((spec.label, shown))
+    if moved:
+        names = [(txn.directory.units.get(code) or {}).get("name") or code for code in moved]
+        parts.append(("承办单位", " → ".join(names)))
     return tuple(parts)
 
 
 def workflow_view(registry: Registry, name: str) -> dict[str, Any]:
     """A workflow's states and events with who may fire them and what they need."""
-    wf = registry.latest(name)
+    wf = registry.latest(choices.workflow(registry, name))
     return {
         "name": wf.name, "version": wf.version, "label": wf.label,
         "description": wf.description, "initial": wf.initial,
@@ -261,7 +267,40 @@ def workflow_view(registry: Registry, name: str) -> dict[str, Any]:
             "role_labels": role_names(e.roles),
             "requires_labels": [wf.field_spec(f).label for f in e.requires],
         } for e in wf.events],
+        "timers": [timer_plan(wf, spec) for spec in wf.timers],
     }
+
+
+def timer_plan(wf: Workflow, spec: TimerSpec) -> dict[str, Any]:
+    """One step of a workflow's timetable: its name, when it falls due, what it does."""
+    event = wf.event(spec.fire) if spec.fire else None
+    return {
+        "step": spec.step, "label": spec.label, "when": spec.when(),
+        "anchor": spec.anchor.value, "workdays": spec.workdays, "months": spec.months,
+        "percent": spec.percent, "day_of_month": spec.day_of_month, "at": f"{spec.at:%H:%M}",
+        "states": list(spec.states), "state_labels": [wf.state_label(s) for s in spec.states],
+        "fire": spec.fire, "fire_label": event.label if event else None,
+        "values": dict(spec.values),
+        "value_labels": {wf.field_spec(k).label: wf.field_spec(k).display(v)
+                         for k, v in spec.values.items()},
+        "notice": spec.notice,
+        "to": [r.value for r in spec.to], "cc": [r.value for r in spec.cc],
+        "to_labels": [RECIPIENT_LABELS[r] for r in spec.to],
+        "cc_labels": [RECIPIENT_LABELS[r] for r in spec.cc],
+        "skip_after_deadline": spec.skip_after_deadline,
+    }
+
+
+def item_timers(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
+    """An item's timer steps as its reader may see them, each with its Chinese name
+    (``label``) beside the stored ``step``."""
+    item = items.load(txn, item_id)
+    rows = visibility.timers_for(txn, item, stored_timers(txn, item_id))
+    try:
+        specs = txn.registry.get(item["workflow"], item["workflow_version"]).timers
+    except DubanError:  # a version no longer declared: the stored names still say something
+        specs = ()
+    return [{**row, "label": step_label(specs, row["step"])} for row in rows]
 
 
 def workflow_list(registry: Registry) -> list[dict[str, Any]]:

@@ -160,7 +160,7 @@ def build(
     today = now.astimezone(tz).date()
 
     def workdays_after(count: int) -> datetime:
-        day = calendar.add_workdays(today, count)
+        day = calendar.workday_limit(today, count)  # counted from receipt, as limits are
         return datetime(day.year, day.month, day.day, 23, 59, tzinfo=tz)
 
     context: dict[str, Any] = {

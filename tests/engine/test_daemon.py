@@ -1,5 +1,6 @@
 """The daemon and the ticker under pressure: one daemon per SQLite file, clean stops, a kill -9
-in the middle of the work, and two tickers sharing the due steps of one PostgreSQL database.
+in the middle of the work, two tickers sharing the due steps of one PostgreSQL database; and
+the daemon's log: its time zone, level and file, and a PostgreSQL it cannot reach.
 
 Whatever happens to the process, every due step ends fired (or skipped, as the ladder says)
 exactly once: one audit event per step, one notice request per fired step, no step pending.
@@ -7,8 +8,11 @@ exactly once: one audit event per step, one notice request per fired step, no st
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,12 +20,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from duban.app import build_service
 from duban.engine import items
@@ -33,6 +38,7 @@ from duban.engine.settings import Settings
 from duban.engine.ticker import TickReport
 from duban.workflows.standard import TIMERS
 from tests.conftest import ADMIN, local
+from tests.pgserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DUBAN = str(Path(sys.executable).with_name("duban"))
@@ -363,3 +369,223 @@ def test_a_due_monthly_step_fires_even_if_the_item_was_planned_again(office, dea
     status = {t["step"]: t["status"] for t in service.timers(ADMIN, item_id)}
     assert status["progress_report:2026-11"] == TimerStatus.fired, status
     assert "progress_request" in [n["kind"] for n in service.notices(ADMIN, item_id)]
+
+
+# -- the log: the office's time zone, levels, a file; databases that cannot be reached -------
+
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}) (调试|信息|警告|错误) "
+                      r"[\w.]+: \S")
+
+
+def log_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("level", ["debug", "warning"])
+def test_the_log_goes_to_its_file_in_the_office_time_zone_at_the_level_asked(
+        office, settings, tmp_path, level):
+    item_id = office.item(deadline="2026-11-03 18:00")
+    now = "2026-11-04 10:00"
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "broken.py").write_text("WORKFLOW = (\n", encoding="utf-8")
+    env = {**cli_env(settings, tmp_path, now), "DUBAN_TIMEZONE": "Asia/Kolkata",
+           "DUBAN_WORKFLOWS_DIR": str(flows)}
+    log_file = tmp_path / "daemon.log"
+    log_file.write_text("an earlier line\n", encoding="utf-8")
+    with running_daemon(env, tmp_path / "console.txt", "--interval", "3600", "--log-file",
+                        str(log_file), "--log-level", level.upper()) as daemon:
+        # (the daemon reads --now in its own zone: the steps are compared by their status)
+        wait_for(lambda: {t["step"]: t["status"] for t in office.service.timers(ADMIN, item_id)}
+                 ["urge"] == TimerStatus.fired, "the first tick", daemon=daemon)
+        wait_for(lambda: "duban.workflows" in log_file.read_text(encoding="utf-8"),
+                 "the warning about the broken file", daemon=daemon)
+        assert daemon.stop() == 0, daemon.log()
+    assert daemon.log() == ""  # everything went to the log file
+    first, *lines = log_lines(log_file)
+    assert first == "an earlier line"  # appended to, not overwritten
+    stamps = []
+    for line in lines:
+        matched = LOG_LINE.match(line)
+        assert matched, line
+        stamps.append(datetime.strptime(matched.group(1), "%Y-%m-%d %H:%M:%S %z"))
+    assert {stamp.utcoffset() for stamp in stamps} == {timedelta(hours=5, minutes=30)}
+    assert abs(stamps[-1] - datetime.now(UTC)) < timedelta(minutes=5)
+    assert any(line.endswith(f"警告 duban.workflows: 工作流文件 {flows / 'broken.py'} 第 1 行: "
+                             "语法错误: '(' was never closed; 已跳过该文件, 其余工作流照常使用")
+               for line in lines), lines
+    said = "\n".join(lines)
+    if level == "debug":
+        assert " 调试 " in said
+        assert "信息 duban.daemon: 收到信号 SIGTERM, 处理完当前一批后退出" in said
+        database = settings.db_url.removeprefix("sqlite:///")
+        assert f"信息 duban.daemon: duban daemon 启动: 数据库 {database}, 每 3600 秒" in said
+        assert "信息 duban.daemon: duban daemon 已停止" in said
+    else:
+        assert not [line for line in lines if " 信息 " in line or " 调试 " in line]
+    assert "Traceback" not in said
+
+
+def start_refused(url: str, tmp_path: Path, *args: str) -> str:
+    """``duban daemon`` against ``url``: it must stop at once with one line on stderr."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DUBAN_")}
+    env.update(DUBAN_DB=url, DUBAN_AUDIT_KEY=str(tmp_path / "audit.key"),
+               DUBAN_CONFIG=str(tmp_path / "absent.toml"))
+    done = subprocess.run([DUBAN, "daemon", "--interval", "1", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.splitlines()
+    return line
+
+
+def test_a_postgresql_server_that_is_down_stops_the_start_in_one_line(tmp_path):
+    port = free_port()  # nothing listens there
+    log_file = tmp_path / "daemon.log"
+    line = start_refused(f"postgresql://duban:s3cret@127.0.0.1:{port}/duban", tmp_path,
+                         "--log-file", str(log_file))
+    said = (f"无法连接数据库 postgresql://duban@127.0.0.1:{port}/duban: "
+            "连接被拒绝(数据库服务器未运行, 或地址、端口不对)")
+    assert line == f"错误: {said}"
+    [logged] = log_lines(log_file)
+    assert LOG_LINE.match(logged) and logged.endswith(f"错误 duban.daemon: 未能启动: {said}")
+    assert "s3cret" not in line + logged
+
+
+@pytest.fixture
+def password_user(pg_admin_url):
+    """A login that must give its password (``right``): the test server trusts everyone
+    else, so a line for this user goes first in its pg_hba.conf for the test's length."""
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        hba = Path(conn.execute(text("SHOW hba_file")).scalar_one())
+        conn.execute(text("DROP ROLE IF EXISTS duban_pw"))
+        conn.execute(text("CREATE ROLE duban_pw LOGIN PASSWORD 'right'"))
+    if not os.access(hba, os.W_OK):
+        admin.dispose()
+        pytest.skip("the PostgreSQL server's pg_hba.conf is not writable here")
+    original = hba.read_text()
+    hba.write_text("host all duban_pw 127.0.0.1/32 scram-sha-256\n" + original)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_reload_conf()"))
+        yield "duban_pw"
+    finally:
+        hba.write_text(original)
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_reload_conf()"))
+            conn.execute(text("DROP ROLE IF EXISTS duban_pw"))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("case", ["unknown_database", "unknown_user", "wrong_password"])
+def test_a_postgresql_database_that_refuses_us_stops_the_start_in_one_line(
+        case, pg_admin_url, tmp_path, request):
+    server = make_url(pg_admin_url)
+    place = f"{server.host}:{server.port}"
+    user, password, database, reason = {
+        "unknown_database": ("postgres", None, "no_such_db", "数据库 no_such_db 不存在"),
+        "unknown_user": ("nobody_here", None, "postgres", "用户 nobody_here 不存在"),
+        "wrong_password": (None, "wrong-guess", "postgres", "用户 duban_pw 的密码不对"),
+    }[case]
+    if user is None:
+        user = request.getfixturevalue("password_user")
+    secret = f":{password}" if password else ""
+    line = start_refused(f"postgresql://{user}{secret}@{place}/{database}", tmp_path)
+    assert line == f"错误: 无法连接数据库 postgresql://{user}@{place}/{database}: {reason}"
+
+
+class Proxy:
+    """A loopback TCP relay in front of the PostgreSQL server: stopping it is the server going
+    away for the daemon (its connections cut, new ones refused); starting it again on the
+    same port brings the server back."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self._listener is None:
+            return
+        with contextlib.suppress(OSError):  # wakes the accepting thread: close alone does not
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._listener = None
+        for sock in self._open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            self._open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"], indirect=True)
+def test_a_tick_that_cannot_reach_postgresql_says_so_in_one_line_and_is_tried_again(
+        office, settings, tmp_path):
+    service = office.service
+    now = "2026-11-04 10:00"
+    first_item = office.item(deadline="2026-11-03 18:00")
+    url = make_url(settings.db_url)
+    proxy = Proxy(url.port)
+    proxy.start()
+    proxied = url.set(port=proxy.port).render_as_string(hide_password=False)
+    env = {**cli_env(settings, tmp_path, now), "DUBAN_DB": proxied}
+    log_file = tmp_path / "daemon.log"
+    said = f"无法连接数据库 postgresql://{url.username}@127.0.0.1:{proxy.port}/{url.database}: "
+
+    def failed_ticks() -> list[str]:
+        return [line for line in log_lines(log_file) if "本次未能处理" in line]
+
+    with running_daemon(env, tmp_path / "console.txt", "--interval", "1", "--log-file",
+                        str(log_file)) as daemon:
+        try:
+            wait_for(lambda: due_progress(service, local(now)) == (4, 0), "the first tick",
+                     daemon=daemon)
+            proxy.stop()
+            wait_for(lambda: len(failed_ticks()) >= 3, "three failed ticks", daemon=daemon)
+            second_item = office.item(deadline="2026-11-03 18:00")  # due while it is away
+            proxy.start()
+            wait_for(lambda: due_progress(service, local(now)) == (8, 0),
+                     "the steps due meanwhile", daemon=daemon)
+            assert daemon.stop() == 0, daemon.log()
+        finally:
+            proxy.stop()
+    for line in failed_ticks():
+        assert LOG_LINE.match(line), line
+        reason = line.split(said, 1)[1]
+        assert reason in ("连接被拒绝(数据库服务器未运行, 或地址、端口不对); 1 秒后重试",
+                          "与数据库服务器的连接中断; 1 秒后重试"), line
+    assert "Traceback" not in log_file.read_text(encoding="utf-8")
+    assert daemon.log() == ""
+    for item_id in (first_item, second_item):
+        assert {t["step"]: t["status"] for t in service.timers(ADMIN, item_id)}["urge"] == (
+            TimerStatus.fired)

@@ -220,3 +220,57 @@ def test_working_day_deadlines_end_at_the_office_closing_time_when_set(office):
         assert item["current_deadline"] == local("2026-11-05 17:30")
     finally:
         closing_service.close()
+
+
+def test_every_kind_of_step_says_when_it_falls_due_in_words():
+    from duban.workflows import proposal, standard
+
+    specs = {spec.step: spec for spec in (*standard.TIMERS, *proposal.WORKFLOW.timers)}
+    assert {step: specs[step].when() for step in (
+        "remind_3", "yellow", "urge", "elapsed_50", "progress_report", "extension_decision",
+        "co_views_due", "contact_due")} == {
+        "remind_3": "期限前 3 个工作日 09:00",
+        "yellow": "到期时",
+        "urge": "期限后第 1 个工作日 09:00",
+        "elapsed_50": "办理时限的 50% 已过时(按工作日计) 09:00",
+        "progress_report": "每月 25 日 09:00",
+        "extension_decision": "进入该状态后第 2 个工作日 09:00",
+        "co_views_due": "交办后 1 个月(遇休息日顺延) 09:00",
+        "contact_due": "交办后第 15 个工作日 09:00",
+    }
+
+
+def test_a_stored_step_is_named_by_its_label_with_the_month_of_a_monthly_one():
+    from duban.engine.timers import step_label
+    from duban.workflows.standard import TIMERS
+
+    assert step_label(TIMERS, "remind_3") == "期限前3个工作日提醒"
+    assert step_label(TIMERS, "progress_report:2026-11") == "每月调度: 报送进展(2026-11)"
+    assert step_label(TIMERS, "dropped_in_a_later_version") == "dropped_in_a_later_version"
+
+
+def test_an_items_timer_steps_carry_their_chinese_names_as_each_reader_sees_them(office):
+    from duban.engine import views
+
+    item_id = new_item(office, lead_leader="chen")
+    office.fire("wang", item_id, "sign")
+
+    def labelled(login: str) -> dict[str, str]:
+        with office.service.reading(login, "item_timers", item_id) as txn:
+            rows = views.item_timers(txn, item_id)
+        def unlabelled(found: list[dict]) -> list[dict]:
+            return [{k: v for k, v in row.items() if k != "label"} for row in found]
+
+        assert unlabelled(rows) == unlabelled(office.service.timers(login, item_id))
+        return {row["step"]: row["label"] for row in rows}
+
+    office_sees = labelled("zhao")
+    assert office_sees == {
+        "elapsed_50": "办理时限过半提醒", "remind_3": "期限前3个工作日提醒",
+        "remind_1": "期限前1个工作日提醒", "yellow": "到期未报结: 黄色预警",
+        "urge": "逾期次日催办", "red": "逾期5个工作日: 红色预警",
+        "escalate": "逾期10个工作日: 建议约谈",
+        "progress_report:2026-11": "每月调度: 报送进展(2026-11)"}
+    # the handler does not see the office's own step (the proposal to summon their head)
+    assert labelled("wang") == {step: label for step, label in office_sees.items()
+                                if step != "escalate"}

@@ -118,3 +118,26 @@ def test_an_admin_loaded_year_is_counted_by_the_same_rule():
 def test_a_limit_never_counts_backwards():
     with pytest.raises(ValueError):
         CALENDAR.workday_limit(date(2026, 11, 7), -1)
+
+
+@pytest.mark.parametrize("start", [date(2026, 11, 7), date(2026, 10, 1), date(2026, 11, 6)])
+def test_timer_steps_after_an_event_count_from_receipt(start):
+    """The extension-decision reminder (2 working days after the request), the signing
+    judge and the half-time reminder count from receipt like every limit: a request made on
+    a day off is received on the next working day, which is not counted."""
+    from duban import workflows  # noqa: F401 (the packaged workflows)
+    from duban.engine.registry import Registry
+    from duban.engine.timers import plan
+
+    standard = Registry.discover((workflows,)).latest("standard")
+    moment = datetime.combine(start, time(10, 0), tzinfo=SHANGHAI)
+    deadline = datetime.combine(CALENDAR.workday_limit(start, 10), time(23, 59), SHANGHAI)
+    item = {"state": "extension_requested", "state_since": moment, "created_at": moment,
+            "clock_start": moment, "current_deadline": deadline, "deadline_version": 1}
+    due = {step.step: step.due_at.date() for step in plan(item, standard.timers, CALENDAR,
+                                                          SHANGHAI, moment)}
+    assert due["extension_decision"] == package_answer(2, start)
+    half = {step.step: step.due_at.date() for step in plan({**item, "state": "in_progress"},
+                                                           standard.timers, CALENDAR,
+                                                           SHANGHAI, moment)}
+    assert half["elapsed_50"] == package_answer(5, start)  # half of 10 working days
