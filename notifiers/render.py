@@ -103,9 +103,14 @@ def cn_datetime(value: datetime | None, tz: ZoneInfo | None = None) -> str:
 
 
 def sentence(text: str) -> str:
-    """Text as a sentence: a full stop added unless it already ends with punctuation."""
+    """Text as a sentence: a full stop added unless it already ends with punctuation. A
+    closing bracket or quote ends nothing by itself (…（含幼儿园）。), only with a stop
+    inside it (…“已整改。”)."""
     text = str(text).strip()
-    return text if not text or text[-1] in "。！？；：.!?;:…）)”" else text + "。"
+    last = text.rstrip("）)”’」』")
+    if not text or (last and last[-1] in "。！？；：.!?;:…"):
+        return text
+    return text + "。"
 
 
 def aligned(table: Sequence[Sequence[str]]) -> list[str]:

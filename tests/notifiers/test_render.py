@@ -233,3 +233,12 @@ def test_every_kind_a_packaged_workflow_names_has_a_template(tmp_path):
         named |= {n.kind for event in workflow.events for n in event.notices}
         named |= {spec.notice for spec in workflow.timers if spec.notice}
     assert named and all(renderer.has_kind(kind) for kind in named), named
+
+
+def test_a_sentence_ends_with_a_stop_even_after_a_closing_bracket():
+    from duban.notifiers.render import sentence
+
+    assert sentence("整改清零（含幼儿园）") == "整改清零（含幼儿园）。"
+    assert sentence("三是建立长效机制") == "三是建立长效机制。"
+    for done in ("已整改。", "“已整改。”", "好！", "如下：", ""):
+        assert sentence(done) == done
