@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -50,11 +50,6 @@ GLOBAL_OPTIONS = (
     ("--config", "config", "配置文件路径"),
     ("--token", "token", "以 API 令牌代表的人员身份操作(代替系统登录名)"),
 )
-ERROR_CODES = {"InvalidInput": "invalid_input", "Refused": "refused", "NotSignedIn": "refused",
-               "NotFound": "not_found", "NotVisible": "not_found", "Conflict": "conflict",
-               "IntegrityFailure": "integrity_failure", "SetupError": "setup",
-               "InternalError": "internal_error"}
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", help=GLOBAL_OPTIONS[0][2])  # DUBAN_DB is read below the settings file
@@ -76,12 +71,11 @@ def cli(ctx: click.Context, db, act_as, now, config, token, as_json, debug) -> N
     ctx.obj.json = as_json
 
 
-def _leaf_commands(command: click.Command):
+def _every_command(command: click.Command):
+    yield command
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            yield from _leaf_commands(sub)
-    else:
-        yield command
+            yield from _every_command(sub)
 
 
 def _setter(attribute: str):
@@ -108,9 +102,11 @@ def _accept_global_options(command: click.Command) -> None:
     if "--debug" not in taken:
         command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False,
                                            hidden=True, callback=_setter("debug")))
-    if "--json" not in taken:
-        command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
-                                           hidden=True, callback=_no_json_output))
+    if "--json" not in taken:  # a group passes it on; a command without JSON refuses it
+        refuse = not isinstance(command, click.Group)
+        command.params.append(click.Option(
+            ["--json"], is_flag=True, expose_value=False, hidden=True,
+            callback=_no_json_output if refuse else _setter("json")))
 
 
 def _usage_in_chinese(command: click.Command) -> None:
@@ -127,8 +123,8 @@ def _usage_in_chinese(command: click.Command) -> None:
 for _group in GROUPS:
     for _command in _group.COMMANDS:
         cli.add_command(_command)
-        for _leaf in _leaf_commands(_command):
-            _accept_global_options(_leaf)
+        for _each in _every_command(_command):
+            _accept_global_options(_each)
 _usage_in_chinese(cli)
 
 
@@ -146,6 +142,11 @@ def main() -> None:
         cli.main(standalone_mode=False, prog_name="duban")
     except click.exceptions.Abort:
         fail("已取消", "cancelled", 1, wants_json, prefix="")
+    except click.exceptions.NoArgsIsHelpError as err:  # a group without its command
+        if wants_json:
+            fail(f"缺少命令 (用法见 {err.ctx.command_path} --help)", "invalid_input", 2, True)
+        click.echo(err.ctx.get_help(), err=True)
+        sys.exit(err.exit_code)
     except click.ClickException as err:
         hint = ""
         if isinstance(err, click.UsageError) and err.ctx is not None:
@@ -158,11 +159,12 @@ def main() -> None:
         if debug:
             raise
         message, code, exit_code = describe_failure(err)
-        fail(message, code, exit_code, wants_json, prefix="" if code == "internal_error" else None)
+        internal = code == "internal"  # its line says so itself
+        fail(message, code, exit_code, wants_json, prefix="" if internal else None)
 
 
 def fail(message: str, code: str, exit_code: int, as_json: bool, *,
-         prefix: str | None = None) -> None:
+         prefix: str | None = None) -> NoReturn:
     """End the command: one line on stderr, or with ``--json`` one JSON object on stdout."""
     if as_json:
         click.echo(json.dumps({"error": message, "code": code, "exit_code": exit_code},
@@ -186,11 +188,9 @@ def describe_failure(err: Exception) -> tuple[str, str, int]:
 
     failure = err if isinstance(err, DubanError) else from_database_error(err)
     if failure is None:
-        return (f"内部错误: {type(err).__name__}: {err} (加 --debug 查看详情)", "internal_error",
-                InternalError.exit_code)
-    code = next((ERROR_CODES[kind.__name__] for kind in type(failure).__mro__
-                 if kind.__name__ in ERROR_CODES), "error")
-    return failure.message, code, failure.exit_code
+        return (f"内部错误: {type(err).__name__}: {err} (加 --debug 查看详情)",
+                InternalError.code, InternalError.exit_code)
+    return failure.message, failure.code, failure.exit_code
 
 
 if __name__ == "__main__":

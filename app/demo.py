@@ -108,7 +108,19 @@ class DemoResult:
     def command(self, args: tuple[str, ...]) -> list[str]:
         """A ``duban`` command line against the demo database, on the demo's clock."""
         now = self.end.astimezone(zone(self.settings.timezone)).strftime("%Y-%m-%dT%H:%M")
-        return ["duban", "--config", str(self.settings_file), "--now", now, *args]
+        return [program(), "--config", str(self.settings_file), "--now", now, *args]
+
+
+def program() -> str:
+    """How the user reaches ``duban``: its name when it is on the PATH, else the path it was
+    run by (``.venv/bin/duban`` right after the README's first command)."""
+    import shutil
+    import sys
+
+    ran = Path(sys.argv[0])
+    if shutil.which("duban") or ran.name != "duban":
+        return "duban"
+    return str(ran) if ran.is_absolute() or "/" in sys.argv[0] else "duban"
 
 
 def run_demo(db: str | None, *, config: str | None = None, echo: Callable[[str], None],

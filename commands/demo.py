@@ -31,7 +31,7 @@ def demo(app: App, demo_db, serve, port) -> None:
         # A long line folds at the terminal's width, as the demo's tables do.
         console.print(line, markup=False, emoji=False, overflow="fold")
 
-    result = run_demo(demo_db, config=app.config, echo=echo, accounts=serve)
+    result = run_demo(demo_db or app.db, config=app.config, echo=echo, accounts=serve)
     ends = local_text(result.end, zone(result.settings.timezone))
     # paths are printed whole, to be copied
     click.echo("")

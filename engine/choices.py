@@ -8,41 +8,53 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
-from duban.engine.errors import InvalidInput, NotFound
-from duban.engine.models import PERSON, SOURCE_LABELS, UNIT
+from duban.engine.errors import DubanError, InvalidInput
+from duban.engine.models import ITEM, PERSON, SOURCE_LABELS, UNIT
 from duban.engine.registry import Registry
 from duban.engine.validation import shown
 
 MAX_LISTED = 30  # valid values named in a refusal; more are counted, not listed
 
 
-def states(registry: Registry, text: str) -> frozenset[str]:
-    """The state names ``text`` stands for in any workflow (a Chinese label may name a state
-    of several workflows: 已办结 is a final state in more than one)."""
+def states(registry: Registry, text: str) -> Any:
+    """The items in the state ``text`` names: a code (``closed``) in any workflow, or a
+    Chinese label (已销号) in the workflows whose state reads so, a condition on the item
+    table. A label is not a code: 已办结 is ``closed`` in one workflow, while another's
+    ``closed`` reads 已回访办结, and only the first are asked for."""
     wanted = text.strip()
-    every = {(state.name, state.label) for wf in registry.all_versions() for state in wf.states}
-    found = frozenset(name for name, label in every if wanted in (name, label))
-    if not found:
-        listed = sorted({f"{label}({name})" for name, label in every})
+    every = {(wf.name, state.name, state.label) for wf in registry.all_versions()
+             for state in wf.states}
+    if any(name == wanted for _, name, _ in every):
+        return ITEM.c.state == wanted
+    pairs = sorted({(workflow, name) for workflow, name, label in every if label == wanted})
+    if not pairs:
+        listed = sorted({f"{label}({name})" for _, name, label in every})
         raise InvalidInput(f"没有状态“{shown(wanted)}”; 可选: {_listing(listed)}")
-    return found
+    return or_(*(and_(ITEM.c.workflow == workflow, ITEM.c.state == name)
+                 for workflow, name in pairs))
 
 
 def source(text: str) -> str:
-    """The source code of ``批示件``, ``领导批示件``, ``instruction`` …"""
+    """The source code of ``领导批示件`` or ``instruction``, or of a part of one label that
+    no other label shares (``批示件``)."""
     wanted = text.strip()
     for kind, label in SOURCE_LABELS.items():
-        if wanted in (kind.value, label) or (len(wanted) >= 2 and wanted in label):
+        if wanted in (kind.value, label):
             return kind.value
+    partly = [kind.value for kind, label in SOURCE_LABELS.items()
+              if len(wanted) >= 2 and wanted in label]
+    if len(partly) == 1:
+        return partly[0]
     listed = [f"{label}({kind.value})" for kind, label in SOURCE_LABELS.items()]
     raise InvalidInput(f"没有来源“{shown(wanted)}”; 可选: {_listing(listed)}")
 
 
-def workflow(registry: Registry, text: str) -> str:
-    """The workflow named ``text`` or titled so (``standard`` or its label); an unknown one
-    is not found, like an unknown item."""
+def workflow(registry: Registry, text: str, missing: type[DubanError] = InvalidInput) -> str:
+    """The workflow named ``text`` or titled so (``standard`` or its label). An unknown one
+    is refused as bad input in a filter; where a workflow is asked for by name (``workflow
+    show``), ``missing=NotFound`` answers it like an unknown item."""
     wanted = text.strip()
     for wf in registry.all_latest():
         if wanted in (wf.name, wf.label):
@@ -50,7 +62,7 @@ def workflow(registry: Registry, text: str) -> str:
     if any(loaded.may_hold(wanted) for loaded in registry.broken):
         registry.latest(wanted)  # names the broken file and the line that keeps it out
     listed = [f"{wf.label}({wf.name})" for wf in registry.all_latest()]
-    raise NotFound(f"没有工作流“{shown(wanted)}”; 可选: {_listing(listed)}")
+    raise missing(f"没有工作流“{shown(wanted)}”; 可选: {_listing(listed)}")
 
 
 def unit(conn: Any, text: str) -> str:
@@ -83,9 +95,12 @@ def ledger_filter(conn: Any, registry: Registry, flt: Any) -> Any:
     the engine's name."""
     changes: dict[str, Any] = {}
     if flt.state:
-        named = states(registry, flt.state)
-        changes["state"] = None
-        changes["states"] = named if flt.states is None else flt.states & named
+        condition = states(registry, flt.state)
+        if flt.state.strip() in registry.state_names():
+            changes["state"] = flt.state.strip()
+        else:  # a label: its workflows' states
+            changes.update(state=None, where=(*flt.where, condition),
+                           state_label=flt.state.strip())
     if flt.source:
         changes["source"] = source(flt.source)
     if flt.workflow:

@@ -13,6 +13,7 @@ MAX_MESSAGE = 2000  # characters: a message echoing a 100 KB value is printed an
 class DubanError(Exception):
     """Base of every error the engine raises on purpose."""
 
+    code = "error"  # for programs: the CLI's JSON errors and the API's
     exit_code = 1
 
     def __init__(self, message: str) -> None:
@@ -25,22 +26,27 @@ class DubanError(Exception):
 class InvalidInput(DubanError):
     """Malformed or missing input: a bad date, an over-long text, a missing reason."""
 
+    code = "invalid_input"
     exit_code = 2
 
 
 class Refused(DubanError):
     """The actor may not do this, or the item's state does not allow it. Recorded in the audit."""
 
+    code = "refused"
     exit_code = 3
 
 
 class NotSignedIn(Refused):
     """No valid credential: a token unknown, expired or revoked, a session ended."""
 
+    code = "not_signed_in"
+
 
 class NotFound(DubanError):
     """An unknown item, unit, person, workflow or event."""
 
+    code = "not_found"
     exit_code = 4
 
 
@@ -56,24 +62,28 @@ class NotVisible(NotFound):
 class Conflict(DubanError):
     """Someone changed the same thing meanwhile, or a unique value already exists."""
 
+    code = "conflict"
     exit_code = 5
 
 
 class IntegrityFailure(DubanError):
     """The audit chain or a stored state does not check out."""
 
+    code = "integrity_failure"
     exit_code = 6
 
 
 class SetupError(DubanError):
     """The database or the settings are not ready: not initialised, schema too old, no key."""
 
+    code = "setup"
     exit_code = 7
 
 
 class InternalError(DubanError):
     """Not expected: a defect. The CLI says so in one line (``--debug`` shows where)."""
 
+    code = "internal"
     exit_code = 70
 
 

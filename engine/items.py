@@ -8,7 +8,7 @@ number guards against two people moving it from the same state at once.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -86,7 +86,7 @@ def snapshot(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def create(txn: Txn, spec: NewItem, *, notify: bool = True) -> dict[str, Any]:
     """Register an item (交办) with its timetable and its notices."""
-    workflow = txn.registry.latest(choices.workflow(txn.registry, spec.workflow))
+    workflow = txn.registry.latest(choices.workflow(txn.registry, spec.workflow, NotFound))
     _require_creator(txn, workflow)
     row = _new_row(txn, spec, workflow)
     row["id"] = txn.conn.execute(insert(ITEM).returning(ITEM.c.id), row).scalar_one()
@@ -276,7 +276,7 @@ def possible_events(txn: ReadTxn, workflow: Workflow, item: Mapping[str, Any]) -
 def list_items(
     txn: ReadTxn,
     *,
-    state: str | Collection[str] | None = None,
+    state: Any = None,
     unit: str | None = None,
     workflow: str | None = None,
     open_only: bool = False,
@@ -289,9 +289,8 @@ def list_items(
     visible = visibility.item_clause(visibility.scope_of(txn))
     if visible is not None:
         query = query.where(visible)
-    if state:  # a name, or the names a Chinese label stands for
-        names = [state] if isinstance(state, str) else sorted(state)
-        query = query.where(ITEM.c.state.in_(names))
+    if state is not None:  # a name, or the condition a Chinese label stands for
+        query = query.where(ITEM.c.state == state if isinstance(state, str) else state)
     if unit:
         query = query.where(ITEM.c.lead_unit == unit)
     if workflow:

@@ -46,6 +46,8 @@ class LedgerFilter:
     workflow: str | None = None
     text: str | None = None  # search: the number, or words of the title, unit or leader
     states: frozenset[str] | None = None  # any of these states
+    where: tuple[Any, ...] = ()  # conditions on the item table (a state named by its label)
+    state_label: str | None = None  # the label a state was asked for by, for the heading
 
 
 ORDER = (ITEM.c.current_deadline, ITEM.c.id)
@@ -85,6 +87,7 @@ def filter_conditions(registry: Registry, flt: LedgerFilter, now: datetime,
         conditions.append(and_(ITEM.c.current_deadline >= start, ITEM.c.current_deadline < end))
     if flt.states is not None:
         conditions.append(ITEM.c.state.in_(flt.states))
+    conditions.extend(flt.where)
     if flt.text:
         conditions.append(_search(flt.text))
     return conditions
@@ -215,6 +218,8 @@ def describe(flt: LedgerFilter, registry: Registry, units: Mapping[str, str],
         labels = [state.label for name in chosen for workflow in workflows
                   for state in workflow.states if state.name == name]
         parts.append(f"状态 {'、'.join(dict.fromkeys(labels or chosen))}")
+    elif flt.state_label:
+        parts.append(f"状态 {flt.state_label}")
     if flt.source:
         parts.append(f"来源 {SOURCE_LABELS.get(flt.source, flt.source)}")
     if flt.workflow:

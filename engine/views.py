@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from duban.engine import audit, choices, evidence, items, ledger, notices, reports, visibility
 from duban.engine.access import role_names
-from duban.engine.errors import DubanError
+from duban.engine.errors import DubanError, NotFound
 from duban.engine.fields import FieldKind
 from duban.engine.labels import ACTION_LABELS, ATTR_LABELS, ATTR_VALUES, NOTICE_LABELS
 from duban.engine.models import AUDIT_EVENT, ITEM, SOURCE_LABELS, Role, SourceKind
@@ -252,7 +252,7 @@ def _details(workflow: Workflow, event: Mapping[str, Any],
 
 def workflow_view(registry: Registry, name: str) -> dict[str, Any]:
     """A workflow's states and events with who may fire them and what they need."""
-    wf = registry.latest(choices.workflow(registry, name))
+    wf = registry.latest(choices.workflow(registry, name, NotFound))
     return {
         "name": wf.name, "version": wf.version, "label": wf.label,
         "description": wf.description, "initial": wf.initial,

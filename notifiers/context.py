@@ -63,11 +63,19 @@ def full_width_punctuation(text: str) -> str:
             end += 1  # the bracket closing one inside the address belongs to it
         keep[found.start():end] = [True] * (end - found.start())
     convert: set[int] = set()  # the positions of the marks that become full-width
+    before_at, after_at = _neighbours(chars)
+    chinese_upto = [0]  # Chinese characters before each position: a bracket's inside at once
+    for char in chars:
+        chinese_upto.append(chinese_upto[-1] + _chinese(char))
 
     def chinese_beside(at: int) -> bool:
         """A Chinese character, or a mark already made full-width, next to ``at``."""
         return any(found in convert or _chinese(chars[found])
-                   for found in (_beside(chars, at, -1), _beside(chars, at, 1)) if found >= 0)
+                   for found in (before_at[at], after_at[at]) if found >= 0)
+
+    def plain_mark(at: int) -> bool:
+        return (chars[at] in FULL_WIDTH and chars[at] not in "()" and not keep[at]
+                and at not in convert and not _between_digits(chars, at))
 
     while True:  # until no mark changes: a mark beside a changed one is in Chinese text too
         before = len(convert)
@@ -81,32 +89,45 @@ def full_width_punctuation(text: str) -> str:
                 start = opened.pop()
                 glued = start > 0 and chars[start - 1].isascii() and chars[start - 1].isalnum()
                 if (chinese_beside(start) and not glued or chinese_beside(at) and not glued
-                        or any(_chinese(inner) for inner in chars[start + 1:at])):
+                        or chinese_upto[at] > chinese_upto[start + 1]):
                     convert.update((start, at))
             elif not _between_digits(chars, at) and chinese_beside(at):
                 convert.add(at)  # , : ; ? ! and a bracket that was never opened or closed
         convert.update(at for at in opened if chinese_beside(at))
+        # the same backwards, so that a run of marks converts in one round, not one per mark
+        for at in range(len(chars) - 1, -1, -1):
+            if plain_mark(at) and chinese_beside(at):
+                convert.add(at)
         if len(convert) == before:
             break
     out = []
     for at, char in enumerate(chars):
-        if char == " " and (_beside(chars, at, -1) in convert or _beside(chars, at, 1) in convert):
+        if char == " " and (before_at[at] in convert or after_at[at] in convert):
             continue  # Chinese punctuation carries its own spacing
         out.append(FULL_WIDTH[char] if at in convert else char)
     return "".join(out)
 
 
+def _neighbours(chars: list[str]) -> tuple[list[int], list[int]]:
+    """For every position, the nearest character other than a space before it and after it
+    (-1 when there is none): found once, so that long runs of spaces cost nothing more."""
+    before, after = [-1] * len(chars), [-1] * len(chars)
+    last = -1
+    for at, char in enumerate(chars):
+        before[at] = last
+        if char != " ":
+            last = at
+    last = -1
+    for at in range(len(chars) - 1, -1, -1):
+        after[at] = last
+        if chars[at] != " ":
+            last = at
+    return before, after
+
+
 def _between_digits(chars: list[str], at: int) -> bool:
     """1,000 and 09:30: a mark with a digit right before and right after it."""
     return 0 < at < len(chars) - 1 and chars[at - 1].isdigit() and chars[at + 1].isdigit()
-
-
-def _beside(chars: list[str], at: int, step: int) -> int:
-    """The position of the first character other than a space from ``at`` on, or -1."""
-    at += step
-    while 0 <= at < len(chars) and chars[at] == " ":
-        at += step
-    return at if 0 <= at < len(chars) else -1
 
 
 def typed(value: Any) -> Any:

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from duban.engine.errors import DubanError, from_database_error
+from duban.engine.errors import DubanError, SetupError, from_database_error
 from duban.engine.service import Service
 from duban.engine.timeutil import local_text
 from duban.web import api, pages
@@ -23,6 +23,9 @@ from duban.web.settings import WebSettings
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("duban.web")
+# What a person at a browser reads when the server is not set up right: the details (a
+# file, a line, a path) go to the server's log, for its admin.
+SETUP_MESSAGE = "系统暂时无法处理此项(服务器设置有误), 请联系管理员"
 
 
 def create_app(service: Service, web: WebSettings, *, lifespan: Any = None) -> FastAPI:
@@ -43,13 +46,17 @@ def create_app(service: Service, web: WebSettings, *, lifespan: Any = None) -> F
     @app.exception_handler(DubanError)
     async def duban_error(request: Request, err: DubanError) -> Response:
         status, code = status_of(err)
+        message = err.message
+        if isinstance(err, SetupError):  # paths, files and lines are the server admin's
+            log.error("设置问题: %s", err.message)
+            message = SETUP_MESSAGE
         if is_api(request):
             headers = {"www-authenticate": "Bearer"} if status == 401 else None
-            return JSONResponse(body(err.message, status, code), status, headers=headers)
+            return JSONResponse(body(message, status, code), status, headers=headers)
         if status == 401:
             return _to_sign_in(request)
         return pages.templates.TemplateResponse(
-            request, "error.html", {"message": err.message, "me": None, "csrf": ""},
+            request, "error.html", {"message": message, "me": None, "csrf": ""},
             status_code=status)
 
     @app.exception_handler(pages.SignInNeeded)

@@ -8,6 +8,7 @@ from duban.engine.errors import (
     Conflict,
     DubanError,
     IntegrityFailure,
+    InternalError,
     InvalidInput,
     NotFound,
     NotSignedIn,
@@ -15,23 +16,24 @@ from duban.engine.errors import (
     SetupError,
 )
 
-# (class, HTTP status, code): the first that matches, so subclasses come first.
-STATUSES: tuple[tuple[type[DubanError], int, str], ...] = (
-    (NotSignedIn, 401, "not_signed_in"),
-    (InvalidInput, 422, "invalid_input"),
-    (Refused, 403, "refused"),
-    (NotFound, 404, "not_found"),
-    (Conflict, 409, "conflict"),
-    (IntegrityFailure, 500, "integrity_failure"),
-    (SetupError, 503, "setup"),
+# (class, HTTP status): the first that matches, so subclasses come first. The code is the
+# error's own (engine/errors.py), the same the command line's JSON errors carry.
+STATUSES: tuple[tuple[type[DubanError], int], ...] = (
+    (NotSignedIn, 401),
+    (InvalidInput, 422),
+    (Refused, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (IntegrityFailure, 500),
+    (SetupError, 503),
 )
 
 
 def status_of(err: DubanError) -> tuple[int, str]:
-    for kind, status, code in STATUSES:
+    for kind, status in STATUSES:
         if isinstance(err, kind):
-            return status, code
-    return 500, "internal"
+            return status, err.code
+    return 500, InternalError.code
 
 
 def body(message: str, status: int, code: str, **extra: Any) -> dict[str, Any]:

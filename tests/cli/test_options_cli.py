@@ -31,7 +31,7 @@ def refusal(cli, *args: str, code: int) -> str:
     return cli.error(*args, code=code)
 
 
-def test_global_options_work_before_and_after_the_command(cli):
+def test_global_options_work_before_and_after_the_command(cli, tmp_path):
     db = cli.env.pop("DUBAN_DB")  # the database only from the command line, in either place
     item = str(json.loads(cli.run("item", "new", "--title", "排查", "--unit", "JJK",
                                   "--deadline", "2026-11-20", "--as", "zhao", "--now", NOW,
@@ -42,8 +42,9 @@ def test_global_options_work_before_and_after_the_command(cli):
     # --now after the command moves the clock of that command: created at the given time
     history = json.loads(cli.run("--db", db, "item", "history", item, "--json").stdout)
     assert history[0]["at"].startswith("2026-11-02T01:00")
-    # a command's own option of the same name is its own: demo --db is the demo's path
-    assert "--db" in cli.run("demo", "--help").stdout
+    # the demo's own --db names its database, and so does the global one
+    mine = tmp_path / "mine.db"
+    assert "演示库" in cli.run("--db", str(mine), "demo").stdout and mine.exists()
 
 
 def test_errors_answer_in_json_when_json_is_asked_for(cli):
@@ -120,7 +121,9 @@ def test_chinese_labels_are_accepted_and_unknown_values_refused(cli):
                          (("ledger", "--source", "外星"), "领导批示件(instruction)")):
         line = cli.error(*args, code=2)
         assert "可选:" in line and listed in line, args
-    assert "标准督办(standard)" in cli.error("ledger", "--workflow", "常规", code=4)
+    assert "标准督办(standard)" in cli.error("ledger", "--workflow", "常规", code=2)
+    assert "标准督办(standard)" in cli.error("workflow", "show", "常规", code=4)
+    assert "会议议定事项(meeting)" in cli.error("ledger", "--source", "事", code=2)
     assert "没有单位“XYZ”" in cli.error("ledger", "--unit", "XYZ", code=2)
     # a workflow by its title wherever a workflow is named
     assert cli.run("workflow", "show", "热线工单").stdout.startswith("热线工单(hotline")
@@ -167,7 +170,7 @@ def test_what_an_event_needs_is_in_the_help_and_the_events_list(cli):
         "yellow": "黄色预警", "red": "红色预警"}
 
 
-def test_a_handler_of_another_unit_is_told_whose_item_it_is(cli):
+def test_a_transferred_item_shows_both_units_and_leaves_the_old_ones_sight(cli):
     cli.run("unit", "add", "ZCK", "职业与成人教育科")
     cli.run("person", "add", "li", "李强", "--unit", "ZCK", "--role", "handler")
     item = new_item(cli, unit="ZCK")

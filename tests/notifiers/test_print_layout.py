@@ -404,3 +404,25 @@ def test_a_document_sent_up_carries_its_signer(printing_office):
     plain = word_of(office, replace(document, signer=""))
     assert not any("签发人" in p.text for p in plain.paragraphs)
     assert any(p.text == "督办〔2026〕2号" for p in plain.paragraphs)
+
+
+def test_long_runs_of_marks_and_spaces_convert_in_a_few_rounds():
+    """A report may hold 10,000 characters: a run of marks converts in a few rounds of the
+    loop, not one round per mark (which took a minute for a long run, inside the write)."""
+    from duban.notifiers import context
+
+    looks = []
+    real = context._between_digits
+
+    def counted(chars, at):
+        looks.append(at)
+        return real(chars, at)
+
+    context._between_digits = counted
+    try:
+        assert context.full_width_punctuation("中" + "," * 10_000) == "中" + "，" * 10_000
+        assert context.full_width_punctuation("," * 10_000 + "中") == "，" * 10_000 + "中"
+        assert context.full_width_punctuation("中" + " " * 10_000 + ",") == "中，"
+    finally:
+        context._between_digits = real
+    assert len(looks) <= 10 * 20_001  # each mark looked at a few times, not once per mark
