@@ -152,7 +152,7 @@ def main() -> None:
         if isinstance(err, click.UsageError) and err.ctx is not None:
             hint = f" (用法见 {err.ctx.command_path} --help)"
         code = "invalid_input" if isinstance(err, click.UsageError) else "error"
-        fail(err.format_message() + hint, code, err.exit_code, wants_json)
+        fail(click_zh.one_line(err.format_message()) + hint, code, err.exit_code, wants_json)
     except SystemExit:
         raise
     except Exception as err:

@@ -86,6 +86,15 @@ def ngettext(singular: str, plural: str, count: int) -> str:
     return gettext(singular if count == 1 else plural)
 
 
+def one_line(message: str) -> str:
+    """A click message as one Chinese line: click lists choices on lines of their own and
+    ends some sentences it builds itself with an ASCII full stop."""
+    text = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    text = text.replace(", ", "、").replace(",", "、") if "可选" in text else text
+    text = text.replace("'. ", "'。")
+    return text[:-1] + "。" if text.endswith(".") else text
+
+
 def display_width(text: str) -> int:
     """Columns a text takes on a terminal: a Chinese character takes two, so that the help's
     columns line up (click counts characters)."""

@@ -43,7 +43,8 @@ def item() -> None:
 @click.option("--unit", "lead_unit", required=True, help="牵头(主办)承办单位代码")
 @click.option("--deadline", required=True,
               help="办理期限: 日期(2026-12-10)或期限(10个工作日、15天、3个月、2小时)")
-@click.option("--workflow", default="standard", show_default=True, help="工作流")
+@click.option("--workflow", default="standard", show_default=True,
+              help="工作流: 名称或中文名")
 @click.option("--goal", default="", help="目标")
 @click.option("--measures", default="", help="工作举措")
 @click.option("--source", default="other", show_default=True,
@@ -89,9 +90,9 @@ def item_show(app: App, item_id, as_json) -> None:
 
 
 @item.command("list")
-@click.option("--state", help="状态")
-@click.option("--unit", "unit_code", help="承办单位代码")
-@click.option("--workflow", help="工作流")
+@click.option("--state", help="状态: 中文或代码, 如 办理中 或 in_progress")
+@click.option("--unit", "unit_code", help="承办单位: 代码或全称")
+@click.option("--workflow", help="工作流: 名称或中文名")
 @click.option("--open", "open_only", is_flag=True, help="只看未销号的")
 @click.option("--limit", type=Number(1, 10_000), default=200, show_default=True)
 @click.option("--offset", type=OFFSET, default=0)

@@ -28,11 +28,11 @@ def _period(text: str | None):
 
 
 @click.command("ledger")
-@click.option("--unit", help="责任单位代码")
-@click.option("--leader", help="牵头领导登录名")
-@click.option("--state", help="状态, 如 in_progress")
+@click.option("--unit", help="责任单位: 代码或全称, 如 JJK 或 基础教育科")
+@click.option("--leader", help="牵头领导: 登录名或姓名")
+@click.option("--state", help="状态: 中文或代码, 如 办理中 或 in_progress")
 @click.option("--source", help="来源, 如 instruction(批示件)、hotline、inspection")
-@click.option("--workflow", help="工作流")
+@click.option("--workflow", help="工作流: 名称或中文名, 如 standard 或 标准督办")
 @click.option("--overdue", is_flag=True, help="只看逾期未办结的")
 @click.option("--period", help="完成时限落在某时段: 2026-11、2026-Q4、2026-H2、2026")
 @click.option("--open", "open_only", is_flag=True, help="只看未销号的")

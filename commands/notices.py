@@ -22,8 +22,8 @@ def notices() -> None:
 
 
 @notices.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed", "dead"]),
-              help="只看某状态: pending 待发送, sent 已送达, failed 失败待重试, dead 无法送达")
+@click.option("--status", help="只看某状态: 待发送(pending)、已送达(sent)、失败待重试(failed)、"
+                               "无法送达(dead), 中文或代码均可")
 @click.option("--dead", is_flag=True, help="只看无法送达的(同 --status dead)")
 @click.option("--item", "item_id", type=ID, help="只看某事项的通知")
 @click.option("--kind", help="只看某类通知, 如 reminder、warning")
@@ -32,9 +32,11 @@ def notices() -> None:
 @click.pass_obj
 def notices_list(app: App, status, dead, item_id, kind, limit, as_json) -> None:
     """列出通知(新的在前)。"""
+    from duban.commands.options import exclusive
     from duban.engine.notices import STATUS_LABELS
     from duban.engine.timeutil import local_text
 
+    exclusive(dead=dead, status=status)
     actor = app.actor()
     rows = app.service.notice_list(actor, status="dead" if dead else status, item_id=item_id,
                                    kind=kind, limit=limit)

@@ -30,10 +30,8 @@ from duban.engine.fields import SATISFIED
 from duban.engine.models import AUDIT_EVENT, ITEM, PERSON, UNIT
 from duban.engine.periods import Period
 from duban.engine.registry import Registry
-from duban.engine.workflow import Event
+from duban.engine.workflow import COUNTED_EVENTS, Event
 
-COUNTED_EVENTS = ("warn", "summon", "hold_accountable", "reject", "report",
-                  "approve_extension", "decline", "transfer", "return_order")
 RATING_FIELD = "satisfaction"  # the standard field a rating is given in (engine/fields.py)
 
 

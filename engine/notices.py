@@ -19,6 +19,7 @@ from duban.engine.errors import InvalidInput, NotFound
 from duban.engine.models import DELIVERY, NOTICE, DeliveryStatus, Role
 from duban.engine.timers import Recipient
 from duban.engine.txn import ReadTxn, Txn, WrittenNotice
+from duban.engine.validation import shown
 
 UNIT_SIDE = (Recipient.owner, Recipient.handlers, Recipient.unit_head)
 
@@ -129,9 +130,12 @@ def list_notices(
     visible = visibility.notice_clause(visibility.scope_of(txn))
     if visible is not None:
         query = query.where(visible)
-    if status is not None:
+    if status is not None:  # the code or the word the list shows (已送达)
+        status = {label: code.value for code, label in STATUS_LABELS.items()}.get(
+            status.strip(), status.strip())
         if status not in STATUS_LABELS:
-            raise InvalidInput(f"状态应为 {'、'.join(STATUS_LABELS)} 之一")
+            listed = "、".join(f"{label}({code.value})" for code, label in STATUS_LABELS.items())
+            raise InvalidInput(f"没有通知状态“{shown(status)}”; 可选: {listed}")
         query = query.where(NOTICE.c.status == status)
     if item_id is not None:
         query = query.where(NOTICE.c.item_id == item_id)

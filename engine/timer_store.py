@@ -86,7 +86,8 @@ def claim_due_timers(txn: Txn, limit: int) -> list[dict[str, Any]]:
 
     On SQLite the write transaction's ``BEGIN IMMEDIATE`` already makes the claim exclusive.
     The steps of items whose workflow is in an admin's file that cannot be loaded stay due
-    (the daemon's log names the file each round) rather than stopping everyone's batch.
+    (the daemon's log names the file when the workflows are read) rather than stopping
+    everyone's batch.
 
     On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED`` so that several daemons share
     the due steps without waiting on each other (a dead daemon's locks go with its connection),

@@ -23,6 +23,9 @@ from duban.engine.fields import SATISFACTION_LEVELS, STANDARD_FIELDS, FieldSpec
 from duban.engine.models import Role
 from duban.engine.timers import Recipient
 
+# The events the period figures count (engine/figures.py), and what ``counts_as`` may name.
+COUNTED_EVENTS = ("warn", "summon", "hold_accountable", "reject", "report",
+                  "approve_extension", "decline", "transfer", "return_order")
 ANY_STATE = "*"
 
 
@@ -140,6 +143,9 @@ class Event:
     rating: str = ""
 
     def __post_init__(self) -> None:
+        if self.counts_as and self.counts_as not in COUNTED_EVENTS:
+            raise SetupError(f"事件 {self.name} 的 counts_as “{self.counts_as}”无效: 应为"
+                             f"{'、'.join(COUNTED_EVENTS)}之一")
         if self.rating and self.rating not in SATISFACTION_LEVELS:
             raise SetupError(f"事件 {self.name} 的评价“{self.rating}”无效: 应为"
                              f"{'、'.join(SATISFACTION_LEVELS)}之一")

@@ -311,7 +311,9 @@ def test_timers_through_the_cli_with_simulated_time(cli):
     item = str(cli.json("--as", "zhao", "--now", "2026-11-02 09:00", "item", "new", "--title",
                         "排查", "--unit", "JJK", "--deadline", "10个工作日")["id"])
     cli.run("--as", "wang", "--now", "2026-11-02 10:00", "sign", item)
-    assert "2026-11-16 23:59  yellow" in cli.run("item", "timers", item).stdout
+    timetable = cli.run("item", "timers", item).stdout  # each step by its Chinese name
+    assert re.search(r"2026-11-16 23:59 │ 到期未报结: 黄色预警 +│ 待触发", timetable), timetable
+    assert "yellow" in {row["step"] for row in cli.json("item", "timers", item)}
     out = cli.run("--now", "2026-11-17 09:30", "tick").stdout
     assert "触发 2, 跳过 3" in out
     assert cli.json("item", "show", item)["attrs"]["warning"] == "yellow"

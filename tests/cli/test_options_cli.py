@@ -132,23 +132,18 @@ def test_chinese_labels_are_accepted_and_unknown_values_refused(cli):
     assert created["workflow"] == "standard"
 
 
+LONG = "落实市长批示: 做好秋冬季学校传染病防控和校园食品安全专项检查工作"
+
+
 def test_tables_fit_the_terminal(cli):
-    for n in range(3):
-        new_item(cli, "落实市长批示: 做好秋冬季学校传染病防控和校园食品安全专项检查工作" + str(n))
-    for width in (80, 100):
-        for args in (("ledger",), ("ledger", "--zero"), ("item", "list"),
-                     ("--now", "2026-12-01", "assess", "--period", "2026-11")):
-            out = subprocess.run([DUBAN, *args], env={**cli.env, "COLUMNS": str(width)},
-                                 capture_output=True, text=True, timeout=60)
-            assert out.returncode == 0, (args, out.stderr)
-            widest = max(cell_len(line) for line in out.stdout.splitlines())
-            assert widest <= width, (width, args, out.stdout)
-            assert "传染病" in out.stdout or args[-1] == "2026-11"
-    narrow = subprocess.run([DUBAN, "ledger"], env={**cli.env, "COLUMNS": "80"},
-                            capture_output=True, text=True).stdout
-    wide = subprocess.run([DUBAN, "ledger"], env={**cli.env, "COLUMNS": "160"},
-                          capture_output=True, text=True).stdout
-    assert "跟踪问效" in wide and "跟踪问效" not in narrow and "剩余" in narrow
+    for n in range(2):
+        new_item(cli, LONG + str(n))
+    for args in (("ledger",), ("ledger", "--zero"), ("item", "list"),
+                 ("--now", "2026-12-01", "assess", "--period", "2026-11")):
+        out = subprocess.run([DUBAN, *args], env={**cli.env, "COLUMNS": "80"},
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, (args, out.stderr)
+        assert max(cell_len(line) for line in out.stdout.splitlines()) <= 80, out.stdout
     assert cli.json("ledger") == json.loads(subprocess.run(
         [DUBAN, "ledger", "--json"], env={**cli.env, "COLUMNS": "40"}, capture_output=True,
         text=True).stdout)  # JSON whatever the width

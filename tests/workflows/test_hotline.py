@@ -116,6 +116,8 @@ def test_a_declared_rating_must_be_one_of_the_levels():
     assert (redo.counts_as, redo.rating) == ("reject", "不满意")
     with pytest.raises(SetupError, match="评价“很差”无效"):
         replace(redo, rating="很差")
+    with pytest.raises(SetupError, match="counts_as “redo”无效"):
+        replace(redo, counts_as="redo")  # a typo would silently stop the counting
 
 
 def test_repeated_complaints_are_linked(office):
