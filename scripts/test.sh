@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
 .venv/bin/ruff check .
-.venv/bin/pytest -q "$@"
+# two workers, one per core of the machines the suite is sized for (DUBAN_TEST_WORKERS=0: one
+# process); each worker starts its own throwaway PostgreSQL server
+.venv/bin/pytest -q -n "${DUBAN_TEST_WORKERS:-2}" "$@"
