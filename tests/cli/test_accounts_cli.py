@@ -37,7 +37,6 @@ def everything_stored(cli) -> str:
     return "\n".join(found)
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # the engine tests run both
 def test_set_up_code_first_password_lockout_and_release(cli):
     opened = cli.json("--now", NOW, "account", "setup", "wang")
     code = opened["secret"]
@@ -91,7 +90,6 @@ def test_a_temporary_password_must_be_changed_and_others_cannot_open_accounts(cl
     assert "只有管理员可以" in cli.error("--as", "wang", "account", "show", "zhao", code=3)
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # the engine tests run both
 def test_tokens_act_until_they_expire_or_are_revoked(cli):
     item = cli.json("--as", "zhao", "--now", NOW, "item", "new", "--title", "排查", "--unit",
                     "JJK", "--deadline", "2026-11-20")["id"]

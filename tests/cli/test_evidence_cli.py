@@ -11,8 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.cli.conftest import DUBAN
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n%%EOF\n"
@@ -26,7 +24,6 @@ def signed_item(cli) -> str:
     return "1"
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # the engine tests run both
 def test_attach_list_get_withdraw_and_verify(cli, tmp_path):
     item = signed_item(cli)
     report, photo = tmp_path / "整改报告.pdf", tmp_path / "现场照片.jpg"
@@ -52,7 +49,6 @@ def test_attach_list_get_withdraw_and_verify(cli, tmp_path):
     assert "已校验 2 份佐证材料文件" in verified and "佐证材料完整" in verified
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # the engine tests run both
 def test_verify_files_finds_a_tampered_and_a_missing_file(cli, tmp_path):
     item = signed_item(cli)
     (tmp_path / "a.pdf").write_bytes(PDF)
@@ -77,7 +73,6 @@ def test_verify_files_finds_a_tampered_and_a_missing_file(cli, tmp_path):
     assert "审计链完整" in done.stdout
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # the engine tests run both
 def test_a_file_refused_by_type_or_size_is_one_line_and_nothing_is_written(cli, tmp_path):
     item = signed_item(cli)
     program = tmp_path / "报告.pdf"

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import pytest
-
 from duban.app import build_service
 from duban.engine.directory import NewPerson
 from tests.cli.conftest import ME
 
 
-@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # the engine tests run both
 def test_board_and_draw_from_the_command_line(cli, settings, tmp_path):
     service = build_service(replace(settings, audit_key_path=tmp_path / "audit.key"))
     service.add_person(ME, NewPerson("sun", "孙督查员", None, ("inspector",)))
