@@ -26,7 +26,7 @@ def notices() -> None:
                                "无法送达(dead), 中文或代码均可")
 @click.option("--dead", is_flag=True, help="只看无法送达的(同 --status dead)")
 @click.option("--item", "item_id", type=ID, help="只看某事项的通知")
-@click.option("--kind", help="只看某类通知, 如 reminder、warning")
+@click.option("--kind", help="只看某类通知: 代码或名称, 如 urging 或 督办函")
 @click.option("--limit", type=Number(1, 10_000), default=100, show_default=True)
 @json_option
 @click.pass_obj
@@ -37,6 +37,11 @@ def notices_list(app: App, status, dead, item_id, kind, limit, as_json) -> None:
     from duban.engine.timeutil import local_text
 
     exclusive(dead=dead, status=status)
+    if kind is not None:
+        from duban.commands.workflows import template_folder
+        from duban.notifiers.kinds import kind_named
+
+        kind = kind_named(template_folder(app), kind)
     actor = app.actor()
     rows = app.service.notice_list(actor, status="dead" if dead else status, item_id=item_id,
                                    kind=kind, limit=limit)

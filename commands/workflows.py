@@ -85,38 +85,20 @@ def timers_with_notice_labels(app: App, timers: list[dict[str, Any]]) -> list[di
 
 
 def notice_labels(app: App, kinds: set[str]) -> dict[str, str]:
-    """Each notice kind's ``label`` as its template sets it (``{% set label = "提醒函" %}``),
-    read without rendering; the parts written out when it is built from values (预警通知);
-    the kind itself when there is no template."""
-    import jinja2
-    from jinja2 import nodes
+    from duban.notifiers.kinds import labels
 
+    return labels(template_folder(app), kinds)
+
+
+def template_folder(app: App) -> Any:
+    """The admin's own templates folder, if the settings name one."""
     from duban.engine.errors import DubanError
     from duban.notifiers.config import notice_config
-    from duban.notifiers.render import PACKAGE_TEMPLATES
 
     try:
-        own = notice_config(app.service.settings).templates_dir
+        return notice_config(app.service.settings).templates_dir
     except DubanError:  # the settings' own problem, said by the commands that send notices
-        own = None
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(
-        [str(folder) for folder in (own, PACKAGE_TEMPLATES) if folder]))
-    labels = {}
-    for kind in kinds:
-        try:
-            source, _, _ = env.loader.get_source(env, f"kinds/{kind}.j2")  # type: ignore[union-attr]
-            tree = env.parse(source)
-        except jinja2.TemplateError:
-            labels[kind] = kind
-            continue
-        assigned = [node.node for node in tree.find_all(nodes.Assign)
-                    if isinstance(node.target, nodes.Name) and node.target.name == "label"]
-        consts = [value if isinstance(value, nodes.Const) else None for value in assigned[:1]]
-        if assigned and consts[0] is None:
-            consts = list(assigned[0].find_all(nodes.Const))
-        words = [const.value for const in consts if const and isinstance(const.value, str)]
-        labels[kind] = "".join(words) or kind
-    return labels
+        return None
 
 
 @workflow.command("check")

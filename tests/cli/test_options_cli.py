@@ -125,6 +125,13 @@ def test_chinese_labels_are_accepted_and_unknown_values_refused(cli):
     assert "标准督办(standard)" in cli.error("workflow", "show", "常规", code=4)
     assert "会议议定事项(meeting)" in cli.error("ledger", "--source", "事", code=2)
     assert "没有单位“XYZ”" in cli.error("ledger", "--unit", "XYZ", code=2)
+    # notices by the kind's name as the documents call it, or refused with the kinds there are
+    sent = cli.json("notices", "list", "--kind", "assignment")
+    assert len(sent) == 2 and cli.json("notices", "list", "--kind", "督办函") == []
+    assert cli.json("notices", "list", "--status", "待发送") == cli.json(
+        "notices", "list", "--status", "pending")
+    assert "督办函(urging)" in cli.error("notices", "list", "--kind", "外星", code=2)
+    assert "请写代码" in cli.error("notices", "list", "--kind", "交办通知", code=2)
     # a workflow by its title wherever a workflow is named
     assert cli.run("workflow", "show", "热线工单").stdout.startswith("热线工单(hotline")
     created = cli.json("--as", "zhao", "item", "new", "--title", "热线", "--unit", "JJK",
