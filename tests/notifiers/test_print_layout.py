@@ -18,13 +18,13 @@ from duban.engine import items, notices
 from duban.notifiers import context
 from duban.notifiers.context import full_width_punctuation
 from duban.notifiers.outbox import outbox_of
-from duban.notifiers.render import (
+from duban.notifiers.render import Document
+from duban.notifiers.typeset import (
     NO_LINE_END,
     NO_LINE_START,
     TABLE_PER_LINE,
     TITLE_PER_LINE,
     TITLE_WORDS,
-    Document,
     column_widths,
     outline,
     text_em,
