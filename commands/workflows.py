@@ -108,8 +108,8 @@ def workflow_check(folder, as_json) -> None:
     """检查工作流目录 DIR: 逐个单独加载每个文件, 不需要数据库; 全部可用时退出码为 0, 否则为 2。"""
     from duban import workflows
     from duban.engine.errors import InvalidInput
-    from duban.engine.registry import PACKAGED, load_folder, packaged
     from duban.engine.userfiles import checked_path
+    from duban.engine.workflow_files import PACKAGED, load_folder, packaged
 
     path = checked_path(folder)
     if not path.is_dir():

@@ -18,7 +18,8 @@ from duban import workflows
 from duban.app import build_service
 from duban.engine.errors import SetupError
 from duban.engine.items import NewItem
-from duban.engine.registry import ADMIN_MODULES, Problem, Registry, load_folder
+from duban.engine.registry import Registry
+from duban.engine.workflow_files import ADMIN_MODULES, Problem, load_folder
 from tests.conftest import ADMIN, build_office
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "petition.py"
