@@ -9,9 +9,6 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from duban.engine.views import FieldInfo, ItemView, TimelineEntry
 
-# the event inputs that have an option of their own; any other is given as --field NAME=VALUE
-OWN_OPTIONS = frozenset(("reason", "report", "note", "deadline", "unit", "person", "level", "at",
-                         "place", "satisfaction"))
 
 
 def item_line(item: Mapping[str, Any], state_label: str, tz: ZoneInfo) -> str:
@@ -29,7 +26,10 @@ def field_hint(field: FieldInfo) -> str:
         value = "|".join(field.choices)
     else:
         value = field.label
-    option = f"--{field.name} " if field.name in OWN_OPTIONS else f"--field {field.name}="
+    from duban.commands.options import FIELD_OPTIONS
+
+    own = field.name in {name for name, _ in FIELD_OPTIONS}  # else given as --field NAME=VALUE
+    option = f"--{field.name} " if own else f"--field {field.name}="
     return f"{option}{value}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from duban.engine.errors import DubanError, InvalidInput
 from duban.engine.models import ITEM, PERSON, SOURCE_LABELS, UNIT
@@ -65,7 +65,7 @@ def workflow(registry: Registry, text: str, missing: type[DubanError] = InvalidI
     raise missing(f"没有工作流“{shown(wanted)}”; 可选: {_listing(listed)}")
 
 
-def unit(conn: Any, text: str) -> str:
+def unit(conn: Connection, text: str) -> str:
     """The code of the unit whose code or full name is ``text``."""
     wanted = text.strip()
     code = conn.execute(select(UNIT.c.code).where(or_(UNIT.c.code == wanted,
@@ -75,7 +75,7 @@ def unit(conn: Any, text: str) -> str:
     return code
 
 
-def person(conn: Any, text: str) -> str:
+def person(conn: Connection, text: str) -> str:
     """The login of the person whose login or name is ``text`` (a name two people share is
     refused: the login tells them apart)."""
     wanted = text.strip()
@@ -90,17 +90,17 @@ def person(conn: Any, text: str) -> str:
     raise InvalidInput(f"没有人员“{shown(wanted)}”(写登录名或姓名; duban person list 可查)")
 
 
-def ledger_filter(conn: Any, registry: Registry, flt: Any) -> Any:
-    """``flt`` (a :class:`duban.engine.ledger.LedgerFilter`) with every named value read as
-    the engine's name."""
+def ledger_filter(conn: Connection, registry: Registry, flt: Any) -> Any:
+    """``flt`` (a :class:`duban.engine.ledger.LedgerFilter`, which this module may not import:
+    the ledger imports the items, which name their workflow here) with every named value read
+    as the engine's name."""
     changes: dict[str, Any] = {}
-    if flt.state:
-        condition = states(registry, flt.state)
-        if flt.state.strip() in registry.state_names():
-            changes["state"] = flt.state.strip()
-        else:  # a label: its workflows' states
-            changes.update(state=None, where=(*flt.where, condition),
-                           state_label=flt.state.strip())
+    wanted_state = (flt.state or "").strip()
+    if wanted_state and wanted_state not in registry.state_names():  # a label, or refused
+        changes.update(state=None, where=(*flt.where, states(registry, wanted_state)),
+                       state_label=wanted_state)
+    elif wanted_state:
+        changes["state"] = wanted_state
     if flt.source:
         changes["source"] = source(flt.source)
     if flt.workflow:

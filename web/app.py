@@ -13,19 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from duban.engine.errors import DubanError, SetupError, from_database_error
+from duban.engine.errors import DubanError, from_database_error
 from duban.engine.service import Service
 from duban.engine.timeutil import local_text
 from duban.web import api, pages
-from duban.web.errors import body, status_of
+from duban.web.errors import body, shown_message, status_of
 from duban.web.security import Guard
 from duban.web.settings import WebSettings
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("duban.web")
-# What a person at a browser reads when the server is not set up right: the details (a
-# file, a line, a path) go to the server's log, for its admin.
-SETUP_MESSAGE = "系统暂时无法处理此项(服务器设置有误), 请联系管理员"
 
 
 def create_app(service: Service, web: WebSettings, *, lifespan: Any = None) -> FastAPI:
@@ -46,10 +43,7 @@ def create_app(service: Service, web: WebSettings, *, lifespan: Any = None) -> F
     @app.exception_handler(DubanError)
     async def duban_error(request: Request, err: DubanError) -> Response:
         status, code = status_of(err)
-        message = err.message
-        if isinstance(err, SetupError):  # paths, files and lines are the server admin's
-            log.error("设置问题: %s", err.message)
-            message = SETUP_MESSAGE
+        message = shown_message(err)  # a setup problem's details are the server admin's
         if is_api(request):
             headers = {"www-authenticate": "Bearer"} if status == 401 else None
             return JSONResponse(body(message, status, code), status, headers=headers)
@@ -86,7 +80,7 @@ def create_app(service: Service, web: WebSettings, *, lifespan: Any = None) -> F
         if failure is None:
             log.error("内部错误: %s %s", request.method, request.url.path, exc_info=err)
         status, code = status_of(failure) if failure else (500, "internal")
-        message = failure.message if failure else "内部错误, 已记录"
+        message = shown_message(failure) if failure else "内部错误, 已记录"
         if is_api(request):
             return JSONResponse(body(message, status, code), status)
         return pages.templates.TemplateResponse(

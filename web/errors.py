@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from duban.engine.errors import (
@@ -34,6 +35,20 @@ def status_of(err: DubanError) -> tuple[int, str]:
         if isinstance(err, kind):
             return status, err.code
     return 500, InternalError.code
+
+
+# What a person at a browser reads when the server is not set up right: the details (a
+# file, a line, a path) go to the server's log, for its admin.
+SETUP_MESSAGE = "系统暂时无法处理此项(服务器设置有误), 请联系管理员"
+log = logging.getLogger("duban.web")
+
+
+def shown_message(err: DubanError) -> str:
+    """The line a page or an API answer shows for ``err``."""
+    if isinstance(err, SetupError):
+        log.error("设置问题: %s", err.message)
+        return SETUP_MESSAGE
+    return err.message
 
 
 def body(message: str, status: int, code: str, **extra: Any) -> dict[str, Any]:

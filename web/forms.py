@@ -13,6 +13,7 @@ from duban.engine.labels import size_text
 from duban.engine.models import SOURCE_LABELS
 from duban.engine.timeutil import local_text
 from duban.engine.views import EventOption, ItemView
+from duban.web.errors import shown_message
 
 COLOURS = {"green": "绿", "yellow": "黄", "red": "红", "": "—"}
 TEXTAREA = ("long_text",)
@@ -45,7 +46,7 @@ def action(view: ItemView, event: str, units: list[dict[str, Any]],
     """What the form of one event shows: its fields, the values given, the engine's message
     beside the field it names (or above the form)."""
     option: EventOption | None = next((e for e in view.events if e.name == event), None)
-    message = err.message if err else None
+    message = shown_message(err) if err else None
     fields = []
     for field in option.fields if option else ():
         fields.append({

@@ -24,7 +24,7 @@ from duban.engine.access import Bearer
 from duban.engine.errors import DubanError, NotSignedIn
 from duban.engine.service import Service
 from duban.web import forms
-from duban.web.errors import status_of
+from duban.web.errors import shown_message, status_of
 from duban.web.files import as_download, attachments, file_response
 from duban.web.filters import ledger_filter
 from duban.web.security import (
@@ -135,7 +135,7 @@ async def login(request: Request) -> Response:
         if "临时密码" in err.message:
             return RedirectResponse(f"/password?login={quote(login_name)}&first=1", 303)
         return _render(request, "login.html", status_of(err)[0], next=target, nonce=nonce,
-                       error=err.message, login=login_name)
+                       error=shown_message(err), login=login_name)
     response = RedirectResponse(target, 303)
     _set_cookie(request, response, SESSION_COOKIE, token,
                 max_age=int(_service(request).account_policy().session_hours * 3600))
@@ -176,7 +176,7 @@ async def change_password(request: Request) -> Response:
     try:
         token = await run_in_threadpool(change)
     except DubanError as err:
-        return again_page(status_of(err)[0], err.message)
+        return again_page(status_of(err)[0], shown_message(err))
     response = RedirectResponse("/", 303)
     _set_cookie(request, response, SESSION_COOKIE, token,
                 max_age=int(service.account_policy().session_hours * 3600))
@@ -272,7 +272,7 @@ async def new_item(request: Request) -> Response:
         except DubanError as err:
             return _render(request, "new_item.html", status_of(err)[0],
                            **forms.new_item_context(service, actor), values=data,
-                           error=err.message)
+                           error=shown_message(err))
         return RedirectResponse(f"/items/{created['id']}", 303)
 
     return await _posted_page(request, page, data)
@@ -363,7 +363,7 @@ def _item_with_message(request: Request, service: Service, actor: Bearer, item_i
     """The 督办单 again, with the engine's message above its evidence."""
     view = service.item_view(actor, item_id)
     return _render(request, "item.html", status_of(err)[0], view=view, action=None,
-                   evidence_error=err.message)
+                   evidence_error=shown_message(err))
 
 
 def _action_response(request: Request, view: Any, action: dict[str, Any],
@@ -405,7 +405,7 @@ async def import_list(request: Request) -> Response:
                                created=None, error=None)
             except DubanError as err:
                 return _render(request, "import.html", status_of(err)[0], problems=None,
-                               created=None, error=err.message)
+                               created=None, error=shown_message(err))
         return _render(request, "import.html", problems=None, created=created, error=None)
 
     return await _posted_page(request, page, data)
@@ -470,7 +470,7 @@ def assess(request: Request, period: str = "") -> Response:
             try:
                 result = service.assess(actor, parse_period(period))
             except DubanError as err:
-                error = err.message
+                error = shown_message(err)
         return _render(request, "assess.html", period=period, result=result, error=error)
 
     return _person_page(request, page)
@@ -487,7 +487,7 @@ def dashboard(request: Request, period: str = "") -> Response:
             view = service.dashboard(actor, parse_period(chosen))
         except DubanError as err:
             return _render(request, "dashboard_error.html", status_of(err)[0], period=chosen,
-                           error=err.message)
+                           error=shown_message(err))
         return _render(request, "dashboard.html", view=view, period=chosen,
                        charts=dashboard_charts(view))
 
@@ -545,7 +545,7 @@ async def circular(request: Request) -> Response:
             written = service.circular(actor, parse_period(period))
         except DubanError as err:
             return _render(request, "assess.html", status_of(err)[0], period=period,
-                           result=None, error=err.message)
+                           result=None, error=shown_message(err))
         return RedirectResponse(f"/notices/{written['notice']}", 303)
 
     return await _posted_page(request, page, data)

@@ -150,7 +150,7 @@ def test_demo_runs_and_its_database_verifies(tmp_path):
     assert "督办台账" in out and "审计链" in out and "完整" in out
     assert "与现状一致" in out
     # Its own settings file names its database and key (the key wins over DUBAN_AUDIT_KEY,
-    # which points at the main database's; DUBAN_DB is taken as the --db option).
+    # which points at the main database's, as the file's database wins over DUBAN_DB).
     del runner.env["DUBAN_DB"]
     demo = ("--config", str(tmp_path / "demo.toml"))
     assert "审计链完整" in runner.run(*demo, "audit", "verify").stdout

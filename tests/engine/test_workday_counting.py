@@ -122,9 +122,9 @@ def test_a_limit_never_counts_backwards():
 
 @pytest.mark.parametrize("start", [date(2026, 11, 7), date(2026, 10, 1), date(2026, 11, 6)])
 def test_timer_steps_after_an_event_count_from_receipt(start):
-    """The extension-decision reminder (2 working days after the request), the signing
-    judge and the half-time reminder count from receipt like every limit: a request made on
-    a day off is received on the next working day, which is not counted."""
+    """The extension-decision reminder (2 working days after the request) and the half-time
+    reminder count from receipt like every limit: a request made on a day off is received on
+    the next working day, which is not counted."""
     from duban import workflows  # noqa: F401 (the packaged workflows)
     from duban.engine.registry import Registry
     from duban.engine.timers import plan
