@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from duban.engine import choices, deadlines, notices, timer_store, visibility
 from duban.engine.access import role_names, roles_on_item, standing
 from duban.engine.audit import canonical
+from duban.engine.batch import needs_flush
 from duban.engine.deadlines import Deadline
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
 from duban.engine.evidence import attach
@@ -69,12 +70,16 @@ UPDATE_ITEM = (
 def load(txn: ReadTxn, item_id: int, *, for_update: bool = False) -> dict[str, Any]:
     """The item, if the transaction's actor may see it; a missing item and one they may not
     see give the same answer (:mod:`duban.engine.visibility`)."""
-    locked = for_update and txn.conn.dialect.name == "postgresql"
-    query = ITEM_BY_ID_LOCKED if locked else ITEM_BY_ID
-    row = txn.conn.execute(query, {"item_id": item_id}).mappings().first()
-    if row is None:
-        raise NotFound(visibility.not_found(item_id))
-    item = dict(row)
+    batch = getattr(txn, "batch", None)  # a read transaction has none
+    if batch is not None and batch.holds(item_id):
+        item = batch.item(item_id)  # read with the batch (and locked with its claim)
+    else:
+        locked = for_update and txn.conn.dialect.name == "postgresql"
+        query = ITEM_BY_ID_LOCKED if locked else ITEM_BY_ID
+        row = txn.conn.execute(query, {"item_id": item_id}).mappings().first()
+        if row is None:
+            raise NotFound(visibility.not_found(item_id))
+        item = dict(row)
     visibility.require_item(txn, item)
     return item
 
@@ -208,6 +213,8 @@ def fire(
     values = _parse_values(txn, workflow, event, raw_values)
     if event.requires_evidence and not evidence:
         raise InvalidInput(f"{event.label}须附佐证材料: {event.requires_evidence}")
+    if txn.batch is not None and needs_flush((*event.guards, *event.effects)):
+        txn.batch.flush(txn.conn)  # they may read items the batch has changed
     ctx = EventContext(txn.conn, txn.now, txn.tz, txn.actor, roles, item, values, txn.calendar)
     for guard in event.guards:
         message = guard(ctx)
@@ -358,15 +365,21 @@ def save(
         if draft["deadline_reason"] != RECALCULATED:
             draft.set("deadline_provisional", txn.calendar.provisional_between(day, day))
     changed = draft.changes()
-    params = {name: value for name, value in draft.values.items() if name not in FIXED_COLUMNS}
-    result = txn.conn.execute(
-        UPDATE_ITEM, {**params, "_id": before["id"], "_version": before["version"]}
-    )
-    if result.rowcount != 1:
-        raise Conflict(_changed_meanwhile(before["id"]))
-    if (before["co_units"] or draft["co_units"]) and CO_UNIT_COLUMNS & set(changed):
-        txn.conn.execute(delete(ITEM_CO_UNIT).where(ITEM_CO_UNIT.c.item_id == before["id"]))
-        _index_co_units(txn, [draft.values])
+    co_units_moved = bool((before["co_units"] or draft["co_units"])
+                          and CO_UNIT_COLUMNS & set(changed))
+    if txn.batch is not None and txn.batch.holds(before["id"]):
+        txn.batch.save_item(draft.values, co_units_moved)  # versions checked when written
+    else:
+        params = {name: value for name, value in draft.values.items()
+                  if name not in FIXED_COLUMNS}
+        result = txn.conn.execute(
+            UPDATE_ITEM, {**params, "_id": before["id"], "_version": before["version"]}
+        )
+        if result.rowcount != 1:
+            raise Conflict(_changed_meanwhile(before["id"]))
+        if co_units_moved:
+            txn.conn.execute(delete(ITEM_CO_UNIT).where(ITEM_CO_UNIT.c.item_id == before["id"]))
+            _index_co_units(txn, [draft.values])
     # The item's timetable follows it in the same transaction.
     workflow = txn.registry.get(draft["workflow"], draft["workflow_version"])
     timer_store.reconcile(txn, draft.values, workflow)

@@ -35,7 +35,7 @@ def request(
     payload: Mapping[str, Any] | None = None,
 ) -> bool:
     """Write a notice about an item to the people in the given roles. True when written,
-    False when a notice with this key exists already."""
+    False when a notice with this key exists already (or is held with a batch)."""
     return write(txn, item, kind, key=key, to=resolve(txn, item, to),
                  cc=resolve(txn, item, cc), payload=payload) is not None
 
@@ -51,11 +51,15 @@ def write(
     payload: Mapping[str, Any] | None = None,
 ) -> int | None:
     """Write one notice to the given logins unless its key exists; returns its id, or None.
-    Nobody receives the same notice twice: a recipient is not also copied."""
+    Nobody receives the same notice twice: a recipient is not also copied. In a batch of
+    timer firings the notice is held with the batch (None: its id comes when it is written)."""
     row = {"key": key, "item_id": item["id"] if item else None, "kind": kind,
            "recipients": list(to), "cc": [login for login in cc if login not in to],
            "payload": dict(payload or {}), "status": DeliveryStatus.pending.value,
            "created_at": txn.now}
+    if txn.batch is not None and item is not None and txn.batch.holds(item["id"]):
+        txn.batch.add_notice(row, dict(item))
+        return None
     notice_id = txn.conn.execute(dialect_statement(txn.conn, "notice_once", lambda insert: insert(
         NOTICE).on_conflict_do_nothing(index_elements=["key"]).returning(NOTICE.c.id)),
         row).scalar()

@@ -2,7 +2,9 @@
 
 Each factory returns a small function the engine calls while firing an event: a guard returns
 a one-line refusal or ``None``; an effect changes the draft item. Keeping them here lets
-workflow modules stay declarations.
+workflow modules stay declarations. All but :func:`children_in` read only the item, the inputs
+and the directory (:func:`duban.engine.batch.reads_no_items`): a batch of timer firings need
+not write its decisions before calling them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from duban.engine.batch import reads_no_items
 from duban.engine.models import ITEM, PERSON, UNIT, Role
 from duban.engine.timeutil import local_text
 from duban.engine.workflow import Draft, Effect, EventContext, Guard
@@ -20,6 +23,7 @@ from duban.engine.workflow import Draft, Effect, EventContext, Guard
 def later_than_now(field_name: str) -> Guard:
     """The given instant must lie in the future."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         value = ctx.values.get(field_name)
         if value is not None and value <= ctx.now:
@@ -32,6 +36,7 @@ def later_than_now(field_name: str) -> Guard:
 def later_than_deadline(field_name: str) -> Guard:
     """The given instant must lie after the item's current deadline (an extension extends)."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         value = ctx.values.get(field_name)
         current = ctx.item["current_deadline"]
@@ -48,6 +53,7 @@ def later_than_deadline(field_name: str) -> Guard:
 def other_unit(field_name: str) -> Guard:
     """A transfer must go to a different unit, or the item would come straight back."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         if ctx.values.get(field_name) == ctx.item["lead_unit"]:
             return "转办的目标单位与现承办单位相同"
@@ -57,6 +63,7 @@ def other_unit(field_name: str) -> Guard:
 
 
 def attr_is(key: str, expected: Any, message: str) -> Guard:
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         return None if ctx.item["attrs"].get(key) == expected else message
 
@@ -64,6 +71,7 @@ def attr_is(key: str, expected: Any, message: str) -> Guard:
 
 
 def attr_is_not(key: str, unwanted: Any, message: str) -> Guard:
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         return message if ctx.item["attrs"].get(key) == unwanted else None
 
@@ -73,6 +81,7 @@ def attr_is_not(key: str, unwanted: Any, message: str) -> Guard:
 def set_deadline(field_name: str, why: str) -> Effect:
     """Move the current deadline; the original deadline never changes."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.set("current_deadline", ctx.values[field_name])
         draft.set("deadline_reason", why)
@@ -83,6 +92,7 @@ def set_deadline(field_name: str, why: str) -> Effect:
 def set_deadline_from_attr(key: str, override_field: str, why: str) -> Effect:
     """Grant a deadline asked for earlier (stored in attrs), unless a new one is given now."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         deadline = ctx.values.get(override_field) or _instant_attr(draft, key)
         if deadline is not None:
@@ -93,6 +103,7 @@ def set_deadline_from_attr(key: str, override_field: str, why: str) -> Effect:
 
 
 def move_to_unit(field_name: str) -> Effect:
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.set("lead_unit", ctx.values[field_name])
 
@@ -102,6 +113,7 @@ def move_to_unit(field_name: str) -> Effect:
 def set_attr(key: str, value: Any = None, *, from_field: str | None = None) -> Effect:
     """Set (or with ``None``, clear) a workflow attribute, from a constant or a field."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         new = ctx.values.get(from_field) if from_field else value
         if hasattr(new, "isoformat"):
@@ -114,6 +126,7 @@ def set_attr(key: str, value: Any = None, *, from_field: str | None = None) -> E
 def count(key: str) -> Effect:
     """Count occurrences, e.g. warnings or interviews, for the ledger and the assessment."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.set_attr(key, int(draft.attr(key, 0)) + 1)
 
@@ -123,6 +136,7 @@ def count(key: str) -> Effect:
 def record_actor(key: str) -> Effect:
     """Remember who did this, e.g. who signed for the item first (首问责任制)."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         if draft.attr(key) is None:
             draft.set_attr(key, ctx.actor.login)
@@ -133,6 +147,7 @@ def record_actor(key: str) -> Effect:
 def name_unit_head(note: str = "unit_head") -> Effect:
     """Name the lead unit's head in the event (who is summoned, who answers for the unit)."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.notes[note] = _unit_head(ctx, draft["lead_unit"])
 
@@ -142,6 +157,7 @@ def name_unit_head(note: str = "unit_head") -> Effect:
 def name_one_level_up(note: str = "one_level_up") -> Effect:
     """上查一级: name the lead leader, or failing that the head of the unit above."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         leader = draft["lead_leader"]
         if leader is None:
@@ -175,6 +191,7 @@ def _instant_attr(draft: Draft, key: str) -> Any:
 def stamp(key: str) -> Effect:
     """Record when this happened, e.g. when the report that may be accepted was sent."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.set_attr(key, ctx.now.isoformat())
 
@@ -184,6 +201,7 @@ def stamp(key: str) -> Effect:
 def judge_on_time(reported_key: str = "reported_at") -> Effect:
     """On time means: the report finally accepted came before the current deadline."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         reported = _instant_attr(draft, reported_key) or ctx.now
         draft.set_attr("on_time", reported <= draft["current_deadline"])
@@ -194,6 +212,7 @@ def judge_on_time(reported_key: str = "reported_at") -> Effect:
 def restart_clock() -> Effect:
     """A redo starts the unit's clock again, against the redo deadline."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.set("clock_start", ctx.now)
 
@@ -204,6 +223,7 @@ def judge_signing(workdays: int = 1, stamp_key: str = "signed_at") -> Effect:
     """Signed in time means: within ``workdays`` working days of assignment (or transfer),
     counted from receipt as every limit is (:meth:`WorkCalendar.workday_limit`)."""
 
+    @reads_no_items
     def effect(ctx: EventContext, draft: Draft) -> None:
         draft.set_attr(stamp_key, ctx.now.isoformat())
         assigned = draft["state_since"].astimezone(ctx.tz).date()
@@ -217,6 +237,7 @@ def within_workdays(workdays: int, what: str) -> Guard:
     """Only within ``workdays`` working days of entering the current state (e.g. a misrouted
     order goes back within 2 working days of its assignment)."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         if ctx.calendar is None:
             return None
@@ -232,6 +253,7 @@ def within_workdays(workdays: int, what: str) -> Guard:
 def attr_below(key: str, limit: int, message: str) -> Guard:
     """Refused once a counted attribute reached ``limit`` (one extension, one redo)."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         return message if (ctx.item["attrs"].get(key) or 0) >= limit else None
 
@@ -241,6 +263,7 @@ def attr_below(key: str, limit: int, message: str) -> Guard:
 def at_most_workdays_later(field_name: str, workdays: int) -> Guard:
     """A requested deadline no more than ``workdays`` working days after the current one."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         value = ctx.values.get(field_name)
         if value is None or ctx.calendar is None:
@@ -257,6 +280,7 @@ def at_most_workdays_later(field_name: str, workdays: int) -> Guard:
 def value_is_not(field_name: str, unwanted: Any, unless_attr: str, message: str) -> Guard:
     """Refuse a value (e.g. 不满意) unless a counted attribute is already set (redone once)."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         if ctx.values.get(field_name) == unwanted and not ctx.item["attrs"].get(unless_attr):
             return message
@@ -283,6 +307,7 @@ def children_in(states: tuple[str, ...], what: str) -> Guard:
 def actor_in_unit(unit_code: str, inside: bool, message: str) -> Guard:
     """Only people of (or not of) a unit: the inspection group confirms for the group."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         return None if (ctx.actor.unit_code == unit_code) == inside else message
 
@@ -292,6 +317,7 @@ def actor_in_unit(unit_code: str, inside: bool, message: str) -> Guard:
 def attrs_set(keys: tuple[str, ...], labels: tuple[str, ...], what: str) -> Guard:
     """Every one of ``keys`` recorded first, e.g. the three sign-offs before closing."""
 
+    @reads_no_items
     def guard(ctx: EventContext) -> str | None:
         missing = [label for key, label in zip(keys, labels, strict=True)
                    if not ctx.item["attrs"].get(key)]

@@ -3,9 +3,13 @@
 The loop reads like a work queue's: claim a batch, fire each step, commit, log. A batch is
 fired in one write transaction: each firing's state change, audit events, notices and the
 step's own row commit together, so a crash loses the whole batch or nothing, and the next
-tick fires what was lost. A step that fails is undone inside its savepoint, recorded as
-failed, and the batch goes on. See :func:`duban.engine.timer_store.claim_due_timers` for how
+tick fires what was lost. See :func:`duban.engine.timer_store.claim_due_timers` for how
 several daemons share the work.
+
+A batch is set-based (:mod:`duban.engine.batch`): its items and timer rows are read once,
+every step is decided in Python by the same code as a single firing, a step that fails is
+undone in Python and recorded as failed, and the decisions are written in one statement per
+table. If that write fails, the batch is fired again step by step, each step in a savepoint.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from duban.engine import items, notices, timer_store
+from duban.engine.batch import Batch, BatchWriteFailed
 from duban.engine.errors import DubanError, IntegrityFailure, SetupError
 from duban.engine.models import TimerStatus
 from duban.engine.timers import Anchor, TimerSpec
-from duban.engine.txn import Txn
+from duban.engine.txn import Txn, WrittenNotice
 
 log = logging.getLogger("duban.ticker")
 DEFAULT_BATCH = 200
@@ -62,13 +69,15 @@ def tick(
     batch_size: int = DEFAULT_BATCH,
     should_stop: Callable[[], bool] = lambda: False,
     keep_steps: bool = True,
+    set_based: bool = True,
 ) -> TickReport:
-    """Fire everything due, batch after batch, each batch in one of ``transactions()``."""
+    """Fire everything due, batch after batch, each batch in one of ``transactions()``;
+    ``set_based=False`` fires every batch step by step."""
     report = TickReport()
     while not should_stop():
         first = len(report.steps)
         with transactions() as txn:
-            outcomes = fire_batch(txn, batch_size)
+            outcomes = fire_batch(txn, batch_size, set_based=set_based)
         report.batches += bool(outcomes)
         for outcome in outcomes:  # logged once committed
             report.counts[outcome["status"]] += 1
@@ -81,12 +90,52 @@ def tick(
     return report
 
 
-def fire_batch(txn: Txn, limit: int) -> list[dict[str, Any]]:
+def fire_batch(txn: Txn, limit: int, *, set_based: bool = True) -> list[dict[str, Any]]:
     """Claim up to ``limit`` due steps and fire each; returns their outcomes. A directory
     whose seal is broken stops the whole batch before anything is claimed: its steps stay due
     for the tick after the reseal, instead of ending failed or skipped."""
     txn.directory  # noqa: B018 (read for its check)
-    return [_fire_isolated(txn, timer) for timer in timer_store.claim_due_timers(txn, limit)]
+    due = timer_store.claim_due_timers(txn, limit)
+    if set_based and due:
+        outcomes = _fire_set_based(txn, due)
+        if outcomes is not None:
+            return outcomes
+    return [_fire_isolated(txn, timer) for timer in due]
+
+
+def _fire_set_based(txn: Txn, due: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The batch decided in Python and written at once; None when the write failed and
+    nothing of it is left (the caller then fires it step by step)."""
+    mark = txn.mark()
+    savepoint = txn.conn.begin_nested()
+    txn.batch = Batch.load(txn.conn, (timer["item_id"] for timer in due))
+    try:
+        outcomes = [_fire_held(txn, timer) for timer in due]
+        txn.batch.flush(txn.conn)
+        txn.notices_written.extend(WrittenNotice(*written) for written in txn.batch.written)
+    except (BatchWriteFailed, DBAPIError) as err:
+        savepoint.rollback()
+        txn.undo(mark)
+        log.warning("批量执行未成功, 改为逐条执行: %s", str(err).splitlines()[0][:200])
+        return None
+    finally:
+        txn.batch = None
+    savepoint.commit()
+    return outcomes
+
+
+def _fire_held(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
+    """One step of a set-based batch: a step that fails is undone in Python."""
+    assert txn.batch is not None
+    marks = txn.mark(), txn.batch.mark(timer["item_id"])
+    try:
+        return fire_step(txn, timer)
+    except (*BATCH_FATAL, BatchWriteFailed, DBAPIError):
+        raise  # not this step's fault
+    except Exception as err:
+        txn.undo(marks[0])
+        txn.batch.undo(marks[1])
+        return _failed(txn, timer, err)
 
 
 def _fire_isolated(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
@@ -99,17 +148,21 @@ def _fire_isolated(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
         raise  # not this step's fault: the batch rolls back and is tried again
     except Exception as err:  # recorded, never silently dropped
         txn.undo(mark)
-        log.exception("步骤 %s 执行失败", timer["id"])
-        message = f"{type(err).__name__}: {err}"[:400]
-        timer_store.finish(txn, timer["id"], TimerStatus.failed, message)
-        txn.audit.append(at=txn.now, actor=txn.actor.login, action="timer_failed",
-                         item_id=timer["item_id"], event=timer["step"], reason=message)
-        return _outcome(timer, TimerStatus.failed, message, txn.now)
+        return _failed(txn, timer, err)
+
+
+def _failed(txn: Txn, timer: dict[str, Any], err: Exception) -> dict[str, Any]:
+    log.exception("步骤 %s 执行失败", timer["id"])
+    message = f"{type(err).__name__}: {err}"[:400]
+    timer_store.finish(txn, timer, TimerStatus.failed, message)
+    txn.audit.append(at=txn.now, actor=txn.actor.login, action="timer_failed",
+                     item_id=timer["item_id"], event=timer["step"], reason=message)
+    return _outcome(timer, TimerStatus.failed, message, txn.now)
 
 
 def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
     # An earlier firing in the same batch may have re-planned this item and cancelled the row.
-    if timer_store.status_of(txn, timer["id"]) is not TimerStatus.pending:
+    if timer_store.status_of(txn, timer) is not TimerStatus.pending:
         return _outcome(timer, TimerStatus.cancelled, NOT_APPLICABLE, txn.now)
     item = items.load(txn, timer["item_id"])
     workflow = txn.registry.get(item["workflow"], item["workflow_version"])
@@ -117,7 +170,7 @@ def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
     late = int((txn.now - timer["due_at"]).total_seconds())
     stale = timer["deadline_version"] not in (0, item["deadline_version"])
     if spec is None or item["state"] not in spec.states or stale:
-        timer_store.finish(txn, timer["id"], TimerStatus.cancelled, NOT_APPLICABLE, late)
+        timer_store.finish(txn, timer, TimerStatus.cancelled, NOT_APPLICABLE, late)
         return _outcome(timer, TimerStatus.cancelled, NOT_APPLICABLE, txn.now)
     if spec.skip_after_deadline and txn.now > item["current_deadline"]:
         return _skip(txn, timer, "期限已过, 提醒不再适用", late)
@@ -137,7 +190,7 @@ def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
         notices.request(txn, item, spec.notice, key=key, to=spec.to, cc=spec.cc,
                         payload={"step": spec.step, "label": spec.label, "late_seconds": late})
         notice = spec.notice
-    timer_store.finish(txn, timer["id"], TimerStatus.fired, None, late)
+    timer_store.finish(txn, timer, TimerStatus.fired, None, late)
     txn.audit.append(
         at=txn.now, actor=txn.actor.login, action="timer_fired", item_id=item["id"],
         event=timer["step"], reason=spec.label,
@@ -150,7 +203,7 @@ def fire_step(txn: Txn, timer: dict[str, Any]) -> dict[str, Any]:
 
 
 def _skip(txn: Txn, timer: dict[str, Any], why: str, late: int) -> dict[str, Any]:
-    timer_store.finish(txn, timer["id"], TimerStatus.skipped, why, late)
+    timer_store.finish(txn, timer, TimerStatus.skipped, why, late)
     txn.audit.append(at=txn.now, actor=txn.actor.login, action="timer_skipped",
                      item_id=timer["item_id"], event=timer["step"], reason=why,
                      payload={"due_at": timer["due_at"], "late_seconds": late})

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, tuple_
 
+from duban.engine.batch import FINISH, SET_STATUS
 from duban.engine.models import ITEM, TIMER, TimerStatus
 from duban.engine.timers import Anchor, plan
 from duban.engine.txn import ReadTxn, Txn
@@ -23,13 +24,7 @@ from duban.engine.workflow import Workflow
 PENDING, CANCELLED = TimerStatus.pending.value, TimerStatus.cancelled.value
 TIMERS_OF_ITEM = select(TIMER.c.id, TIMER.c.step, TIMER.c.deadline_version, TIMER.c.status,
                         TIMER.c.due_at).where(TIMER.c.item_id == bindparam("item_id"))
-SET_STATUS = (update(TIMER).where(TIMER.c.id == bindparam("_id"))
-              .values(status=bindparam("status"), due_at=bindparam("due_at")))
 INSERT_TIMER = insert(TIMER)
-FINISH = update(TIMER).where(TIMER.c.id == bindparam("_id")).values(
-    status=bindparam("status"), fired_at=bindparam("fired_at"),
-    late_seconds=bindparam("late_seconds"), outcome=bindparam("outcome"),
-)
 STATUS_OF = select(TIMER.c.status).where(TIMER.c.id == bindparam("_id"))
 
 
@@ -42,9 +37,11 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
         (step.step, step.deadline_version): step
         for step in plan(item, workflow.timers, txn.calendar, txn.tz, txn.now)
     }
+    batch = txn.batch if txn.batch is not None and txn.batch.holds(item["id"]) else None
     existing = {} if new else {
-        (row.step, row.deadline_version): row
-        for row in txn.conn.execute(TIMERS_OF_ITEM, {"item_id": item["id"]})
+        (row["step"], row["deadline_version"]): row
+        for row in (batch.timer_rows(item["id"]) if batch else
+                    txn.conn.execute(TIMERS_OF_ITEM, {"item_id": item["id"]}).mappings())
     }
     monthly_due = {
         spec.step for spec in workflow.timers
@@ -54,21 +51,27 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
     for key, row in existing.items():
         step = wanted.get(key)
         # A recurring step already due still fires, though the plan has moved to next month.
-        keep_due = row.step.split(":", 1)[0] in monthly_due and row.due_at <= txn.now
-        if row.status == PENDING and step is None and not keep_due:
-            changes.append({"_id": row.id, "status": CANCELLED, "due_at": row.due_at})
-        elif row.status in (PENDING, CANCELLED) and step is not None:
-            if row.status == CANCELLED or row.due_at != step.due_at:
-                changes.append({"_id": row.id, "status": PENDING, "due_at": step.due_at})
-    if changes:
-        txn.conn.execute(SET_STATUS, changes)
+        keep_due = row["step"].split(":", 1)[0] in monthly_due and row["due_at"] <= txn.now
+        if row["status"] == PENDING and step is None and not keep_due:
+            changes.append((row, CANCELLED, row["due_at"]))
+        elif row["status"] in (PENDING, CANCELLED) and step is not None:
+            if row["status"] == CANCELLED or row["due_at"] != step.due_at:
+                changes.append((row, PENDING, step.due_at))
+    if batch is not None:
+        for row, status, due_at in changes:
+            batch.set_timer(row, status, due_at)
+    elif changes:
+        txn.conn.execute(SET_STATUS, [{"_id": row["id"], "status": status, "due_at": due_at}
+                                      for row, status, due_at in changes])
     new_rows = [
         {"item_id": item["id"], "step": step.step, "deadline_version": step.deadline_version,
          "due_at": step.due_at, "status": PENDING, "created_at": txn.now}
         for key, step in wanted.items()
         if key not in existing
     ]
-    if new_rows:
+    if batch is not None:
+        batch.add_timers(new_rows)
+    elif new_rows:
         txn.conn.execute(INSERT_TIMER, new_rows)
 
 
@@ -119,17 +122,24 @@ def claim_due_timers(txn: Txn, limit: int) -> list[dict[str, Any]]:
     return [row for row in due if row["item_id"] in locked]
 
 
-def status_of(txn: ReadTxn, timer_id: int) -> TimerStatus | None:
-    found = txn.conn.execute(STATUS_OF, {"_id": timer_id}).scalar()
+def status_of(txn: Txn, timer: Mapping[str, Any]) -> TimerStatus | None:
+    """The status of a claimed step now: an earlier firing may have cancelled it."""
+    if txn.batch is not None and txn.batch.holds(timer["item_id"]):
+        found = txn.batch.timer_status(timer["item_id"], timer["id"])
+    else:
+        found = txn.conn.execute(STATUS_OF, {"_id": timer["id"]}).scalar()
     return None if found is None else TimerStatus(found)
 
 
-def finish(txn: Txn, timer_id: int, status: TimerStatus, outcome: str | None,
+def finish(txn: Txn, timer: Mapping[str, Any], status: TimerStatus, outcome: str | None,
            late: int | None = None, at: datetime | None = None) -> None:
     """Record how a step ended: fired, skipped, cancelled or failed, and when."""
-    txn.conn.execute(FINISH, {"_id": timer_id, "status": status.value,
-                              "fired_at": at or txn.now, "late_seconds": late,
-                              "outcome": outcome})
+    params = {"_id": timer["id"], "status": status.value, "fired_at": at or txn.now,
+              "late_seconds": late, "outcome": outcome}
+    if txn.batch is not None and txn.batch.holds(timer["item_id"]):
+        txn.batch.finish(timer["item_id"], params)
+    else:
+        txn.conn.execute(FINISH, params)
 
 
 def item_timers(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:

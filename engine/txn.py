@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from duban.engine.access import Actor
 from duban.engine.audit import AuditWriter
+from duban.engine.batch import Batch
 from duban.engine.directory_cache import Directory, DirectoryCache, read_directory
 from duban.engine.registry import Registry
 from duban.engine.seals import read_checked
@@ -127,6 +128,8 @@ class Txn(ReadTxn):
 
     audit: AuditWriter
     notices_written: list[WrittenNotice] = field(default_factory=list)
+    # A batch of timer firings being decided: its rows are read from and written to it.
+    batch: Batch | None = field(default=None, repr=False)
 
     _unkept: tuple[int, Directory] | None = field(default=None, repr=False)
     _directory_checked: bool = field(default=False, repr=False)
@@ -160,6 +163,7 @@ class Txn(ReadTxn):
 
     def mark(self) -> UndoMark:
         return UndoMark(self.audit.mark(), len(self.notices_written))
+
 
     def undo(self, mark: UndoMark) -> None:
         """Forget what was collected after ``mark`` (its rows went with a savepoint)."""
