@@ -103,7 +103,7 @@ class Batch:
     # -- what a step reads -----------------------------------------------------------------
 
     def item(self, item_id: int) -> dict[str, Any]:
-        return copy.deepcopy(self.items[item_id])
+        return _copy(self.items[item_id])
 
     def timer_rows(self, item_id: int) -> list[dict[str, Any]]:
         return self.timers[item_id]
@@ -116,7 +116,7 @@ class Batch:
 
     def save_item(self, values: dict[str, Any], co_units_moved: bool) -> None:
         item_id = values["id"]
-        self.items[item_id] = copy.deepcopy(values)  # replaced, never changed in place
+        self.items[item_id] = _copy(values)  # replaced, never changed in place
         self.updated[item_id] = self.items[item_id]
         if co_units_moved:
             self.reindexed.append(self.items[item_id])
@@ -228,6 +228,13 @@ class Batch:
             fresh = [({**row, "id": notice_id}, item)
                      for (row, item), notice_id in zip(fresh, ids, strict=True)]
         return fresh
+
+
+def _copy(item: dict[str, Any]) -> dict[str, Any]:
+    """An item's values apart from the held ones: its containers (attrs, co-units, the
+    deadline's basis) are what an event changes in place, one level deep (see Draft)."""
+    return {name: copy.copy(value) if isinstance(value, (dict, list)) else value
+            for name, value in item.items()}
 
 
 def _latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

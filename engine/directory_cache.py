@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from duban.engine.models import DIRECTORY_GENERATION, META, PERSON, UNIT
+from duban.engine.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Directory:
 
 
 GENERATION = select(DIRECTORY_GENERATION.c.value).where(DIRECTORY_GENERATION.c.id == 1)
+READ_GENERATION = Prepared(GENERATION)
 
 
 def read_directory(conn: Connection) -> Directory:
@@ -52,7 +54,10 @@ class DirectoryCache:
 
     def lookup(self, conn: Connection) -> tuple[int, Directory | None]:
         """The generation the transaction sees, and the directory if it is the one kept."""
-        generation = conn.execute(GENERATION).scalar_one()
+        found = READ_GENERATION.first(conn, {})
+        if found is None:
+            raise LookupError("directory generation row missing")
+        generation = found["value"]
         entry = self._entry  # one read of the attribute: other threads may replace it
         return generation, entry[1] if entry is not None and entry[0] == generation else None
 

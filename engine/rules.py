@@ -328,6 +328,4 @@ def attrs_set(keys: tuple[str, ...], labels: tuple[str, ...], what: str) -> Guar
 
 def item_exists(ctx: EventContext, item_id: int) -> bool:
     """Whether an item with this number exists: for rules that name another item."""
-    from duban.engine.items import ITEM_BY_ID
-
-    return ctx.conn.execute(ITEM_BY_ID, {"item_id": item_id}).first() is not None
+    return ctx.conn.execute(select(ITEM.c.id).where(ITEM.c.id == item_id)).first() is not None

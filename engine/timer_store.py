@@ -17,15 +17,20 @@ from sqlalchemy import bindparam, insert, select, tuple_
 
 from duban.engine.batch import FINISH, SET_STATUS
 from duban.engine.models import ITEM, TIMER, TimerStatus
+from duban.engine.prepared import Prepared
 from duban.engine.timers import Anchor, plan
 from duban.engine.txn import ReadTxn, Txn
 from duban.engine.workflow import Workflow
 
 PENDING, CANCELLED = TimerStatus.pending.value, TimerStatus.cancelled.value
-TIMERS_OF_ITEM = select(TIMER.c.id, TIMER.c.step, TIMER.c.deadline_version, TIMER.c.status,
-                        TIMER.c.due_at).where(TIMER.c.item_id == bindparam("item_id"))
+TIMERS_OF_ITEM = Prepared(select(TIMER.c.id, TIMER.c.step, TIMER.c.deadline_version,
+                                 TIMER.c.status, TIMER.c.due_at)
+                          .where(TIMER.c.item_id == bindparam("item_id")))
+NEW_TIMER_COLUMNS = ("item_id", "step", "deadline_version", "due_at", "status", "created_at")
+ADD_TIMER = Prepared(insert(TIMER).values({name: bindparam(name) for name in NEW_TIMER_COLUMNS}))
+CHANGE_STATUS, FINISH_ONE = Prepared(SET_STATUS), Prepared(FINISH)
 INSERT_TIMER = insert(TIMER)
-STATUS_OF = select(TIMER.c.status).where(TIMER.c.id == bindparam("_id"))
+STATUS_OF = Prepared(select(TIMER.c.status).where(TIMER.c.id == bindparam("_id")))
 
 
 def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
@@ -41,7 +46,7 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
     existing = {} if new else {
         (row["step"], row["deadline_version"]): row
         for row in (batch.timer_rows(item["id"]) if batch else
-                    txn.conn.execute(TIMERS_OF_ITEM, {"item_id": item["id"]}).mappings())
+                    TIMERS_OF_ITEM.all(txn.conn, {"item_id": item["id"]}))
     }
     monthly_due = {
         spec.step for spec in workflow.timers
@@ -61,8 +66,9 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
         for row, status, due_at in changes:
             batch.set_timer(row, status, due_at)
     elif changes:
-        txn.conn.execute(SET_STATUS, [{"_id": row["id"], "status": status, "due_at": due_at}
-                                      for row, status, due_at in changes])
+        CHANGE_STATUS.execute_many(txn.conn, [{"_id": row["id"], "status": status,
+                                                "due_at": due_at}
+                                               for row, status, due_at in changes])
     new_rows = [
         {"item_id": item["id"], "step": step.step, "deadline_version": step.deadline_version,
          "due_at": step.due_at, "status": PENDING, "created_at": txn.now}
@@ -72,7 +78,7 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
     if batch is not None:
         batch.add_timers(new_rows)
     elif new_rows:
-        txn.conn.execute(INSERT_TIMER, new_rows)
+        ADD_TIMER.execute_many(txn.conn, new_rows)
 
 
 def new_rows(txn: Txn, item: Mapping[str, Any], workflow: Workflow) -> list[dict[str, Any]]:
@@ -127,7 +133,8 @@ def status_of(txn: Txn, timer: Mapping[str, Any]) -> TimerStatus | None:
     if txn.batch is not None and txn.batch.holds(timer["item_id"]):
         found = txn.batch.timer_status(timer["item_id"], timer["id"])
     else:
-        found = txn.conn.execute(STATUS_OF, {"_id": timer["id"]}).scalar()
+        row = STATUS_OF.first(txn.conn, {"_id": timer["id"]})
+        found = row and row["status"]
     return None if found is None else TimerStatus(found)
 
 
@@ -139,7 +146,7 @@ def finish(txn: Txn, timer: Mapping[str, Any], status: TimerStatus, outcome: str
     if txn.batch is not None and txn.batch.holds(timer["item_id"]):
         txn.batch.finish(timer["item_id"], params)
     else:
-        txn.conn.execute(FINISH, params)
+        FINISH_ONE.execute(txn.conn, params)
 
 
 def item_timers(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:

@@ -1,0 +1,108 @@
+"""Statements compiled once and run on the driver's cursor, inside the SQLAlchemy transaction.
+
+SQLAlchemy stays the schema and the way statements are written: each one here is a Core
+statement, compiled once per dialect, its values converted by its column types' own bind and
+result processors. Running it on the connection's driver cursor skips what SQLAlchemy does
+again for every execution (cache lookup, parameter construction, events, result objects),
+which costs several times the driver's own work on the few statements every event sends.
+The cursor belongs to the same connection, so the statement is part of the transaction.
+
+Only plain statements are prepared (no expanding ``IN`` lists): those are left to SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Form:
+    """A statement as one dialect's driver takes it."""
+
+    sql: str
+    positional: tuple[str, ...] | None  # bind names in order (qmark), or None (named)
+    names: dict[str, str]  # bind name -> the name in the SQL (named styles)
+    binds: dict[str, Processor]
+    defaults: dict[str, Any]  # the values written into the statement itself
+    columns: tuple[tuple[str, Processor], ...]
+
+
+class Prepared:
+    """A Core statement run on the driver's cursor of whatever connection it is given."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._forms: dict[str, _Form] = {}
+
+    def _form(self, dialect: Dialect) -> _Form:
+        form = self._forms.get(dialect.name)
+        if form is None:
+            form = self._forms[dialect.name] = _compile(self.statement, dialect)
+        return form
+
+    def _args(self, form: _Form, params: Mapping[str, Any]) -> Any:
+        def value(name: str) -> Any:
+            given = params[name] if name in params else form.defaults[name]
+            return _bound(form.binds[name], given)
+
+        if form.positional is not None:
+            return tuple(value(name) for name in form.positional)
+        return {form.names[name]: value(name) for name in form.binds}
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run it once; returns the driver's cursor."""
+        form = self._form(conn.dialect)
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute(form.sql, self._args(form, params))
+        return cursor
+
+    def execute_many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
+        """Run it for each of ``params``; returns the rows changed in all."""
+        form = self._form(conn.dialect)
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.executemany(form.sql, [self._args(form, one) for one in params])
+        return cursor.rowcount
+
+    def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        return self.execute(conn, params).rowcount
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        form = self._form(conn.dialect)
+        return [_row(form, raw) for raw in self.execute(conn, params).fetchall()]
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        form = self._form(conn.dialect)
+        raw = self.execute(conn, params).fetchone()
+        return None if raw is None else _row(form, raw)
+
+
+def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:
+    compiled = statement.compile(dialect=dialect)
+    escaped = getattr(compiled, "escaped_bind_names", None) or {}
+    binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+             for name, bind in compiled.binds.items()}
+    positional = tuple(compiled.positiontup) if compiled.positional else None
+    selected = getattr(statement, "selected_columns", None)
+    columns = tuple(
+        (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+        for column in (selected if selected is not None else ()))
+    defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+    return _Form(compiled.string, positional, {name: escaped.get(name, name) for name in binds},
+                 binds, defaults, columns)
+
+
+def _bound(processor: Processor, value: Any) -> Any:
+    return value if processor is None else processor(value)
+
+
+def _row(form: _Form, raw: Sequence[Any]) -> dict[str, Any]:
+    return {name: value if processor is None else processor(value)
+            for (name, processor), value in zip(form.columns, raw, strict=True)}
