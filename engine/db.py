@@ -107,7 +107,8 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get("duban_read", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # on the driver's cursor: nothing of SQLAlchemy's statement path for every transaction
+        conn.connection.dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
