@@ -11,36 +11,42 @@ The global options (``--db``, ``--as``, ``--now``, ``--config``, ``--token``, ``
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from typing import Any, NoReturn
 
 import click
 
-from duban.commands import (
-    accounts,
-    assignments,
-    audit,
-    calendar,
-    click_zh,
-    completion,
-    demo,
-    directory,
-    evidence,
-    items,
-    ledger,
-    notices,
-    public,
-    setup,
-    timers,
-    web,
-    workflows,
-)
+from duban.commands import click_zh
 from duban.commands.context import App
 
 click_zh.install()
-GROUPS = (setup, directory, accounts, items, evidence, assignments, workflows, calendar, timers,
-          audit, notices, ledger, public, demo, web, completion)
+# The commands of each module of duban.commands (its COMMANDS). A command's module is imported
+# when the command is used: a state change needs ``items`` alone, and each module costs every
+# start-up its time. Help, completion and an unknown name import them all; a name missing here
+# is found that way too (tests/cli/test_startup.py checks the table against the modules).
+COMMAND_MODULES = {
+    "setup": ("init",),
+    "directory": ("unit", "person"),
+    "accounts": ("account", "token"),
+    "items": ("item", "sign", "decline", "transfer", "progress", "report", "verify", "reject",
+              "close", "extend", "approve-extension", "deny-extension", "warn", "summon",
+              "hold-accountable", "exempt", "visit"),
+    "evidence": ("evidence",),
+    "assignments": ("inspector", "evaluation"),
+    "workflows": ("workflow",),
+    "calendar": ("calendar",),
+    "timers": ("tick", "daemon"),
+    "audit": ("audit",),
+    "notices": ("notices",),
+    "ledger": ("ledger", "assess", "circular", "import"),
+    "public": ("board", "draw", "draws"),
+    "demo": ("demo",),
+    "web": ("serve",),
+    "completion": ("completion",),
+}
+MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 # (option, App attribute, help): each also accepted after the command, where a command of its
 # own does not use the same name
 GLOBAL_OPTIONS = (
@@ -51,7 +57,25 @@ GLOBAL_OPTIONS = (
     ("--token", "token", "以 API 令牌代表的人员身份操作(代替系统登录名)"),
 )
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """The ``duban`` group: it imports a command's module when the command is asked for."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            module = MODULE_OF.get(cmd_name)
+            for each in (module,) if module else COMMAND_MODULES:
+                _load(each)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in COMMAND_MODULES:
+            _load(module)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", help=GLOBAL_OPTIONS[0][2])  # DUBAN_DB is read below the settings file
 @click.option("--as", "act_as", envvar="DUBAN_AS", help=GLOBAL_OPTIONS[1][2])
 @click.option("--now", envvar="DUBAN_NOW", help=GLOBAL_OPTIONS[2][2])
@@ -120,11 +144,21 @@ def _usage_in_chinese(command: click.Command) -> None:
             _usage_in_chinese(sub)
 
 
-for _group in GROUPS:
-    for _command in _group.COMMANDS:
-        cli.add_command(_command)
-        for _each in _every_command(_command):
-            _accept_global_options(_each)
+_loaded: set[str] = set()
+
+
+def _load(module: str) -> None:
+    """Add the commands of one module of duban.commands to the group, ready for use."""
+    if module in _loaded:
+        return
+    _loaded.add(module)
+    for command in importlib.import_module(f"duban.commands.{module}").COMMANDS:
+        cli.add_command(command)
+        for each in _every_command(command):
+            _accept_global_options(each)
+        _usage_in_chinese(command)
+
+
 _usage_in_chinese(cli)
 
 

@@ -1,9 +1,18 @@
 """The audit log: an append-only hash chain with signed checkpoints.
 
-Each event stores the previous event's hash and its own: SHA-256 over the previous hash and a
-canonical JSON of the event. Every write transaction that appends events ends with a
-checkpoint (sequence, head hash) signed with a key kept outside the database, so a chain
-rewritten from some point on, or cut at its tail, no longer matches a signature.
+Each event stores the previous event's hash and its own, SHA-256 over the previous hash and
+the event. Every write transaction that appends events ends with a checkpoint (sequence, head
+hash) signed with a key kept outside the database, so a chain rewritten from some point on,
+or cut at its tail, no longer matches a signature.
+
+Each row names the scheme its hash was made with (``hash_version``); every scheme stays
+verifiable. Version 1 hashed a canonical JSON object of the decoded event, so checking it
+parses and re-serialises every row. Version 2, what is written now, hashes what is stored:
+the previous hash, then a compact JSON array of the scheme's number and the fields but the
+payload (the instant as :func:`duban.engine.timeutil.iso` text), then the payload's stored
+text, written once by :func:`duban.engine.json_text.canonical_text`. The array ends where
+its brackets close, so the three parts cannot shift into one another; checking a row needs
+no JSON parser (:mod:`duban.engine.audit_verify`).
 
 Sequences are assigned here, one past the head, never by the database: the chain has no gaps by
 construction, and a gap means a deleted row. Events are chained at the end of their
@@ -15,12 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, insert, select, text, type_coerce
+from sqlalchemy import Connection, bindparam, insert, select, text, type_coerce
 
+from duban.engine.json_text import SerialisedJSON, canonical_text
 from duban.engine.models import AUDIT_CHECKPOINT, AUDIT_EVENT
 from duban.engine.signing import Signer
 from duban.engine.timeutil import iso
@@ -28,20 +39,19 @@ from duban.engine.timeutil import iso
 GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 0x6475_6261_6E  # "duban": the advisory lock that orders appends
 PAGE_SIZE = 5000
+HASH_VERSION = 2  # the scheme new events are hashed with
+MAX_PROBLEMS = 50  # a report names this many problems, and always the first bad sequence
 HEAD = select(AUDIT_EVENT.c.seq, AUDIT_EVENT.c.hash).order_by(AUDIT_EVENT.c.seq.desc()).limit(1)
-INSERT_EVENT = insert(AUDIT_EVENT)
+# The payload goes in as the text that was hashed, not serialised again on the way.
+INSERT_EVENT = insert(AUDIT_EVENT).values(
+    payload=type_coerce(bindparam("payload_text"), SerialisedJSON()))
 INSERT_CHECKPOINT = insert(AUDIT_CHECKPOINT)
-# Verification reads the instant and the payload as stored, so that a value edited into
-# something unreadable is reported at its row instead of failing the whole walk.
-RAW_COLUMNS = [
-    type_coerce(column, String()).label(column.name) if column.name in ("at", "payload")
-    else column
-    for column in AUDIT_EVENT.columns
-]
 HASHED_FIELDS = (
     "seq", "at", "actor", "item_id", "action", "event", "from_state", "to_state", "reason",
     "payload",
 )
+_HEAD_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                              check_circular=False).encode  # a flat list: nothing circles
 
 
 def canonical(value: Any) -> Any:
@@ -57,11 +67,49 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not serialisable in an audit payload: {type(value).__name__}")
 
 
-def event_hash(prev_hash: str, row: dict[str, Any]) -> str:
+def event_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """The hash of an event as read back (decoded) or about to be written, by the scheme its
+    row names (version 1 when it names none)."""
+    if row.get("hash_version", 1) == 1:
+        return event_hash_v1(prev_hash, row)
+    payload = row["payload"]
+    return hash_v2(prev_hash, head_v2(row, at_text(row["at"])),
+                   payload if isinstance(payload, str) else canonical_text(payload))
+
+
+def event_hash_v1(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """Version 1: a canonical JSON object of the decoded event."""
     body = {name: row[name] for name in HASHED_FIELDS}
     body["at"] = iso(body["at"])
     text_form = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev_hash + text_form).encode()).hexdigest()
+
+
+def head_v2(row: Mapping[str, Any], at: str | None) -> list[Any]:
+    """What version 2 hashes of an event before its payload: the scheme, then the fields."""
+    return [2, row["seq"], at, row["actor"], row["item_id"], row["action"], row["event"],
+            row["from_state"], row["to_state"], row["reason"]]
+
+
+def hash_v2(prev_hash: str, head: Sequence[Any], payload_text: str) -> str:
+    """Version 2: the previous hash, the head as a compact JSON array, the payload's text."""
+    return hashlib.sha256((prev_hash + _HEAD_TEXT(head) + payload_text).encode()).hexdigest()
+
+
+def at_text(value: Any) -> str | None:
+    """The instant's text version 2 hashes, ISO with microseconds and offset in UTC, from the
+    value as written or as read back: SQLite's stored text, PostgreSQL's timestamp (both naive
+    UTC). None when it is no instant."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":  # as SQLAlchemy stores it on SQLite
+            return f"{value[:10]}T{value[11:]}+00:00"
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return iso(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
 
 
 def checkpoint_message(seq: int, head_hash: str) -> str:
@@ -105,7 +153,7 @@ class AuditWriter:
             "from_state": from_state,
             "to_state": to_state,
             "reason": reason,
-            "payload": canonical(payload or {}),
+            "payload_text": canonical_text(canonical(payload or {})),  # stored as hashed
         }
         self._pending.append(row)
         return row
@@ -126,8 +174,9 @@ class AuditWriter:
         seq, prev_hash = read_head(self.conn)
         for row in self._pending:
             seq += 1
-            row["seq"], row["prev_hash"] = seq, prev_hash
-            row["hash"] = prev_hash = event_hash(prev_hash, row)
+            row["seq"], row["prev_hash"], row["hash_version"] = seq, prev_hash, HASH_VERSION
+            row["hash"] = prev_hash = hash_v2(prev_hash, head_v2(row, at_text(row["at"])),
+                                              row["payload_text"])
         self.conn.execute(INSERT_EVENT, self._pending)
         self.conn.execute(
             INSERT_CHECKPOINT,
@@ -155,7 +204,7 @@ def read_head(conn: Connection) -> tuple[int, str]:
 
 @dataclass
 class VerifyReport:
-    """What ``duban audit verify`` found."""
+    """What ``duban audit verify`` found (:func:`duban.engine.audit_verify.verify`)."""
 
     rows_checked: int = 0
     head_seq: int = 0
@@ -172,110 +221,8 @@ class VerifyReport:
     def fail(self, seq: int, message: str) -> None:
         if self.first_bad_seq is None or seq < self.first_bad_seq:
             self.first_bad_seq = seq
-        if len(self.problems) < 50:
+        if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(message)
-
-
-def verify(conn: Connection, signer: Signer) -> VerifyReport:
-    """Walk the whole chain and every checkpoint; report the first bad sequence, if any."""
-    report = VerifyReport()
-    expected_seq, prev_hash, last_good_checkpoint = 1, GENESIS_HASH, 0
-    after = 0
-    while True:
-        page = conn.execute(
-            select(*RAW_COLUMNS).where(AUDIT_EVENT.c.seq > after).order_by(AUDIT_EVENT.c.seq)
-            .limit(PAGE_SIZE)
-        ).mappings().all()
-        if not page:
-            break
-        checkpoints = _checkpoints_between(conn, after, page[-1]["seq"])
-        for row in page:
-            seq = row["seq"]
-            if seq != expected_seq:
-                report.fail(expected_seq, f"序号 {expected_seq} 至 {seq - 1} 的事件缺失(被删除)")
-            elif row["prev_hash"] != prev_hash:
-                report.fail(seq, f"事件 {seq} 的前序哈希与上一条不符(被删除、插入或调换)")
-            else:
-                decoded = _decode(row)
-                if decoded is None:
-                    report.fail(seq, f"事件 {seq} 的内容无法解读(被改动)")
-                elif event_hash(row["prev_hash"], decoded) != row["hash"]:
-                    report.fail(seq, f"事件 {seq} 的内容与其哈希不符(被改动)")
-            checkpoint = checkpoints.get(seq)
-            if checkpoint is not None:
-                report.checkpoints_checked += 1
-                report.last_checkpoint_seq = seq
-                if _check_checkpoint(signer, checkpoint, row["hash"], last_good_checkpoint, report):
-                    last_good_checkpoint = seq
-            report.rows_checked += 1
-            expected_seq, prev_hash = seq + 1, row["hash"]
-            report.head_seq, report.head_hash = seq, row["hash"]
-        after = page[-1]["seq"]
-    _check_tail(conn, report)
-    return report
-
-
-def _decode(row: Any) -> dict[str, Any] | None:
-    """The row with its instant and payload parsed, or None when they no longer parse."""
-    values = dict(row)
-    try:
-        at, payload = values["at"], values["payload"]
-        if isinstance(at, str):
-            at = datetime.fromisoformat(at)
-        values["at"] = at.replace(tzinfo=UTC) if at.tzinfo is None else at
-        values["payload"] = json.loads(payload) if isinstance(payload, str) else payload
-    except (ValueError, TypeError, AttributeError):
-        return None
-    return values
-
-
-def _checkpoints_between(conn: Connection, after: int, upto: int) -> dict[int, Any]:
-    rows = conn.execute(
-        select(AUDIT_CHECKPOINT).where(
-            AUDIT_CHECKPOINT.c.seq > after, AUDIT_CHECKPOINT.c.seq <= upto
-        )
-    ).mappings()
-    return {row["seq"]: row for row in rows}
-
-
-def _check_checkpoint(
-    signer: Signer, checkpoint: Any, event_hash_now: str, last_good: int, report: VerifyReport
-) -> bool:
-    seq = checkpoint["seq"]
-    if checkpoint["key_id"] != signer.key_id:
-        report.fail(seq, f"检查点 {seq} 由另一把密钥({checkpoint['key_id']})签名, 无法核验")
-        return False
-    if not signer.check(checkpoint_message(seq, checkpoint["head_hash"]), checkpoint["signature"]):
-        report.fail(seq, f"检查点 {seq} 的签名无效(检查点被伪造或改动)")
-        return False
-    if checkpoint["head_hash"] != event_hash_now:
-        # The chain check may already have named the exact row inside this range.
-        first = report.first_bad_seq
-        exact = first is not None and last_good < first <= seq
-        report.fail(
-            first if exact else last_good + 1,
-            f"检查点 {seq} 与链不符: 序号 {last_good + 1} 至 {seq} 之间的事件被改写",
-        )
-        return False
-    return True
-
-
-def _check_tail(conn: Connection, report: VerifyReport) -> None:
-    beyond = conn.execute(
-        select(AUDIT_CHECKPOINT.c.seq).where(AUDIT_CHECKPOINT.c.seq > report.head_seq)
-        .order_by(AUDIT_CHECKPOINT.c.seq.desc()).limit(1)
-    ).scalar()
-    if beyond is not None:
-        report.fail(
-            report.head_seq + 1,
-            f"检查点记录到序号 {beyond}, 链只到 {report.head_seq}: 链尾被截断",
-        )
-    elif report.head_seq > report.last_checkpoint_seq:
-        report.fail(
-            report.last_checkpoint_seq + 1,
-            f"序号 {report.last_checkpoint_seq + 1} 至 {report.head_seq} 的事件没有签名检查点"
-            "(在程序之外被追加或改写)",
-        )
 
 
 def item_history(conn: Connection, item_id: int) -> list[dict[str, Any]]:

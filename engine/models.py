@@ -6,9 +6,7 @@ Status-like values are ``str`` enums stored as readable strings.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -18,12 +16,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
 )
-from sqlmodel import Field, SQLModel
 
+from duban.engine.json_text import CanonicalJSON
 from duban.engine.timeutil import UTCDateTime
 
 
@@ -98,85 +98,81 @@ class DeliveryStatus(StrEnum):
     dead = "dead"  # given up: see last_error
 
 
-def _instant(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+# Every table is a plain SQLAlchemy table: the engine reads and writes them with SQLAlchemy
+# Core, and no code builds objects of them. Unit, person and item also exist as SQLModel
+# classes, typed rows that Alembic compares the migrations with (engine/rows.py); importing
+# SQLModel to declare them here would cost every command about 0.15 s.
+# tests/engine/test_rows.py keeps the two declarations identical.
+METADATA = MetaData()
 
+# A unit: a section of the bureau, a school, the supervision office (承办单位).
+UNIT = Table(
+    "unit", METADATA,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("parent_code", String(32), ForeignKey("unit.code"), nullable=True),
+    Column("head_login", String(64), nullable=True),
+    Column("liaison_login", String(64), nullable=True),  # 督查联络员, one per unit
+    Column("webhook", String(500), nullable=True),  # the unit's group robot
+    Column("webhook_style", String(16), nullable=True),  # json / wecom / dingtalk
+    Column("created_at", UTCDateTime(), nullable=False),
+)
 
-class Unit(SQLModel, table=True):
-    """A unit: a section of the bureau, a school, the supervision office (承办单位)."""
+# A person who acts: logins map operating-system users to people.
+PERSON = Table(
+    "person", METADATA,
+    Column("login", String(64), primary_key=True),
+    Column("name", String(50), nullable=False),
+    Column("unit_code", String(32), ForeignKey("unit.code"), nullable=True, index=True),
+    Column("roles", JSON, nullable=False),
+    Column("deputy_login", String(64), nullable=True),  # AB岗: B acts when A is away
+    Column("away_until", UTCDateTime(), nullable=True),
+    Column("email", String(200), nullable=True),
+    Column("phone", String(40), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
 
-    __tablename__ = "unit"
-    code: str = Field(primary_key=True, max_length=32)
-    name: str = Field(max_length=100)
-    parent_code: str | None = Field(default=None, foreign_key="unit.code", max_length=32)
-    head_login: str | None = Field(default=None, max_length=64)
-    liaison_login: str | None = Field(default=None, max_length=64)  # 督查联络员, one per unit
-    webhook: str | None = Field(default=None, max_length=500)  # the unit's group robot
-    webhook_style: str | None = Field(default=None, max_length=16)  # json / wecom / dingtalk
-    created_at: datetime = _instant()
-
-
-class Person(SQLModel, table=True):
-    """A person who acts: logins map operating-system users to people."""
-
-    __tablename__ = "person"
-    login: str = Field(primary_key=True, max_length=64)
-    name: str = Field(max_length=50)
-    unit_code: str | None = Field(default=None, foreign_key="unit.code", max_length=32, index=True)
-    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    deputy_login: str | None = Field(default=None, max_length=64)  # AB岗: B acts when A is away
-    away_until: datetime | None = _instant(nullable=True)
-    email: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40)
-    active: bool = Field(default=True)
-    created_at: datetime = _instant()
-
-
-class Item(SQLModel, table=True):
-    """A supervision item (督办事项) and where it stands in its workflow."""
-
-    __tablename__ = "item"
-    __table_args__ = (
-        Index("ix_item_unit_state", "lead_unit", "state"),
-        Index("ix_item_current_deadline", "current_deadline"),
-        Index("ix_item_created_at", "created_at"),
-        # the ledger: open items by state, per unit in deadline order
-        Index("ix_item_state_unit_deadline", "state", "lead_unit", "current_deadline"),
-        Index("ix_item_unit_deadline", "lead_unit", "current_deadline"),
-        # a leader's own items, in deadline order (what each may see, engine/visibility.py)
-        Index("ix_item_leader_deadline", "lead_leader", "current_deadline"),
-    )
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    workflow: str = Field(max_length=64)
-    workflow_version: int
-    state: str = Field(max_length=64, index=True)
-    title: str = Field(max_length=200)
-    goal: str = Field(default="", sa_column=Column(Text, nullable=False))
-    measures: str = Field(default="", sa_column=Column(Text, nullable=False))
-    source: str = Field(default=SourceKind.other.value, max_length=32)
-    lead_leader: str | None = Field(default=None, max_length=64)
-    lead_unit: str = Field(foreign_key="unit.code", max_length=32)
-    co_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    original_deadline: datetime = _instant()
-    current_deadline: datetime = _instant()
-    deadline_reason: str | None = Field(default=None, max_length=200)
-    deadline_provisional: bool = Field(default=False)  # rests on a year not yet published
-    deadline_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    deadline_version: int = Field(default=1)  # moves with the deadline; keys the timer steps
-    state_since: datetime = _instant()
-    clock_start: datetime = _instant()  # when the unit's clock started (assignment, redo)
-    public: bool = Field(default=False)
-    parent_id: int | None = Field(default=None, foreign_key="item.id", index=True)
-    attrs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_by: str = Field(max_length=64)
-    created_at: datetime = _instant()
-    updated_at: datetime = _instant()
-    version: int = Field(default=1)
-
-
-# The engine's own bookkeeping tables are plain SQLAlchemy tables on the same metadata: no
-# code builds objects of them, and declaring them as models costs every command start-up time.
-METADATA = SQLModel.metadata
+# A supervision item (督办事项) and where it stands in its workflow.
+ITEM = Table(
+    "item", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("workflow", String(64), nullable=False),
+    Column("workflow_version", Integer, nullable=False),
+    Column("state", String(64), nullable=False, index=True),
+    Column("title", String(200), nullable=False),
+    Column("goal", Text, nullable=False),
+    Column("measures", Text, nullable=False),
+    Column("source", String(32), nullable=False, default=SourceKind.other.value),
+    Column("lead_leader", String(64), nullable=True),
+    Column("lead_unit", String(32), ForeignKey("unit.code"), nullable=False),
+    Column("co_units", JSON, nullable=False),
+    Column("original_deadline", UTCDateTime(), nullable=False),
+    Column("current_deadline", UTCDateTime(), nullable=False),
+    Column("deadline_reason", String(200), nullable=True),
+    # rests on a year not yet published
+    Column("deadline_provisional", Boolean, nullable=False, default=False),
+    Column("deadline_basis", JSON, nullable=True),
+    # moves with the deadline; keys the timer steps
+    Column("deadline_version", Integer, nullable=False, default=1),
+    Column("state_since", UTCDateTime(), nullable=False),
+    Column("clock_start", UTCDateTime(), nullable=False),  # the unit's clock: assignment, redo
+    Column("public", Boolean, nullable=False, default=False),
+    Column("parent_id", Integer, ForeignKey("item.id"), nullable=True, index=True),
+    Column("attrs", JSON, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_item_unit_state", "lead_unit", "state"),
+    Index("ix_item_current_deadline", "current_deadline"),
+    Index("ix_item_created_at", "created_at"),
+    # the ledger: open items by state, per unit in deadline order
+    Index("ix_item_state_unit_deadline", "state", "lead_unit", "current_deadline"),
+    Index("ix_item_unit_deadline", "lead_unit", "current_deadline"),
+    # a leader's own items, in deadline order (what each may see, engine/visibility.py)
+    Index("ix_item_leader_deadline", "lead_leader", "current_deadline"),
+)
 
 META = Table(
     "meta", METADATA,
@@ -196,9 +192,10 @@ AUDIT_EVENT = Table(
     Column("from_state", String(64), nullable=True),
     Column("to_state", String(64), nullable=True),
     Column("reason", Text, nullable=True),
-    Column("payload", JSON, nullable=False),
+    Column("payload", CanonicalJSON(), nullable=False),  # stored as hashed (engine/audit.py)
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("hash_version", SmallInteger, nullable=False),  # its hash's scheme: 1 before 0010
     # the period figures count events by instant: covering, so the table is not read
     Index("ix_audit_event_at", "at", "action", "event", "item_id"),
 )
@@ -428,7 +425,3 @@ EVIDENCE = Table(
     Column("withdrawn_at", UTCDateTime(), nullable=True),
     Column("withdrawn_reason", String(400), nullable=True),
 )
-
-ITEM = Item.__table__
-UNIT = Unit.__table__
-PERSON = Person.__table__

@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from duban.engine import (
     anchor,
     audit,
+    audit_verify,
     calendar_store,
     calendar_view,
     choices,
@@ -288,7 +289,7 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
     def verify_audit(self, actor: ActorRef | None = None) -> audit.VerifyReport:
         with self._reading_as(actor, "audit_verify") as txn:
             visibility.require_record_keeper(txn)
-            report = audit.verify(txn.conn, self.signer)
+            report = audit_verify.verify(txn.conn, self.signer, url=self.db.url)
             report.problems.extend(seals.problems(txn.conn, self.signer))
             return report
 

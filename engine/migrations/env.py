@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from alembic import context
 
-from duban.engine.models import SQLModel
+from duban.engine.rows import METADATA
 
 config = context.config
 connection = config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=METADATA,  # the SQLModel rows and every other table
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

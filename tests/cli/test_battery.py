@@ -217,8 +217,9 @@ class World:
 
 def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[Target]:
     """Every group and command under ``group``: new ones are covered without a change here."""
-    for name in sorted(group.commands):
-        command = group.commands[name]
+    context = click.Context(group)  # the group's own listing: duban's loads its modules then
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         yield Target((*path, name), command)
         if isinstance(command, click.Group):
             yield from leaves(command, (*path, name))
