@@ -12,7 +12,7 @@ from sqlalchemy import Connection, inspect, text
 
 from duban.engine.errors import SetupError
 
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
