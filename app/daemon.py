@@ -210,7 +210,9 @@ def run_daemon(service: Service, *, interval: float = 30, batch_size: int = 200,
             log.error("本次未能处理: %s; %g 秒后重试", failure.message, interval)
 
     def tick_and_send() -> None:
-        report = service.tick(batch_size=batch_size, should_stop=stop.is_set, keep_steps=False)
+        # the documents are made by the sender below, before it delivers
+        report = service.tick(batch_size=batch_size, should_stop=stop.is_set, keep_steps=False,
+                              documents=not send)
         if report.handled:
             log.info("触发 %d 步, 跳过 %d, 取消 %d, 失败 %d", report.fired, report.skipped,
                      report.cancelled, report.failed)

@@ -26,7 +26,7 @@ from duban.engine.evidence_store import StoredFile
 from duban.engine.fields import to_json
 from duban.engine.models import ITEM, ITEM_CO_UNIT, Role, SourceKind
 from duban.engine.prepared import Prepared
-from duban.engine.timeutil import iso
+from duban.engine.timeutil import UTCDateTime, iso
 from duban.engine.txn import ReadTxn, Txn
 from duban.engine.validation import clean_text, shown
 from duban.engine.workflow import Draft, Event, EventContext, Notify, Workflow
@@ -88,6 +88,19 @@ def load(txn: ReadTxn, item_id: int, *, for_update: bool = False) -> dict[str, A
             raise NotFound(visibility.not_found(item_id))
         item = found
     visibility.require_item(txn, item)
+    return item
+
+
+INSTANT_COLUMNS = tuple(column.name for column in ITEM.columns
+                        if isinstance(column.type, UTCDateTime))
+
+
+def thaw(state: Mapping[str, Any]) -> dict[str, Any]:
+    """An item kept as JSON (:func:`snapshot`) with its instants back as instants."""
+    item = dict(state)
+    for name in INSTANT_COLUMNS:
+        if item.get(name) is not None:
+            item[name] = datetime.fromisoformat(item[name])
     return item
 
 

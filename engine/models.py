@@ -261,6 +261,8 @@ NOTICE = Table(
     Column("body_markdown", Text, nullable=True),
     Column("body_html", Text, nullable=True),
     Column("last_error", String(800), nullable=True),
+    # the item as the event or step left it (JSON, instants as ISO text): rendered from this
+    Column("item_state", JSON, nullable=True),
     Index("ix_notice_status", "status"),
 )
 

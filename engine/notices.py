@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from duban.engine import visibility
+from duban.engine.audit import canonical
 from duban.engine.db import dialect_statement
 from duban.engine.errors import InvalidInput, NotFound
 from duban.engine.models import DELIVERY, NOTICE, DeliveryStatus, Role
@@ -56,7 +57,7 @@ def write(
     row = {"key": key, "item_id": item["id"] if item else None, "kind": kind,
            "recipients": list(to), "cc": [login for login in cc if login not in to],
            "payload": dict(payload or {}), "status": DeliveryStatus.pending.value,
-           "created_at": txn.now}
+           "created_at": txn.now, "item_state": canonical(dict(item)) if item else None}
     if txn.batch is not None and item is not None and txn.batch.holds(item["id"]):
         txn.batch.add_notice(row, dict(item))
         return None

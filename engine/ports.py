@@ -44,6 +44,10 @@ class NoticeSink(Protocol):
     def flush(self, txn: Txn, written: Sequence[WrittenNotice]) -> None:
         """Render, number and plan the deliveries of ``written``."""
 
+    def render_committed(self, txn: Txn, written: Sequence[WrittenNotice]) -> int:
+        """The same, for notices an earlier transaction committed without their documents
+        (the ticker's): from the item each carries, skipping those rendered meanwhile."""
+
 
 @dataclass(frozen=True)
 class Outgoing:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, inspect, text
 
 from duban.engine.errors import SetupError
 
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

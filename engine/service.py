@@ -251,11 +251,14 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
 
     def tick(self, batch_size: int = ticker.DEFAULT_BATCH,
              should_stop: Callable[[], bool] = lambda: False,
-             keep_steps: bool = True, set_based: bool = True) -> ticker.TickReport:
-        """Fire every timer step due at the clock's now (see :mod:`duban.engine.ticker`)."""
+             keep_steps: bool = True, set_based: bool = True,
+             documents: bool = True) -> ticker.TickReport:
+        """Fire every timer step due at the clock's now (see :mod:`duban.engine.ticker`);
+        ``documents=False`` leaves the notices' documents to the sender that follows."""
         return ticker.tick(self.system_transaction, batch_size=batch_size,
                            should_stop=should_stop, keep_steps=keep_steps,
-                           set_based=set_based)
+                           set_based=set_based,
+                           documents=self.make_documents if documents else None)
 
     # -- calendar -----------------------------------------------------------------------------
 

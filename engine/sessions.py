@@ -30,7 +30,7 @@ from duban.engine.registry import Registry
 from duban.engine.settings import Settings
 from duban.engine.signing import Signer, load_signer
 from duban.engine.timeutil import zone
-from duban.engine.txn import ReadTxn, Txn
+from duban.engine.txn import ReadTxn, Txn, WrittenNotice
 from duban.engine.validation import shown
 from duban.engine.workcalendar import WorkCalendar
 
@@ -192,12 +192,23 @@ class Sessions:
         the audit events are chained and signed."""
         if txn.notices_written:
             sink = self.notice_sink
-            if sink is not None:
+            if txn.defer_documents:
+                txn.deferred = list(txn.notices_written)
+            elif sink is not None:
                 sink.flush(txn, list(txn.notices_written))
             txn.notices_written.clear()
         if txn.changes_directory:
             seals.seal_directory(txn.conn, self.signer)
         txn.audit.seal(txn.now)
+
+    def make_documents(self, written: list[WrittenNotice]) -> int:
+        """The documents of notices committed without them (see ``Txn.defer_documents``),
+        made in a transaction of their own; returns how many."""
+        sink = self.notice_sink
+        if not written or sink is None:
+            return 0
+        with self.system_transaction() as txn:
+            return sink.render_committed(txn, written)
 
     def refuse(self, actor: ActorRef, operation: str, reason: str) -> None:
         """Record an attempt a client turned away before it reached the engine (a form without

@@ -70,14 +70,24 @@ def tick(
     should_stop: Callable[[], bool] = lambda: False,
     keep_steps: bool = True,
     set_based: bool = True,
+    documents: Callable[[list[WrittenNotice]], Any] | None = None,
 ) -> TickReport:
     """Fire everything due, batch after batch, each batch in one of ``transactions()``;
-    ``set_based=False`` fires every batch step by step."""
+    ``set_based=False`` fires every batch step by step.
+
+    A batch commits its notices' rows, each with the item as its step left it, and not their
+    documents: ``documents`` makes them just after the commit, or, when None, the sender does
+    before it delivers (:func:`duban.notifiers.sender.render_waiting`, which is also what
+    makes them after a crash in between). Either way the documents are made from the rows
+    alone, the same whenever they are made; the firings do not wait for the templates."""
     report = TickReport()
     while not should_stop():
         first = len(report.steps)
         with transactions() as txn:
+            txn.defer_documents = True
             outcomes = fire_batch(txn, batch_size, set_based=set_based)
+        if txn.deferred and documents is not None:
+            documents(txn.deferred)
         report.batches += bool(outcomes)
         for outcome in outcomes:  # logged once committed
             report.counts[outcome["status"]] += 1

@@ -130,6 +130,10 @@ class Txn(ReadTxn):
     notices_written: list[WrittenNotice] = field(default_factory=list)
     # A batch of timer firings being decided: its rows are read from and written to it.
     batch: Batch | None = field(default=None, repr=False)
+    # The notices' documents made after the commit, not in it (the ticker's batches): the
+    # rows, with the item as each step left it, commit here; ``deferred`` hands them on.
+    defer_documents: bool = False
+    deferred: list[WrittenNotice] = field(default_factory=list)
 
     _unkept: tuple[int, Directory] | None = field(default=None, repr=False)
     _directory_checked: bool = field(default=False, repr=False)

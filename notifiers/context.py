@@ -153,10 +153,11 @@ def build(
     cc: Sequence[str],
     *,
     office: Office,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The template context of one notice, as of the transaction's now."""
+    """The template context of one notice, as of ``now`` (the transaction's, by default)."""
     units, people = txn.directory.units, txn.directory.people
-    now, tz, calendar = txn.now, txn.tz, txn.calendar
+    now, tz, calendar = now or txn.now, txn.tz, txn.calendar
     payload = typed(payload)
 
     def person(login: str | None) -> str:

@@ -18,7 +18,7 @@ from datetime import datetime, time
 from email.utils import formataddr
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from duban.engine.errors import DubanError, InvalidInput, SetupError
 from duban.engine.models import NOTICE, DeliveryStatus
@@ -60,6 +60,14 @@ class Outbox:
     def flush(self, txn: Txn, written: Sequence[WrittenNotice]) -> None:
         """The notice sink's end of a transaction: make the documents of ``written``."""
         self.materialize(txn, written)
+
+    def render_committed(self, txn: Txn, written: Sequence[WrittenNotice]) -> int:
+        """Make the documents of notices an earlier transaction committed without them, each
+        from the item as its event left it; those another process has rendered meanwhile (or
+        is rendering: PostgreSQL's lock is skipped, not waited on) are left alone."""
+        waiting = set(txn.conn.execute(
+            waiting_documents([entry.row["id"] for entry in written])).scalars())
+        return self.materialize(txn, [entry for entry in written if entry.row["id"] in waiting])
 
     def materialize(self, txn: Txn, entries: Sequence[WrittenNotice]) -> int:
         """Render written notices, number them and plan their deliveries; returns how many.
@@ -145,20 +153,21 @@ class Outbox:
         """The notice as a document with a placeholder for its number, and the series
         (prefix, year) its number comes from, or None for an unnumbered note."""
         office = self.config.office
+        at = notice.get("created_at") or txn.now  # as of the event, when rendered after it
         ctx = context.build(txn, item, notice["payload"], notice["recipients"], notice["cc"],
-                            office=office)
+                            office=office, now=at)
         body = self.renderer.body(notice["kind"], ctx)
         series = None
         if body.numbered:
             prefix = office.circular_prefix if notice["kind"] == "circular" else office.doc_prefix
-            series = (prefix, txn.now.astimezone(txn.tz).year)
+            series = (prefix, at.astimezone(txn.tz).year)
         default_recipient = ctx["item"]["lead_unit_name"] if item else "、".join(ctx["to_names"])
         document = Document(
             kind=notice["kind"], label=body.label, issuer=office.name,
             doc_number=NUMBER_SLOT if series else None,
             title=body.title, recipient=body.recipient or default_recipient,
             paragraphs=body.paragraphs, signature=office.signed_by,
-            date=cn_date(txn.now, txn.tz), cc="、".join(ctx["cc_names"]),
+            date=cn_date(at, txn.tz), cc="、".join(ctx["cc_names"]),
             contact=f"{office.contact} {office.phone}".strip(),
             table=body.table, table_after=body.table_after, signer=body.signer,
         )
@@ -202,6 +211,14 @@ class Outbox:
                         plan("webhook", unit["webhook"], f":{unit['code']}",
                              unit["webhook_style"] or "json")
         return planned
+
+
+def waiting_documents(notice_ids: Sequence[int]) -> Any:
+    """Which of these notices still have no document, locked for the transaction that will
+    render them (PostgreSQL; SQLite's writer holds the database already)."""
+    return (select(NOTICE.c.id)
+            .where(NOTICE.c.id.in_(notice_ids), NOTICE.c.document.is_(None))
+            .order_by(NOTICE.c.id).with_for_update(skip_locked=True))
 
 
 def plain_address(address: str) -> bool:

@@ -25,7 +25,7 @@ from duban.engine.ports import Channel, DeliveryError, Outgoing, Permanent, Tran
 from duban.engine.service import Service
 from duban.engine.ticker import counted
 from duban.engine.timeutil import local_text
-from duban.engine.txn import WrittenNotice
+from duban.engine.txn import Txn, WrittenNotice
 from duban.notifiers import channels, deliveries
 from duban.notifiers.config import NoticeConfig
 from duban.notifiers.outbox import Outbox, outbox_of
@@ -253,9 +253,19 @@ def backoff(attempts: int, config: NoticeConfig, rng: random.Random | None = Non
     return ceiling * (rng or random).uniform(0.5, 1.0)
 
 
+def _item_of(txn: Txn, notice: dict[str, Any]) -> dict[str, Any] | None:
+    """The item as the notice's event left it; as it is now for a notice written before
+    notices kept it."""
+    if notice["item_state"] is not None:
+        return items.thaw(notice["item_state"])
+    return items.load(txn, notice["item_id"]) if notice["item_id"] else None
+
+
 def render_waiting(service: Service, limit: int = 200) -> int:
     """Render the notices that have no document yet (a template was broken when they were
-    written, or they were written by a process without the outbox). Returns how many."""
+    written, they were written by a process without the outbox, or a tick stopped between
+    committing its firings and making their documents), each from the item as its event left
+    it. Returns how many."""
     outbox = outbox_of(service)
     done = 0
     after = 0
@@ -265,9 +275,9 @@ def render_waiting(service: Service, limit: int = 200) -> int:
                 select(NOTICE).where(NOTICE.c.document.is_(None),
                                      NOTICE.c.status == DeliveryStatus.pending.value,
                                      NOTICE.c.id > after)
-                .order_by(NOTICE.c.id).limit(limit)).mappings()]
-            entries = [WrittenNotice(notice, items.load(txn, notice["item_id"])
-                                     if notice["item_id"] else None) for notice in waiting]
+                .order_by(NOTICE.c.id).limit(limit)
+                .with_for_update(skip_locked=True)).mappings()]
+            entries = [WrittenNotice(notice, _item_of(txn, notice)) for notice in waiting]
             done += outbox.materialize(txn, entries)
         if len(waiting) < limit:
             return done

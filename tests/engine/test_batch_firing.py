@@ -30,6 +30,7 @@ from duban.engine.registry import Registry
 from duban.engine.service import Service
 from duban.engine.settings import Settings
 from duban.notifiers.outbox import Outbox
+from duban.notifiers.sender import render_waiting
 from duban.workflows.standard import WORKFLOW as STANDARD
 from tests.conftest import ADMIN, START, build_office
 
@@ -159,3 +160,36 @@ def test_a_failing_step_and_a_failed_bulk_write_are_each_recorded_once(prepared,
     assert len(failures) == report.failed  # each failure recorded once
     assert report.fired > 40 and service.verify_audit().ok
     service.close()
+
+
+def test_documents_made_after_a_crash_are_the_ones_made_at_once(prepared, tmp_path):
+    """A tick commits its firings, then makes their documents. Stopped in between, the sender
+    makes them later from what was committed: the same numbers, titles and bodies, though the
+    item has been edited meanwhile."""
+    source, key = prepared
+    made = {}
+    for crashed in (False, True):
+        path = tmp_path / f"{crashed}.db"
+        shutil.copy(source, path)
+        clock = FixedClock(START + timedelta(days=9))
+        service = service_on(path, key, tmp_path / f"outbox-{crashed}", clock)
+        if crashed:
+            service.tick(documents=False)  # as if stopped before making the documents
+            clock.set(clock.now() + timedelta(hours=5))
+            with service.db.read() as conn:
+                first = conn.execute(select(NOTICE.c.item_id, NOTICE.c.document)
+                                     .where(NOTICE.c.key.like("timer:%"))).first()
+            assert first.document is None
+            service.edit_item("zhao", first.item_id, {"title": "改过的标题"})
+            assert render_waiting(service) > 0
+        else:
+            service.tick()
+        with service.db.read() as conn:
+            made[crashed] = conn.execute(
+                select(NOTICE.c.key, NOTICE.c.doc_number, NOTICE.c.title, NOTICE.c.body_text,
+                       NOTICE.c.body_html, NOTICE.c.document)
+                .where(NOTICE.c.key.like("timer:%")).order_by(NOTICE.c.id)).all()
+        service.close()
+    assert len(made[False]) > 20 and all(row.doc_number for row in made[False])
+    assert not any("改过的标题" in row.title for row in made[True])
+    assert made[True] == made[False]

@@ -180,6 +180,7 @@ def test_a_schema_version_set_back_by_hand_is_not_sealed_again(office):
         for table in ("token", "account"):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN seal"))
         conn.execute(text("ALTER TABLE audit_event DROP COLUMN hash_version"))  # 0010's
+        conn.execute(text("ALTER TABLE notice DROP COLUMN item_state"))  # 0011's
         conn.execute(text("UPDATE alembic_version SET version_num = '0008'"))
     with pytest.raises(IntegrityFailure, match="版本号可能被改回"):
         service.init(ADMIN)
