@@ -33,6 +33,7 @@ from sqlalchemy import Connection, bindparam, insert, select, text, type_coerce
 
 from duban.engine.json_text import SerialisedJSON, canonical_text
 from duban.engine.models import AUDIT_CHECKPOINT, AUDIT_EVENT
+from duban.engine.prepared import Prepared
 from duban.engine.signing import Signer
 from duban.engine.timeutil import iso
 
@@ -42,10 +43,14 @@ PAGE_SIZE = 5000
 HASH_VERSION = 2  # the scheme new events are hashed with
 MAX_PROBLEMS = 50  # a report names this many problems, and always the first bad sequence
 HEAD = select(AUDIT_EVENT.c.seq, AUDIT_EVENT.c.hash).order_by(AUDIT_EVENT.c.seq.desc()).limit(1)
+READ_HEAD = Prepared(HEAD)
 # The payload goes in as the text that was hashed, not serialised again on the way.
-INSERT_EVENT = insert(AUDIT_EVENT).values(
-    payload=type_coerce(bindparam("payload_text"), SerialisedJSON()))
-INSERT_CHECKPOINT = insert(AUDIT_CHECKPOINT)
+INSERT_EVENT = Prepared(insert(AUDIT_EVENT).values(
+    {**{column.name: bindparam(column.name) for column in AUDIT_EVENT.columns},
+     "payload": type_coerce(bindparam("payload_text"), SerialisedJSON())}))
+INSERT_CHECKPOINT = Prepared(insert(AUDIT_CHECKPOINT).values(
+    {column.name: bindparam(column.name) for column in AUDIT_CHECKPOINT.columns}))
+CHAIN_LOCK = Prepared(text("SELECT pg_advisory_xact_lock(:key)"))
 HASHED_FIELDS = (
     "seq", "at", "actor", "item_id", "action", "event", "from_state", "to_state", "reason",
     "payload",
@@ -170,16 +175,16 @@ class AuditWriter:
         if not self._pending:
             return
         if self._serialize:
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+            CHAIN_LOCK.execute(self.conn, {"key": CHAIN_LOCK_KEY})
         seq, prev_hash = read_head(self.conn)
         for row in self._pending:
             seq += 1
             row["seq"], row["prev_hash"], row["hash_version"] = seq, prev_hash, HASH_VERSION
             row["hash"] = prev_hash = hash_v2(prev_hash, head_v2(row, at_text(row["at"])),
                                               row["payload_text"])
-        self.conn.execute(INSERT_EVENT, self._pending)
-        self.conn.execute(
-            INSERT_CHECKPOINT,
+        INSERT_EVENT.execute_many(self.conn, self._pending)
+        INSERT_CHECKPOINT.execute(
+            self.conn,
             {
                 "seq": seq,
                 "head_hash": prev_hash,
@@ -198,8 +203,8 @@ def last_key_id(conn: Connection) -> str | None:
 
 
 def read_head(conn: Connection) -> tuple[int, str]:
-    last = conn.execute(HEAD).first()
-    return (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+    last = READ_HEAD.first(conn, {})
+    return (0, GENESIS_HASH) if last is None else (last["seq"], last["hash"])
 
 
 @dataclass

@@ -22,7 +22,6 @@ from sqlalchemy import insert
 from duban.engine import (
     anchor,
     audit,
-    audit_verify,
     calendar_store,
     calendar_view,
     choices,
@@ -292,6 +291,8 @@ class Service(PeopleService, ReportService, EvidenceService, PublicService):
     def verify_audit(self, actor: ActorRef | None = None) -> audit.VerifyReport:
         with self._reading_as(actor, "audit_verify") as txn:
             visibility.require_record_keeper(txn)
+            from duban.engine import audit_verify  # its worker processes: only when verifying
+
             report = audit_verify.verify(txn.conn, self.signer, url=self.db.url)
             report.problems.extend(seals.problems(txn.conn, self.signer))
             return report

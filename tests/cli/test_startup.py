@@ -30,7 +30,8 @@ finally:
 NOT_FOR_A_STATE_CHANGE = (
     "jinja2", "duban.notifiers", "docx", "docxtpl", "openpyxl", "weasyprint", "fastapi",
     "starlette", "uvicorn", "duban.web", "rich", "alembic", "sqlmodel", "pydantic",
-    "sqlalchemy.orm", "duban.engine.rows", "argon2",
+    "sqlalchemy.orm", "duban.engine.rows", "argon2", "duban.engine.audit_verify",
+    "multiprocessing", "concurrent.futures.process",
     *(f"duban.commands.{module}" for module in duban_cli.COMMAND_MODULES
       if module not in ("items", "evidence")),  # the command and its --attach files
 )
