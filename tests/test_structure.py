@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -158,9 +159,12 @@ def test_an_install_adds_one_name_and_its_command_and_the_demo_runs_there(tmp_pa
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True).stdout.strip())
     before, bin_before = set(os.listdir(site)), set(os.listdir(bin_dir))
-    wheels = tmp_path / "wheels"
+    wheels, source = tmp_path / "wheels", tmp_path / "source"
+    # built from a copy: a build folder left in the checkout would go into the wheel
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+                    "-q", "-w", str(wheels), str(source)], check=True, capture_output=True)
     [wheel] = wheels.glob("duban-*.whl")
     subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q",
                     str(wheel)], check=True, capture_output=True)
