@@ -184,7 +184,6 @@ def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class FireResult:
     paired: Paired
-    with_documents: list[float]
     items: int
     register_seconds: float
     floor_problems: list[str]

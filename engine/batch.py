@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from duban.engine.models import ITEM, ITEM_CO_UNIT, NOTICE, TIMER
+from duban.engine.prepared import Prepared
 
 FIXED_COLUMNS = ("id", "created_at", "created_by")
 # Every changeable column: one statement serves every item of a batch, whatever changed.
@@ -38,6 +39,8 @@ FINISH = update(TIMER).where(TIMER.c.id == bindparam("_id")).values(
     status=bindparam("status"), fired_at=bindparam("fired_at"),
     late_seconds=bindparam("late_seconds"), outcome=bindparam("outcome"),
 )
+WRITE_ITEMS = Prepared(UPDATE_ITEM)
+CHANGE_STATUS, FINISH_STEP = Prepared(SET_STATUS), Prepared(FINISH)
 UNINDEX_CO_UNITS = delete(ITEM_CO_UNIT).where(ITEM_CO_UNIT.c.item_id == bindparam("_id"))
 
 
@@ -87,14 +90,14 @@ class Batch:
         """The batch's items and all their timer rows, in two statements."""
         ids = sorted(set(item_ids))
         batch = cls()
-        for row in conn.execute(select(ITEM).where(ITEM.c.id.in_(ids))).mappings():
-            batch.items[row["id"]] = dict(row)
+        for row in _dicts(conn.execute(select(ITEM).where(ITEM.c.id.in_(ids)))):
+            batch.items[row["id"]] = row
             batch.stored_versions[row["id"]] = row["version"]
         for item_id in ids:
             batch.timers[item_id] = []
-        for row in conn.execute(select(*TIMER_COLUMNS).where(TIMER.c.item_id.in_(ids))
-                                .order_by(TIMER.c.id)).mappings():
-            batch.timers[row["item_id"]].append(dict(row))
+        for row in _dicts(conn.execute(select(*TIMER_COLUMNS).where(TIMER.c.item_id.in_(ids))
+                                       .order_by(TIMER.c.id))):
+            batch.timers[row["item_id"]].append(row)
         return batch
 
     def holds(self, item_id: int) -> bool:
@@ -183,7 +186,7 @@ class Batch:
                           if name not in FIXED_COLUMNS},
                        "_id": item_id, "_version": self.stored_versions[item_id]}
                       for item_id, values in self.updated.items()]
-            if conn.execute(UPDATE_ITEM, params).rowcount != len(params):
+            if WRITE_ITEMS.execute_many(conn, params) != len(params):
                 raise BatchWriteFailed("事项在本批处理期间被改动")
             for item_id, values in self.updated.items():
                 self.stored_versions[item_id] = values["version"]
@@ -195,7 +198,7 @@ class Batch:
             if pairs:
                 conn.execute(insert(ITEM_CO_UNIT), pairs)
         if self.status_changes:
-            conn.execute(SET_STATUS, self.status_changes)
+            CHANGE_STATUS.execute_many(conn, self.status_changes)
         if self.new_timers:
             ids = conn.execute(
                 insert(TIMER).returning(TIMER.c.id, sort_by_parameter_order=True),
@@ -204,7 +207,7 @@ class Batch:
             for row, new_id in zip(self.new_timers, ids, strict=True):
                 row["id"] = new_id
         if self.finished:
-            conn.execute(FINISH, self.finished)
+            FINISH_STEP.execute_many(conn, self.finished)
         self.written.extend(self._write_notices(conn))
         self.updated, self.reindexed = {}, []
         self.status_changes, self.new_timers, self.finished, self.notices = [], [], [], []
@@ -228,6 +231,12 @@ class Batch:
             fresh = [({**row, "id": notice_id}, item)
                      for (row, item), notice_id in zip(fresh, ids, strict=True)]
         return fresh
+
+
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """Rows as dicts, the names read once (a mapping per row looks them up every time)."""
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result]
 
 
 def _copy(item: dict[str, Any]) -> dict[str, Any]:

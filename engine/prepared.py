@@ -28,10 +28,10 @@ class _Form:
     """A statement as one dialect's driver takes it."""
 
     sql: str
-    positional: tuple[str, ...] | None  # bind names in order (qmark), or None (named)
-    names: dict[str, str]  # bind name -> the name in the SQL (named styles)
-    binds: dict[str, Processor]
-    defaults: dict[str, Any]  # the values written into the statement itself
+    positional: bool  # the driver takes a tuple in ``binds``' order (qmark), else a dict
+    # per bind: its name, its name in the SQL, its processor, the value written into the
+    # statement itself (or _GIVEN: the caller's)
+    binds: tuple[tuple[str, str, Processor, Any], ...]
     columns: tuple[tuple[str, Processor], ...]
 
 
@@ -48,14 +48,16 @@ class Prepared:
             form = self._forms[dialect.name] = _compile(self.statement, dialect)
         return form
 
-    def _args(self, form: _Form, params: Mapping[str, Any]) -> Any:
-        def value(name: str) -> Any:
-            given = params[name] if name in params else form.defaults[name]
-            return _bound(form.binds[name], given)
-
-        if form.positional is not None:
-            return tuple(value(name) for name in form.positional)
-        return {form.names[name]: value(name) for name in form.binds}
+    @staticmethod
+    def _args(form: _Form, params: Mapping[str, Any]) -> Any:
+        values = [params[name] if fixed is _GIVEN else params.get(name, fixed)
+                  for name, _, _, fixed in form.binds]
+        values = [value if processor is None else processor(value)
+                  for value, (_, _, processor, _) in zip(values, form.binds, strict=True)]
+        if form.positional:
+            return values
+        return {in_sql: value for value, (_, in_sql, _, _) in zip(values, form.binds,
+                                                                 strict=True)}
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run it once; returns the driver's cursor."""
@@ -84,23 +86,23 @@ class Prepared:
         return None if raw is None else _row(form, raw)
 
 
+_GIVEN = object()
+
+
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:
     compiled = statement.compile(dialect=dialect)
     escaped = getattr(compiled, "escaped_bind_names", None) or {}
-    binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-             for name, bind in compiled.binds.items()}
-    positional = tuple(compiled.positiontup) if compiled.positional else None
+    order = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    binds = tuple(
+        (name, escaped.get(name, name),
+         compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+         _GIVEN if compiled.binds[name].required else compiled.binds[name].value)
+        for name in order)
     selected = getattr(statement, "selected_columns", None)
     columns = tuple(
         (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
         for column in (selected if selected is not None else ()))
-    defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-    return _Form(compiled.string, positional, {name: escaped.get(name, name) for name in binds},
-                 binds, defaults, columns)
-
-
-def _bound(processor: Processor, value: Any) -> Any:
-    return value if processor is None else processor(value)
+    return _Form(compiled.string, compiled.positional, binds, columns)
 
 
 def _row(form: _Form, raw: Sequence[Any]) -> dict[str, Any]:

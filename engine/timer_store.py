@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, tuple_
 
-from duban.engine.batch import FINISH, SET_STATUS
+from duban.engine.batch import CHANGE_STATUS, FINISH_STEP
 from duban.engine.models import ITEM, TIMER, TimerStatus
 from duban.engine.prepared import Prepared
 from duban.engine.timers import Anchor, plan
@@ -28,7 +28,6 @@ TIMERS_OF_ITEM = Prepared(select(TIMER.c.id, TIMER.c.step, TIMER.c.deadline_vers
                           .where(TIMER.c.item_id == bindparam("item_id")))
 NEW_TIMER_COLUMNS = ("item_id", "step", "deadline_version", "due_at", "status", "created_at")
 ADD_TIMER = Prepared(insert(TIMER).values({name: bindparam(name) for name in NEW_TIMER_COLUMNS}))
-CHANGE_STATUS, FINISH_ONE = Prepared(SET_STATUS), Prepared(FINISH)
 INSERT_TIMER = insert(TIMER)
 STATUS_OF = Prepared(select(TIMER.c.status).where(TIMER.c.id == bindparam("_id")))
 
@@ -146,7 +145,7 @@ def finish(txn: Txn, timer: Mapping[str, Any], status: TimerStatus, outcome: str
     if txn.batch is not None and txn.batch.holds(timer["item_id"]):
         txn.batch.finish(timer["item_id"], params)
     else:
-        FINISH_ONE.execute(txn.conn, params)
+        FINISH_STEP.execute(txn.conn, params)
 
 
 def item_timers(txn: ReadTxn, item_id: int) -> list[dict[str, Any]]:
