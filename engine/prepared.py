@@ -12,12 +12,14 @@ Only plain statements are prepared (no expanding ``IN`` lists): those are left t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 Processor = Callable[[Any], Any] | None
@@ -63,14 +65,16 @@ class Prepared:
         """Run it once; returns the driver's cursor."""
         form = self._form(conn.dialect)
         cursor = conn.connection.dbapi_connection.cursor()
-        cursor.execute(form.sql, self._args(form, params))
+        with _as_sqlalchemy_errors(conn, form):
+            cursor.execute(form.sql, self._args(form, params))
         return cursor
 
     def execute_many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
         """Run it for each of ``params``; returns the rows changed in all."""
         form = self._form(conn.dialect)
         cursor = conn.connection.dbapi_connection.cursor()
-        cursor.executemany(form.sql, [self._args(form, one) for one in params])
+        with _as_sqlalchemy_errors(conn, form):
+            cursor.executemany(form.sql, [self._args(form, one) for one in params])
         return cursor.rowcount
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
@@ -84,6 +88,18 @@ class Prepared:
         form = self._form(conn.dialect)
         raw = self.execute(conn, params).fetchone()
         return None if raw is None else _row(form, raw)
+
+
+@contextmanager
+def _as_sqlalchemy_errors(conn: Connection, form: _Form) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy raises them (``OperationalError``, ``IntegrityError``
+    and the rest): what every caller already knows how to tell the user."""
+    driver_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as err:
+        raise DBAPIError.instance(form.sql, None, err, driver_error,
+                                  dialect=conn.dialect) from err
 
 
 _GIVEN = object()
