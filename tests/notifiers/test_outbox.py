@@ -6,10 +6,12 @@ import threading
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import update
 
 from duban.app import build_service
 from duban.engine import items
 from duban.engine.errors import Refused
+from duban.engine.models import NOTICE
 from duban.engine.service import Service
 from duban.notifiers.sender import deliver, render_waiting
 from tests.conftest import ADMIN, build_office, local
@@ -119,5 +121,32 @@ def test_a_broken_template_does_not_stop_the_work(tmp_path, settings, clock):
     assert fixed.notices(ADMIN, item_id)[0]["doc_number"] == "督办〔2026〕1号"
     assert deliver(fixed).sent == 1
     assert fixed.verify_audit(ADMIN).ok
+    fixed.close()
+    service.close()
+
+
+def test_a_notice_written_before_notices_kept_their_item_is_rendered_from_the_item(
+        tmp_path, settings, clock):
+    """A notice left unrendered by a version of duban that did not keep the item with it
+    (before migration 0011) is rendered from the item as it is now; one that kept it, from
+    the item as its event left it."""
+    folder = tmp_path / "templates"
+    (folder / "kinds").mkdir(parents=True)
+    broken = folder / "kinds" / "assignment.j2"
+    broken.write_text("{{ item.no_such }}", encoding="utf-8")
+    tables = {"notices": {"templates_dir": str(folder), "outbox": str(tmp_path / "out")}}
+    service = build_service(replace(settings, tables=tables), clock)
+    service.init(ADMIN, "管理员")
+    office = build_office(service, clock)
+    old, kept = office.item(title="旧版本留下的通知"), office.item(title="保存了事项的通知")
+    with service.db.write() as conn:  # as a version before 0011 wrote it
+        conn.execute(update(NOTICE).where(NOTICE.c.item_id == old).values(item_state=None))
+    for item_id in (old, kept):
+        service.edit_item("zhao", item_id, {"title": f"改过的标题{item_id}"})
+    broken.unlink()
+    fixed = build_service(replace(settings, tables=tables), clock)
+    assert render_waiting(fixed) == 2
+    assert f"改过的标题{old}" in fixed.notices(ADMIN, old)[0]["title"]
+    assert "保存了事项的通知" in fixed.notices(ADMIN, kept)[0]["title"]
     fixed.close()
     service.close()
