@@ -24,7 +24,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from duban.engine.models import ITEM, ITEM_CO_UNIT, NOTICE, TIMER
 from duban.engine.prepared import Prepared
 
-FIXED_COLUMNS = ("id", "created_at", "created_by")
+FIXED_COLUMNS = frozenset(("id", "created_at", "created_by"))  # never updated
 # Every changeable column: one statement serves every item of a batch, whatever changed.
 UPDATE_ITEM = (
     update(ITEM)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from duban.engine import choices, deadlines, notices, timer_store, visibility
 from duban.engine.access import role_names, roles_on_item, standing
 from duban.engine.audit import canonical
-from duban.engine.batch import needs_flush
+from duban.engine.batch import FIXED_COLUMNS, needs_flush
 from duban.engine.deadlines import Deadline
 from duban.engine.errors import Conflict, InvalidInput, NotFound, Refused
 from duban.engine.evidence import attach
@@ -59,7 +59,6 @@ class NewItem:
 ITEM_BY_ID = select(ITEM).where(ITEM.c.id == bindparam("item_id"))
 READ_ITEM = Prepared(ITEM_BY_ID)
 READ_ITEM_LOCKED = Prepared(ITEM_BY_ID.with_for_update())
-FIXED_COLUMNS = frozenset(("id", "created_at", "created_by"))
 _UPDATES: dict[frozenset[str], Prepared] = {}
 
 
@@ -78,8 +77,8 @@ def _update_of(columns: frozenset[str]) -> Prepared:
 def load(txn: ReadTxn, item_id: int, *, for_update: bool = False) -> dict[str, Any]:
     """The item, if the transaction's actor may see it; a missing item and one they may not
     see give the same answer (:mod:`duban.engine.visibility`)."""
-    batch = getattr(txn, "batch", None)  # a read transaction has none
-    if batch is not None and batch.holds(item_id):
+    batch = txn.batch_holding(item_id)
+    if batch is not None:
         item = batch.item(item_id)  # read with the batch (and locked with its claim)
     else:
         locked = for_update and txn.conn.dialect.name == "postgresql"
@@ -387,8 +386,9 @@ def save(
     changed = draft.changes()
     co_units_moved = bool((before["co_units"] or draft["co_units"])
                           and CO_UNIT_COLUMNS & set(changed))
-    if txn.batch is not None and txn.batch.holds(before["id"]):
-        txn.batch.save_item(draft.values, co_units_moved)  # versions checked when written
+    batch = txn.batch_holding(before["id"])
+    if batch is not None:
+        batch.save_item(draft.values, co_units_moved)  # versions checked when written
     else:
         columns = frozenset(changed) - FIXED_COLUMNS
         params = {name: draft.values[name] for name in columns}

@@ -58,8 +58,9 @@ def write(
            "recipients": list(to), "cc": [login for login in cc if login not in to],
            "payload": dict(payload or {}), "status": DeliveryStatus.pending.value,
            "created_at": txn.now, "item_state": canonical(dict(item)) if item else None}
-    if txn.batch is not None and item is not None and txn.batch.holds(item["id"]):
-        txn.batch.add_notice(row, dict(item))
+    batch = txn.batch_holding(item["id"]) if item is not None else None
+    if batch is not None:
+        batch.add_notice(row, dict(item))
         return None
     notice_id = txn.conn.execute(dialect_statement(txn.conn, "notice_once", lambda insert: insert(
         NOTICE).on_conflict_do_nothing(index_elements=["key"]).returning(NOTICE.c.id)),

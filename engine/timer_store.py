@@ -41,7 +41,7 @@ def reconcile(txn: Txn, item: Mapping[str, Any], workflow: Workflow, *,
         (step.step, step.deadline_version): step
         for step in plan(item, workflow.timers, txn.calendar, txn.tz, txn.now)
     }
-    batch = txn.batch if txn.batch is not None and txn.batch.holds(item["id"]) else None
+    batch = txn.batch_holding(item["id"])
     existing = {} if new else {
         (row["step"], row["deadline_version"]): row
         for row in (batch.timer_rows(item["id"]) if batch else
@@ -129,8 +129,9 @@ def claim_due_timers(txn: Txn, limit: int) -> list[dict[str, Any]]:
 
 def status_of(txn: Txn, timer: Mapping[str, Any]) -> TimerStatus | None:
     """The status of a claimed step now: an earlier firing may have cancelled it."""
-    if txn.batch is not None and txn.batch.holds(timer["item_id"]):
-        found = txn.batch.timer_status(timer["item_id"], timer["id"])
+    batch = txn.batch_holding(timer["item_id"])
+    if batch is not None:
+        found = batch.timer_status(timer["item_id"], timer["id"])
     else:
         row = STATUS_OF.first(txn.conn, {"_id": timer["id"]})
         found = row and row["status"]
@@ -142,8 +143,9 @@ def finish(txn: Txn, timer: Mapping[str, Any], status: TimerStatus, outcome: str
     """Record how a step ended: fired, skipped, cancelled or failed, and when."""
     params = {"_id": timer["id"], "status": status.value, "fired_at": at or txn.now,
               "late_seconds": late, "outcome": outcome}
-    if txn.batch is not None and txn.batch.holds(timer["item_id"]):
-        txn.batch.finish(timer["item_id"], params)
+    batch = txn.batch_holding(timer["item_id"])
+    if batch is not None:
+        batch.finish(timer["item_id"], params)
     else:
         FINISH_STEP.execute(txn.conn, params)
 

@@ -121,6 +121,11 @@ class ReadTxn:
         self._directory = None
         self._directory_changed = True
 
+    def batch_holding(self, item_id: int) -> Batch | None:
+        """The batch of timer firings that holds this item's rows, if any (only a write
+        transaction has one)."""
+        return None
+
 
 @dataclass(kw_only=True, eq=False)
 class Txn(ReadTxn):
@@ -140,6 +145,9 @@ class Txn(ReadTxn):
 
     def _read_at(self, generation: int, directory: Directory) -> None:
         self._unkept = (generation, directory)  # this transaction may still roll back
+
+    def batch_holding(self, item_id: int) -> Batch | None:
+        return self.batch if self.batch is not None and self.batch.holds(item_id) else None
 
     def directory_changed(self) -> None:
         super().directory_changed()

@@ -76,16 +76,19 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-def new_database_url(kind: str, tmp_path: Path, request) -> str:
+def new_database_url(kind: str, tmp_path: Path, request, *, migrated: bool = True) -> str:
+    """A new database of ``kind``: migrated (from the session's template), or empty."""
     if kind == "sqlite":
         path = tmp_path / "duban.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        if migrated:
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     admin_url = request.getfixturevalue("pg_admin_url")
     name = f"t_{os.getpid()}_{next(_database_numbers)}"
+    template = " TEMPLATE duban_template" if migrated else ""
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE duban_template"))
+        conn.execute(text(f"CREATE DATABASE {name}{template}"))
     engine.dispose()
     return admin_url.rsplit("/", 1)[0] + "/" + name
 

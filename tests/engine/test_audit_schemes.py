@@ -5,14 +5,12 @@ PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, bindparam, create_engine, select, text
+from sqlalchemy import JSON, bindparam, select, text
 
 from duban.app import build_service
 from duban.engine import audit_verify
@@ -25,7 +23,7 @@ from duban.engine.service import Service
 from duban.engine.settings import Settings
 from duban.engine.signing import ensure_key, load_signer
 from duban.engine.timeutil import UTCDateTime
-from tests.conftest import ADMIN, START, build_office
+from tests.conftest import ADMIN, START, build_office, new_database_url
 
 PREV = "ab" * 32
 EVENT = {
@@ -35,7 +33,6 @@ EVENT = {
     "payload": {"values": {"level": "yellow", "note": "第二次\n提醒"},
                 "changes": {"version": [2, 3]}},
 }
-_numbers = itertools.count(1)
 
 
 # -- the schemes ------------------------------------------------------------------------------
@@ -116,15 +113,7 @@ OLD_INSERT = text(
 @pytest.fixture
 def empty_url(db_kind, tmp_path, request) -> str:
     """A database without any table (the tests' template is migrated already)."""
-    if db_kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    admin_url = request.getfixturevalue("pg_admin_url")
-    name = f"old_{os.getpid()}_{next(_numbers)}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
+    return new_database_url(db_kind, tmp_path, request, migrated=False)
 
 
 def write_as_revision_0009(url: str, key: Path) -> int:
