@@ -300,22 +300,27 @@ def _walk_in_workers(url: str, signer: Signer, ranges: list[tuple[int, int]], wo
                      page_size: int) -> list[RangeWalk]:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(ranges)),
-                             mp_context=_context()) as pool:
-        futures: list[Future[RangeWalk]] = [
-            pool.submit(walk_range_at, url, signer, after, upto, page_size)
-            for after, upto in ranges]
-        walks = []
-        for (after, upto), future in zip(ranges, futures, strict=True):
+    current = ranges[0]  # the range being handed out or waited for, to name in an error
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(ranges)),
+                                 mp_context=_context()) as pool:
             try:
-                walks.append(future.result())
-            except Exception as err:
+                futures: list[Future[RangeWalk]] = []
+                for current in ranges:  # a worker may die while the others are handed out
+                    futures.append(pool.submit(walk_range_at, url, signer, *current, page_size))
+                walks = []
+                for number, future in enumerate(futures):
+                    current = ranges[number]
+                    walks.append(future.result())
+            except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
-                if isinstance(err, DubanError):
-                    raise
-                raise InternalError(
-                    f"审计链校验未能完成: 校验序号 {after + 1} 至 {upto} 的进程出错"
-                    f"({type(err).__name__}: {err})") from err
+                raise
+    except DubanError:
+        raise
+    except Exception as err:
+        raise InternalError(
+            f"审计链校验未能完成: 校验序号 {current[0] + 1} 至 {current[1]} 的进程出错"
+            f"({type(err).__name__}: {err})") from err
     return walks
 
 
